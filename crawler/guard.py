@@ -1,0 +1,111 @@
+"""Refusing fetches of loopback, private, link-local and metadata addresses (SSRF guard).
+
+Two places check: a downloader middleware for targets given as IP literals (also through a proxy),
+and the DNS resolver for names resolved by us (not through a proxy, which resolves names itself).
+An operator-configured proxy is trusted as a hop.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.resolver import CachingThreadedResolver
+from twisted.internet import defer
+
+__all__ = ["BlockedAddress", "PrivateNetworkMiddleware", "GuardedResolver", "blocked_reason"]
+
+_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+class BlockedAddress(IgnoreRequest):
+    """A fetch refused because its address is not on the public internet."""
+
+
+def blocked_reason(host: str) -> str | None:
+    """Why `host` (an IP literal) may not be fetched, or None when it may."""
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip in _METADATA:
+        kind = "a cloud metadata address"
+    elif ip.is_loopback:
+        kind = "a loopback address"
+    elif ip.is_link_local:
+        kind = "a link-local address"
+    elif ip.is_private or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
+        kind = "a private or reserved address"
+    else:
+        return None
+    return (
+        f"refused: {host} is {kind} (set CITEVAULT_ALLOW_PRIVATE_NETWORKS=1 to allow private networks)"
+    )
+
+
+def _proxy_hosts() -> set[str]:
+    hosts = set()
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        if os.environ.get(var):
+            val = os.environ[var]
+            host = urlsplit(val if "://" in val else "http://" + val).hostname
+            if host:
+                hosts.add(host)
+    return hosts
+
+
+class PrivateNetworkMiddleware:
+    """Downloader middleware: refuse IP-literal targets on private networks."""
+
+    def __init__(self, allow: bool) -> None:
+        if allow:
+            raise NotConfigured
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PrivateNetworkMiddleware:
+        return cls(crawler.settings.getbool("CITEVAULT_ALLOW_PRIVATE_NETWORKS"))
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        host = urlsplit(request.url).hostname or ""
+        reason = blocked_reason(host)
+        if reason is None and host.lower() in ("localhost", "localhost.localdomain") or host.endswith(
+            ".localhost"
+        ):
+            reason = f"refused: {host} is a loopback name (set CITEVAULT_ALLOW_PRIVATE_NETWORKS=1 to allow)"
+        if reason:
+            raise BlockedAddress(reason)
+
+
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver, refusing names that resolve to non-public addresses."""
+
+    def __init__(self, reactor: Any, cache_size: int, timeout: float, allow: bool) -> None:
+        super().__init__(reactor, cache_size, timeout)
+        self.allow = allow
+        self.trusted = _proxy_hosts()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, reactor: Any) -> GuardedResolver:  # type: ignore[override]
+        s = crawler.settings
+        size = s.getint("DNSCACHE_SIZE") if s.getbool("DNSCACHE_ENABLED") else 0
+        return cls(reactor, size, s.getfloat("DNS_TIMEOUT"), s.getbool("CITEVAULT_ALLOW_PRIVATE_NETWORKS"))
+
+    def getHostByName(self, name: str, timeout: Any = ()) -> defer.Deferred[str]:  # noqa: N802
+        d = super().getHostByName(name, timeout)
+        if self.allow or name in self.trusted:
+            return d
+
+        def check(ip: str) -> str:
+            reason = blocked_reason(ip)
+            if reason:
+                raise BlockedAddress(reason.replace(f"{ip} is", f"{name} resolves to {ip},", 1))
+            return ip
+
+        return d.addCallback(check)

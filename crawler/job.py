@@ -1,0 +1,191 @@
+"""Running a capture job: one Scrapy crawl over one or more snapshots, in this process or in a
+child process that can be stopped (time limit, shutdown) without touching the caller."""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from citevault.storage.db import open_index
+from citevault.storage.models import Capture, Snapshot
+from citevault.storage.warcstore import WarcStore
+
+from .recorder import CaptureRecorder
+from .spider import CaptureSpider, Progress, Seed
+
+__all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
+
+
+@dataclass
+class CrawlOptions:
+    """Everything a crawl needs; built by the application from its settings."""
+
+    database_url: str
+    warc_dir: str
+    warc_prefix: str = "citevault"
+    warc_max_size: int = 1_000_000_000
+    user_agent: str = "citevault"
+    allow_private_networks: bool = False
+    obey_robots: bool = False
+    concurrency: int = 32
+    concurrency_per_host: int = 4
+    timeout: float = 30.0
+    max_response_size: int = 100_000_000
+    retries: int = 2
+    log_level: str = "ERROR"
+
+    def scrapy_settings(self) -> dict[str, Any]:
+        return {
+            "BOT_NAME": "citevault",
+            "USER_AGENT": self.user_agent,
+            "ROBOTSTXT_OBEY": self.obey_robots,
+            "CONCURRENT_REQUESTS": self.concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": self.concurrency_per_host,
+            "DOWNLOAD_TIMEOUT": self.timeout,
+            "DOWNLOAD_MAXSIZE": self.max_response_size,
+            "DOWNLOAD_WARNSIZE": 0,
+            "RETRY_TIMES": self.retries,
+            # Redirects are followed by the spider, so that every hop is archived.
+            "REDIRECT_ENABLED": False,
+            "METAREFRESH_ENABLED": False,
+            "TELNETCONSOLE_ENABLED": False,
+            "LOG_LEVEL": self.log_level,
+            "LOG_ENABLED": self.log_level != "NONE",
+            "DNS_RESOLVER": "citevault.crawler.guard.GuardedResolver",
+            "CITEVAULT_ALLOW_PRIVATE_NETWORKS": self.allow_private_networks,
+            "DOWNLOADER_MIDDLEWARES": {
+                "citevault.crawler.guard.PrivateNetworkMiddleware": 760,
+                "citevault.crawler.middlewares.RawExchangeMiddleware": 950,
+            },
+            "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
+            "STATS_DUMP": False,
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def finish_snapshots(database_url: str, snapshot_ids: list[int], error: str | None = None) -> None:
+    """Settle each snapshot's state from its captures: failed when the seed got no response,
+    partial when something else failed, done otherwise. `error` marks unfinished ones failed."""
+    index = open_index(database_url, migrate=False)
+    try:
+        with index.session() as s:
+            for sid in snapshot_ids:
+                snap = s.get(Snapshot, sid)
+                if snap is None or snap.state in ("done", "partial", "failed"):
+                    continue
+                caps = s.execute(
+                    select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == sid)
+                ).all()
+                seed_ok = any(r == "seed" and w is not None for r, _, w in caps)
+                seed_err = next((e for r, e, _ in caps if r == "seed" and e), None)
+                if error is not None:
+                    state, why = "failed", error
+                elif not seed_ok:
+                    state, why = "failed", seed_err or "the seed page was not captured"
+                elif any(e for _, e, _ in caps):
+                    state, why = "partial", None
+                else:
+                    state, why = "done", None
+                s.execute(
+                    update(Snapshot).where(Snapshot.id == sid)
+                    .values(state=state, error=why, finished_at=_now())
+                )
+    finally:
+        index.dispose()
+
+
+def crawl(
+    options: CrawlOptions, seeds: list[Seed], on_progress: Callable[[Progress], None] | None = None
+) -> None:
+    """Run one crawl in this process (starts the Twisted reactor: once per process)."""
+    from scrapy.crawler import CrawlerProcess
+
+    index = open_index(options.database_url)
+    store = WarcStore(
+        Path(options.warc_dir), prefix=options.warc_prefix, max_size=options.warc_max_size,
+        software="citevault (Scrapy, warcio)",
+    )
+    recorder = CaptureRecorder(index, store)
+    try:
+        process = CrawlerProcess(options.scrapy_settings())
+        process.crawl(CaptureSpider, seeds=seeds, recorder=recorder, on_progress=on_progress)
+        process.start()
+    finally:
+        store.close()
+        index.dispose()
+    finish_snapshots(options.database_url, [s.snapshot_id for s in seeds])
+
+
+def _child(options: dict[str, Any], seeds: list[dict[str, Any]], conn: Any) -> None:
+    def report(p: Progress) -> None:
+        conn.send(p.as_dict())
+
+    crawl(CrawlOptions(**options), [Seed(**s) for s in seeds], report)
+    conn.close()
+
+
+def crawl_in_subprocess(
+    options: CrawlOptions,
+    seeds: list[Seed],
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    time_limit: float | None = None,
+    grace: float = 10.0,
+    should_stop: Callable[[], bool] | None = None,
+) -> int:
+    """Run the crawl in a child process; returns its exit code. A child past `time_limit` (or
+    told to stop) gets SIGTERM, then SIGKILL after `grace`; its unfinished snapshots are failed."""
+    ctx = multiprocessing.get_context("spawn")
+    parent_conn, child_conn = ctx.Pipe(duplex=False)
+    proc = ctx.Process(
+        target=_child, args=(asdict(options), [asdict(s) for s in seeds], child_conn), daemon=False
+    )
+    proc.start()
+    child_conn.close()
+    started = time.monotonic()
+    stop_reason: str | None = None
+    terminated_at: float | None = None
+    while True:
+        if parent_conn.poll(0.1):
+            try:
+                msg = parent_conn.recv()
+            except EOFError:
+                proc.join()
+                break
+            if on_progress:
+                on_progress(msg)
+        if not proc.is_alive() and not parent_conn.poll(0):
+            break
+        if stop_reason is None:
+            if time_limit is not None and time.monotonic() - started > time_limit:
+                stop_reason = f"stopped: capture exceeded its time limit of {time_limit:g}s"
+            elif should_stop is not None and should_stop():
+                stop_reason = "interrupted: the service shut down before the capture finished"
+            if stop_reason is not None:
+                # Settle first, so the child's own graceful finish cannot call it done.
+                finish_snapshots(options.database_url, [s.snapshot_id for s in seeds], stop_reason)
+                terminated_at = time.monotonic()
+                if proc.pid is not None:
+                    proc.terminate()
+        elif terminated_at is not None and time.monotonic() - terminated_at > grace and proc.is_alive():
+            proc.kill()
+    proc.join()
+    code = proc.exitcode if proc.exitcode is not None else -int(signal.SIGKILL)
+    if stop_reason is not None or code != 0:
+        finish_snapshots(
+            options.database_url, [s.snapshot_id for s in seeds],
+            error=stop_reason or f"the capture process died (exit code {code})",
+        )
+    return code

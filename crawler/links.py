@@ -1,0 +1,244 @@
+"""Finding what a captured page links to: page requisites, cited links in the main content,
+navigation and embeds; CSS url()/@import references; tweet and video oEmbed endpoints."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urldefrag, urlencode, urljoin, urlsplit
+
+import lxml.html
+from lxml import etree
+
+__all__ = [
+    "PageLinks",
+    "css_links",
+    "extract_page_links",
+    "oembed_url",
+    "srcset_urls",
+]
+
+# Containers that hold the article itself, most specific first.
+_MAIN_XPATHS = (
+    "//*[@itemprop='articleBody']",
+    "//*[contains(concat(' ', normalize-space(@class), ' '), ' article-body ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' story-body ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' entry-content ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' post-content ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' article-content ')]",
+    "//article",
+    "//*[@role='main']",
+    "//main",
+    "//*[@id='main' or @id='content' or @id='main-content' or @id='maincontent']",
+)
+# A link inside a paragraph of at least this many words is prose, so a citation, wherever it is.
+_PROSE_WORDS = 12
+# Boilerplate blocks inside or around the main content: their links are navigation.
+_BOILERPLATE_TAGS = {"nav", "footer", "aside", "header", "form"}
+_BOILERPLATE_WORDS = frozenset(
+    "nav navbar navigation menu footer sidebar trending popular related recommended promo ad ads "
+    "advert advertisement sponsor sponsored share sharing social newsletter subscribe comment "
+    "comments breadcrumb breadcrumbs masthead banner outbrain taboola widget".split()
+)
+# A token naming the content itself ("article-body", "story-share-inline"?) is never boilerplate.
+_CONTENT_WORDS = frozenset("article story content body main post entry text".split())
+_CSS_URL_RE = re.compile(
+    r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""", re.I
+)
+_TWEET_RE = re.compile(r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/[^/]+/status(?:es)?/(\d+)", re.I)
+_YOUTUBE_RE = re.compile(
+    r"^https?://(?:(?:www\.|m\.)?youtube\.com/(?:watch\?|embed/|shorts/)|youtu\.be/)", re.I
+)
+_ICON_RELS = {"icon", "shortcut icon", "apple-touch-icon", "apple-touch-icon-precomposed", "mask-icon"}
+
+
+@dataclass
+class PageLinks:
+    """Links of one HTML page, sorted by what the capture does with them."""
+
+    requisites: list[str] = field(default_factory=list)
+    cited: list[tuple[str, str]] = field(default_factory=list)  # (url, anchor text)
+    navigation: list[tuple[str, str]] = field(default_factory=list)
+    embeds: list[str] = field(default_factory=list)  # iframes: not requisites, not citations
+    title: str | None = None
+
+
+def _http_url(base: str, raw: str | None) -> str | None:
+    if not raw:
+        return None
+    raw = raw.strip()
+    if not raw or raw.startswith(("#", "data:", "javascript:", "mailto:", "tel:", "about:")):
+        return None
+    try:
+        url = urldefrag(urljoin(base, raw))[0]
+    except ValueError:
+        return None
+    return url if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc else None
+
+
+def srcset_urls(value: str) -> list[str]:
+    """The URLs of a srcset attribute value (candidates are "url [descriptor]" split by commas)."""
+    out = []
+    for candidate in re.split(r",\s+|,(?=\S+\s+\d)", value.strip()):
+        parts = candidate.strip().split()
+        if parts:
+            out.append(parts[0].rstrip(","))
+    return out
+
+
+def css_links(css: str, base: str) -> list[str]:
+    """Absolute URLs referenced by url(...) and @import in a stylesheet."""
+    out: list[str] = []
+    for m in _CSS_URL_RE.finditer(css):
+        url = _http_url(base, next((g for g in m.groups() if g), None))
+        if url and url not in out:
+            out.append(url)
+    return out
+
+
+def _is_boilerplate(el: etree._Element, stop: etree._Element | None) -> bool:
+    node: etree._Element | None = el
+    while node is not None and node is not stop:
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if tag in _BOILERPLATE_TAGS:
+            return True
+        if _boilerplate_marker(f"{node.get('class', '')} {node.get('id', '')}"):
+            return True
+        if node.get("role") in ("navigation", "contentinfo", "complementary", "banner"):
+            return True
+        node = node.getparent()
+    return False
+
+
+def _boilerplate_marker(marker: str) -> bool:
+    for token in marker.lower().split():
+        words = set(re.split(r"[-_]+", token))
+        if words & _BOILERPLATE_WORDS and not words & _CONTENT_WORDS:
+            return True
+    return False
+
+
+def _main_content(doc: etree._Element) -> etree._Element | None:
+    for xp in _MAIN_XPATHS:
+        found = [e for e in doc.xpath(xp) if not _is_boilerplate(e, None)]
+        if found:
+            # The container holding the most text is the article (pages list teasers in <article>s).
+            return max(found, key=lambda e: len(e.text_content()))
+    return None
+
+
+def oembed_url(url: str) -> str | None:
+    """The oEmbed endpoint that returns a tweet's or a video's text, or None."""
+    if _TWEET_RE.match(url):
+        return "https://publish.twitter.com/oembed?" + urlencode({"url": url.split("?")[0]})
+    if _YOUTUBE_RE.match(url):
+        parts = urlsplit(url)
+        if "/embed/" in parts.path or "/shorts/" in parts.path or parts.netloc.endswith("youtu.be"):
+            vid = parts.path.rstrip("/").rsplit("/", 1)[-1]
+        else:
+            vid = parse_qs(parts.query).get("v", [""])[0]
+        if not vid:
+            return None
+        watch = f"https://www.youtube.com/watch?v={vid}"
+        return "https://www.youtube.com/oembed?" + urlencode({"url": watch, "format": "json"})
+    return None
+
+
+def extract_page_links(html: bytes | str, base_url: str) -> PageLinks:
+    """Sort the links of an HTML page into requisites, cited, navigation and embeds."""
+    out = PageLinks()
+    try:
+        doc = lxml.html.document_fromstring(html, base_url=base_url)
+    except (etree.ParserError, ValueError):
+        return out
+    base_el = doc.find(".//base[@href]")
+    base = _http_url(base_url, base_el.get("href")) if base_el is not None else None
+    base = base or base_url
+    title = doc.findtext(".//title")
+    out.title = title.strip() if title else None
+
+    req: dict[str, None] = {}
+
+    def add_req(raw: str | None) -> None:
+        url = _http_url(base, raw)
+        if url:
+            req.setdefault(url, None)
+
+    has_icon = False
+    for el in doc.iter("link"):
+        rel = (el.get("rel") or "").lower().strip()
+        if "stylesheet" in rel.split() or rel in _ICON_RELS or (
+            "preload" in rel.split() and el.get("as") in ("style", "font", "image", "script")
+        ):
+            add_req(el.get("href"))
+            has_icon = has_icon or rel in _ICON_RELS
+    for el in doc.iter("img", "source", "script", "video", "audio", "input", "track", "embed"):
+        if el.tag == "input" and (el.get("type") or "").lower() != "image":
+            continue
+        add_req(el.get("src"))
+        add_req(el.get("poster"))
+        for attr in ("srcset", "data-srcset"):
+            if el.get(attr):
+                for u in srcset_urls(el.get(attr) or ""):
+                    add_req(u)
+        if el.tag == "img":
+            add_req(el.get("data-src"))
+    for el in doc.iter("style"):
+        for u in css_links(el.text or "", base):
+            add_req(u)
+    for el in doc.xpath("//*[@style]"):
+        for u in css_links(el.get("style") or "", base):
+            add_req(u)
+    for el in doc.xpath("//*[@background]"):
+        add_req(el.get("background"))
+    if not has_icon:
+        add_req("/favicon.ico")
+    out.requisites = list(req)
+
+    main = _main_content(doc)
+    seen: set[str] = set()
+    for a in doc.iter("a", "area"):
+        url = _http_url(base, a.get("href"))
+        if not url or url in seen or url == urldefrag(base_url)[0]:
+            continue
+        seen.add(url)
+        text = " ".join(a.text_content().split())[:500] if a.tag == "a" else (a.get("alt") or "")
+        in_main = main is not None and _is_descendant(a, main) and not _is_boilerplate(a, main)
+        in_main = in_main or _in_prose(a)
+        (out.cited if in_main else out.navigation).append((url, text))
+    for el in doc.iter("iframe", "frame"):
+        url = _http_url(base, el.get("src"))
+        if not url:
+            continue
+        if main is not None and _is_descendant(el, main) and not _is_boilerplate(el, main) and (
+            oembed_url(url)
+        ):
+            if url not in seen:
+                seen.add(url)
+                out.cited.append((url, el.get("title") or ""))
+        else:
+            out.embeds.append(url)
+    return out
+
+
+def _in_prose(a: etree._Element) -> bool:
+    """A link in a sentence of running text outside navigation, footers and sidebars."""
+    para = next((p for p in a.iterancestors("p")), None)
+    if para is None or len(para.text_content().split()) < _PROSE_WORDS:
+        return False
+    for node in para.iterancestors():
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if tag in _BOILERPLATE_TAGS - {"header"} or _boilerplate_marker(
+            f"{node.get('class', '')} {node.get('id', '')}"
+        ):
+            return False
+    return True
+
+
+def _is_descendant(el: etree._Element, ancestor: etree._Element) -> bool:
+    node: etree._Element | None = el
+    while node is not None:
+        if node is ancestor:
+            return True
+        node = node.getparent()
+    return False

@@ -1,0 +1,216 @@
+"""The capture flow, top to bottom: fetched exchange -> raw bytes -> digests -> dedup decision ->
+WARC record(s) -> index row. Framework-free: the Scrapy adapters call into it.
+
+A row is committed only after its WARC record is completely written, flushed (and fsynced):
+the index never points at a record that is not there.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from sqlalchemy import update
+from warcio.statusandheaders import StatusAndHeaders
+
+from citevault.storage.db import Index
+from citevault.storage.index import latest_with_digest, now_timestamp, surt_key
+from citevault.storage.models import Capture, Link, Snapshot
+from citevault.storage.warcstore import WarcStore, payload_digests
+
+__all__ = ["CaptureRecorder", "Exchange", "Recorded"]
+
+# Headers that describe the transfer, not the payload: the body we archive is de-chunked.
+_HOP_HEADERS = {"transfer-encoding"}
+_SECRET_REQUEST_HEADERS = {"proxy-authorization", "proxy-connection"}
+
+
+@dataclass
+class Exchange:
+    """One HTTP request and the response that came back, body as sent (Content-Encoding intact)."""
+
+    url: str
+    method: str
+    request_headers: list[tuple[str, str]]
+    status: int
+    response_headers: list[tuple[str, str]]
+    body: bytes
+    protocol: str = "HTTP/1.1"
+    ip_address: str | None = None
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def mime(self) -> str | None:
+        for k, v in self.response_headers:
+            if k.lower() == "content-type":
+                return v.split(";")[0].strip().lower() or None
+        return None
+
+    def request_head(self) -> StatusAndHeaders:
+        parts = urlsplit(self.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = [("Host", parts.netloc)] + [
+            (k, v) for k, v in self.request_headers
+            if k.lower() not in _SECRET_REQUEST_HEADERS and k.lower() != "host"
+        ]
+        return StatusAndHeaders(f"{self.method} {target} {self.protocol}", headers, protocol="")
+
+    def response_head(self) -> StatusAndHeaders:
+        try:
+            reason = HTTPStatus(self.status).phrase
+        except ValueError:
+            reason = ""
+        headers = [(k, v) for k, v in self.response_headers if k.lower() not in _HOP_HEADERS]
+        kept = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        kept.append(("Content-Length", str(len(self.body))))
+        return StatusAndHeaders(f"{self.status} {reason}".strip(), kept, protocol=self.protocol)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the index holds for one capture (the `add --json` capture object, plus ids)."""
+
+    id: int
+    url: str
+    status: int | None
+    role: str
+    mime: str | None
+    timestamp: str
+    warc: str | None
+    offset: int | None
+    length: int | None
+    sha256: str | None
+    error: str | None
+    record_type: str | None = None
+
+
+class CaptureRecorder:
+    """Writes captures of one crawl into the WARC store and the index. Thread-safe."""
+
+    def __init__(self, index: Index, store: WarcStore) -> None:
+        self.index = index
+        self.store = store
+        self._lock = threading.Lock()
+
+    def record(
+        self,
+        snapshot_id: int,
+        exchange: Exchange,
+        *,
+        role: str,
+        parent_id: int | None = None,
+        redirect_to: str | None = None,
+    ) -> Recorded:
+        """Archive one exchange; a payload identical to the URL's last capture becomes a revisit."""
+        digest, sha256 = payload_digests(exchange.body)
+        ts = now_timestamp(exchange.fetched_at)
+        with self._lock, self.index.session() as s:
+            original = latest_with_digest(s, exchange.url, digest) if exchange.body else None
+            if original is not None:
+                written = self.store.write_revisit(
+                    exchange.url,
+                    response_head=exchange.response_head(),
+                    digest=digest,
+                    refers_to_uri=original.url,
+                    refers_to_date=_iso(original.timestamp),
+                    refers_to_record=None,
+                    when=exchange.fetched_at,
+                    request_head=exchange.request_head(),
+                )
+                record_type = "revisit"
+            else:
+                written = self.store.write_exchange(
+                    exchange.url,
+                    request_head=exchange.request_head(),
+                    response_head=exchange.response_head(),
+                    body=exchange.body,
+                    when=exchange.fetched_at,
+                    ip_address=exchange.ip_address,
+                )
+                record_type = "response"
+            cap = Capture(
+                snapshot_id=snapshot_id,
+                parent_id=parent_id,
+                url=exchange.url,
+                surt=surt_key(exchange.url),
+                timestamp=ts,
+                status=exchange.status,
+                mime=exchange.mime(),
+                digest=digest,
+                sha256=sha256,
+                length=len(exchange.body),
+                warc=written.warc,
+                offset=written.offset,
+                record_length=written.length,
+                record_type=record_type,
+                refers_to_id=original.id if original is not None else None,
+                role=role,
+                redirect_to=redirect_to,
+            )
+            s.add(cap)
+            s.execute(
+                update(Snapshot)
+                .where(Snapshot.id == snapshot_id)
+                .values(
+                    urls_done=Snapshot.urls_done + 1,
+                    bytes_written=Snapshot.bytes_written + written.length,
+                )
+            )
+            s.flush()
+            return _recorded(cap)
+
+    def record_failure(
+        self, snapshot_id: int, url: str, error: str, *, role: str, parent_id: int | None = None
+    ) -> Recorded:
+        """A fetch that got no response: an index row with the reason, no WARC record."""
+        with self._lock, self.index.session() as s:
+            cap = Capture(
+                snapshot_id=snapshot_id, parent_id=parent_id, url=url, surt=surt_key(url),
+                timestamp=now_timestamp(), role=role, error=error,
+            )
+            s.add(cap)
+            s.execute(
+                update(Snapshot).where(Snapshot.id == snapshot_id)
+                .values(urls_failed=Snapshot.urls_failed + 1)
+            )
+            s.flush()
+            return _recorded(cap)
+
+    def record_links(self, capture_id: int, links: list[tuple[str, str, str]]) -> None:
+        """Outlinks of a captured page: (url, anchor text, kind cited|navigation|embed)."""
+        if not links:
+            return
+        with self._lock, self.index.session() as s:
+            s.add_all(Link(capture_id=capture_id, url=u, text=t or None, kind=k) for u, t, k in links)
+
+    def start_snapshot(self, snapshot_id: int) -> None:
+        with self._lock, self.index.session() as s:
+            s.execute(
+                update(Snapshot).where(Snapshot.id == snapshot_id)
+                .values(state="running", started_at=_now(), attempts=Snapshot.attempts + 1)
+            )
+
+    def finish_snapshot(self, snapshot_id: int, state: str, error: str | None = None) -> None:
+        with self._lock, self.index.session() as s:
+            s.execute(
+                update(Snapshot).where(Snapshot.id == snapshot_id)
+                .values(state=state, finished_at=_now(), error=error)
+            )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _iso(ts: str) -> str:
+    return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"
+
+
+def _recorded(cap: Capture) -> Recorded:
+    return Recorded(
+        id=cap.id, url=cap.url, status=cap.status, role=cap.role, mime=cap.mime,
+        timestamp=cap.timestamp, warc=cap.warc, offset=cap.offset, length=cap.record_length,
+        sha256=cap.sha256, error=cap.error, record_type=cap.record_type,
+    )

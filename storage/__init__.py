@@ -1,0 +1,1 @@
+"""Persistence: the SQL index (models, migrations, queries) and the WARC store."""

@@ -1,0 +1,52 @@
+"""The exceptions of citevault, each HTTP-facing one carrying its status.
+
+They live at the bottom of the dependency graph (storage) so that every layer can raise them.
+
+    CitevaultError                  base; status 500
+    +-- BadInput                    400: a URL, timestamp, option or document we cannot take
+    |   +-- UnsupportedURL          400: malformed URL or scheme other than http(s)
+    +-- NotFound                    404: unknown source, snapshot, capture or URL
+    +-- Unauthorized                401: a write (or read, if closed) without a valid token
+    +-- StorageError                500: the home directory, the database or a WARC file failed
+    +-- CaptureFailed               the seed page itself could not be captured (CLI exit 1)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadInput",
+    "CaptureFailed",
+    "CitevaultError",
+    "NotFound",
+    "StorageError",
+    "Unauthorized",
+    "UnsupportedURL",
+]
+
+
+class CitevaultError(Exception):
+    status_code = 500
+
+
+class BadInput(CitevaultError):
+    status_code = 400
+
+
+class UnsupportedURL(BadInput):
+    pass
+
+
+class NotFound(CitevaultError):
+    status_code = 404
+
+
+class Unauthorized(CitevaultError):
+    status_code = 401
+
+
+class StorageError(CitevaultError):
+    status_code = 500
+
+
+class CaptureFailed(CitevaultError):
+    status_code = 502

@@ -1,0 +1,121 @@
+"""Queries over the index: captures by URL and time, sources and their snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import surt as _surt
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from .errors import BadInput, NotFound
+from .models import Capture, Snapshot, Source
+
+__all__ = [
+    "closest_capture",
+    "get_source",
+    "history",
+    "latest_with_digest",
+    "now_timestamp",
+    "parse_timestamp",
+    "surt_key",
+    "timestamp_to_datetime",
+]
+
+
+def surt_key(url: str) -> str:
+    """The SURT sort key of a URL, as pywb and the Wayback Machine write it."""
+    try:
+        return str(_surt.surt(url))
+    except Exception:
+        return url.lower()
+
+
+def now_timestamp(when: datetime | None = None) -> str:
+    return (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def parse_timestamp(ts: str) -> str:
+    """A 1-14 digit Wayback timestamp widened to 14 digits (missing parts take their earliest
+    value, as the Wayback Machine does); BadInput when it is not one."""
+    if not ts.isdigit() or not 1 <= len(ts) <= 14:
+        raise BadInput(f"bad timestamp {ts!r}: want 1 to 14 digits, YYYYMMDDhhmmss")
+    full = ts + "00000101000000"[len(ts):]
+    try:
+        datetime.strptime(full, "%Y%m%d%H%M%S")
+    except ValueError as exc:
+        raise BadInput(f"bad timestamp {ts!r}: {exc}") from exc
+    return full
+
+
+def timestamp_to_datetime(ts: str) -> datetime:
+    return datetime.strptime(ts, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def _by_url(url: str) -> Select[tuple[Capture]]:
+    return select(Capture).where(Capture.surt == surt_key(url))
+
+
+def history(session: Session, url: str) -> Sequence[Capture]:
+    """Every capture of one URL (SURT-equal), oldest first."""
+    return session.scalars(_by_url(url).order_by(Capture.timestamp, Capture.id)).all()
+
+
+def closest_capture(
+    session: Session, url: str, timestamp: str | None = None, *, with_record: bool = True
+) -> Capture:
+    """The capture of `url` nearest to `timestamp` (default: newest). NotFound when none."""
+    q = _by_url(url)
+    if with_record:
+        q = q.where(Capture.warc.is_not(None))
+    if timestamp is None:
+        cap = session.scalars(q.order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)).first()
+    else:
+        ts = parse_timestamp(timestamp)
+        before = session.scalars(
+            q.where(Capture.timestamp <= ts).order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)
+        ).first()
+        after = session.scalars(
+            q.where(Capture.timestamp > ts).order_by(Capture.timestamp, Capture.id).limit(1)
+        ).first()
+        target = timestamp_to_datetime(ts)
+        cands = [c for c in (before, after) if c is not None]
+        cap = min(
+            cands, key=lambda c: abs((timestamp_to_datetime(c.timestamp) - target).total_seconds()),
+            default=None,
+        )
+    if cap is None:
+        raise NotFound(f"no archived copy of {url}")
+    return cap
+
+
+def latest_with_digest(session: Session, url: str, digest: str) -> Capture | None:
+    """The newest response record of `url` whose payload digest is `digest` (for revisits)."""
+    return session.scalars(
+        _by_url(url)
+        .where(Capture.digest == digest, Capture.record_type == "response", Capture.url == url)
+        .order_by(Capture.timestamp.desc(), Capture.id.desc())
+        .limit(1)
+    ).first()
+
+
+def get_source(session: Session, source_id: int) -> Source:
+    src = session.get(Source, source_id)
+    if src is None:
+        raise NotFound(f"no source with id {source_id}")
+    return src
+
+
+def snapshot_counts(session: Session, snapshot_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(Capture.role, func.count()).where(Capture.snapshot_id == snapshot_id).group_by(Capture.role)
+    ).all()
+    return {role: n for role, n in rows}
+
+
+def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
+    snap = session.get(Snapshot, snapshot_id)
+    if snap is None:
+        raise NotFound(f"no snapshot with id {snapshot_id}")
+    return snap

@@ -1,0 +1,139 @@
+"""SQLAlchemy models of the index: sources, snapshots, captures, links, link checks, tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = ["Base", "Capture", "Link", "LinkCheck", "Snapshot", "Source", "ApiToken"]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Source(Base):
+    """What a user cites: one URL with how deep and wide to capture it, and how often."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    surt: Mapped[str] = mapped_column(Text, index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    depth: Mapped[int] = mapped_column(Integer, default=1)
+    scope: Mapped[str] = mapped_column(String(16), default="cited")
+    schedule: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    snapshots: Mapped[list[Snapshot]] = relationship(
+        back_populates="source", order_by="Snapshot.id", cascade="all, delete-orphan"
+    )
+
+
+class Snapshot(Base):
+    """One capture run of a source."""
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    trigger: Mapped[str] = mapped_column(String(16), default="cli")  # cli|api|schedule
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    # queued|running|done|partial|failed
+    queued_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    urls_done: Mapped[int] = mapped_column(Integer, default=0)
+    urls_failed: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_written: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    source: Mapped[Source] = relationship(back_populates="snapshots")
+    captures: Mapped[list[Capture]] = relationship(
+        back_populates="snapshot", order_by="Capture.id", foreign_keys="Capture.snapshot_id"
+    )
+
+
+class Capture(Base):
+    """One WARC record of one URL, or one fetch that got no response (error set, no record)."""
+
+    __tablename__ = "captures"
+    __table_args__ = (Index("ix_captures_surt_ts", "surt", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"))
+    url: Mapped[str] = mapped_column(Text)
+    surt: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[str] = mapped_column(String(14))  # YYYYMMDDhhmmss, UTC
+    status: Mapped[int | None] = mapped_column(Integer)
+    mime: Mapped[str | None] = mapped_column(String(255))
+    digest: Mapped[str | None] = mapped_column(String(64))  # WARC-style "sha1:BASE32" of payload
+    sha256: Mapped[str | None] = mapped_column(String(64))  # hex sha256 of the payload
+    length: Mapped[int | None] = mapped_column(BigInteger)  # payload length
+    warc: Mapped[str | None] = mapped_column(String(512))  # file name relative to the WARC dir
+    offset: Mapped[int | None] = mapped_column(BigInteger)
+    record_length: Mapped[int | None] = mapped_column(BigInteger)
+    record_type: Mapped[str | None] = mapped_column(String(16))  # response|revisit|resource
+    refers_to_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"))
+    role: Mapped[str] = mapped_column(String(16))  # seed|cited|requisite|redirect
+    redirect_to: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    snapshot: Mapped[Snapshot | None] = relationship(
+        back_populates="captures", foreign_keys=[snapshot_id]
+    )
+
+
+class Link(Base):
+    """An outlink found in a captured page."""
+
+    __tablename__ = "links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # cited|navigation|embed
+
+
+class LinkCheck(Base):
+    """One health check of a cited URL."""
+
+    __tablename__ = "link_checks"
+    __table_args__ = (Index("ix_link_checks_url_checked", "url", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(String(16))  # alive|redirected|drifted|gone|error
+    status: Mapped[int | None] = mapped_column(Integer)
+    final_url: Mapped[str | None] = mapped_column(Text)
+    similarity: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiToken(Base):
+    """A bearer token for the HTTP API; only its sha256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,313 @@
+"""The WARC store: append-only, rotating WARC/1.1 files written through warcio, and reading back.
+
+Files are written as NAME.warc.gz.open and renamed to NAME.warc.gz when closed; an index row names
+the final file, and readers fall back to the `.open` name while a writer still holds it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import socket
+import threading
+import zlib
+from base64 import b32encode
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+from .errors import NotFound, StorageError
+
+__all__ = [
+    "ArchivedPayload",
+    "WarcStore",
+    "WrittenRecord",
+    "decode_content",
+    "payload_digests",
+    "read_payload",
+    "read_record_bytes",
+]
+
+OPEN_SUFFIX = ".open"
+
+
+@dataclass(frozen=True)
+class WrittenRecord:
+    """Where a record landed and what it holds."""
+
+    warc: str  # final file name, relative to the WARC directory
+    offset: int
+    length: int  # bytes of the (gzipped) record in the file
+    record_id: str
+    warc_date: str  # ISO 8601, as in WARC-Date
+
+
+def payload_digests(payload: bytes) -> tuple[str, str]:
+    """(WARC-style "sha1:BASE32", hex sha256) of a payload."""
+    sha1 = "sha1:" + b32encode(hashlib.sha1(payload).digest()).decode("ascii")
+    return sha1, hashlib.sha256(payload).hexdigest()
+
+
+def _warc_date(when: datetime) -> str:
+    return str(datetime_to_iso_date(when.astimezone(UTC).replace(tzinfo=None), use_micros=True))
+
+
+class WarcStore:
+    """Writes records into rotating gzip WARC files in one directory. Thread-safe."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        prefix: str = "citevault",
+        max_size: int = 1_000_000_000,
+        software: str = "citevault",
+        fsync: bool = True,
+    ) -> None:
+        self.directory = Path(directory)
+        self.prefix = prefix
+        self.max_size = max_size
+        self.software = software
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        self._fh: BinaryIO | None = None
+        self._writer: WARCWriter | None = None
+        self._name: str | None = None
+        self._serial = 0
+        self.bytes_written = 0
+
+    # -- files -----------------------------------------------------------------------------------
+    def _new_name(self) -> str:
+        self._serial += 1
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
+        host = socket.gethostname().split(".")[0] or "localhost"
+        return f"{self.prefix}-{stamp}-{self._serial:05d}-{host}-{os.getpid()}.warc.gz"
+
+    def _open(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = self._new_name()
+            fh = open(self.directory / (name + OPEN_SUFFIX), "xb")  # noqa: SIM115
+        except OSError as exc:
+            raise StorageError(f"cannot create a WARC file in {self.directory}: {exc}") from exc
+        self._fh, self._name = fh, name
+        self._writer = WARCWriter(fh, gzip=True, warc_version="1.1")
+        info = {
+            "software": self.software,
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "hostname": socket.gethostname(),
+            "robots": "see citevault settings (obey_robots)",
+        }
+        self._writer.write_record(self._writer.create_warcinfo_record(name, info))
+
+    def _close_file(self) -> None:
+        if self._fh is None or self._name is None:
+            return
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self.directory / (self._name + OPEN_SUFFIX), self.directory / self._name)
+        self._fh = self._writer = self._name = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_file()
+
+    def __enter__(self) -> WarcStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _write(self, records: list[ArcWarcRecord]) -> WrittenRecord:
+        """Write records back to back; the first one is the one the index points at."""
+        with self._lock:
+            if self._fh is not None and self._fh.tell() >= self.max_size:
+                self._close_file()
+            if self._fh is None:
+                self._open()
+            assert self._fh is not None and self._writer is not None and self._name is not None
+            start = self._fh.tell()
+            end = start
+            try:
+                for i, rec in enumerate(records):
+                    self._writer.write_record(rec)
+                    if i == 0:
+                        end = self._fh.tell()
+                self._fh.flush()
+                if self.fsync:
+                    os.fsync(self._fh.fileno())
+            except OSError as exc:
+                # A partial record would poison the file: truncate back to where we started.
+                self._fh.seek(start)
+                self._fh.truncate()
+                raise StorageError(f"writing {self._name} failed: {exc}") from exc
+            self.bytes_written += self._fh.tell() - start
+            head = records[0].rec_headers
+            return WrittenRecord(
+                warc=self._name,
+                offset=start,
+                length=end - start,
+                record_id=head.get_header("WARC-Record-ID"),
+                warc_date=head.get_header("WARC-Date"),
+            )
+
+    def write_exchange(
+        self,
+        url: str,
+        *,
+        request_head: StatusAndHeaders,
+        response_head: StatusAndHeaders,
+        body: bytes,
+        when: datetime,
+        ip_address: str | None = None,
+    ) -> WrittenRecord:
+        """A response record (raw payload, digests) followed by its request record."""
+        w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
+        date = _warc_date(when)
+        extra = {"WARC-Date": date}
+        if ip_address:
+            extra["WARC-IP-Address"] = ip_address
+        resp = w.create_warc_record(
+            url, "response", payload=BytesIO(body), length=len(body),
+            http_headers=response_head, warc_headers_dict=extra,
+        )
+        req = w.create_warc_record(
+            url, "request", payload=BytesIO(b""), length=0, http_headers=request_head,
+            warc_headers_dict={
+                "WARC-Date": date,
+                "WARC-Concurrent-To": resp.rec_headers.get_header("WARC-Record-ID"),
+            },
+        )
+        return self._write([resp, req])
+
+    def write_revisit(
+        self,
+        url: str,
+        *,
+        response_head: StatusAndHeaders,
+        digest: str,
+        refers_to_uri: str,
+        refers_to_date: str,
+        refers_to_record: str | None,
+        when: datetime,
+        request_head: StatusAndHeaders | None = None,
+    ) -> WrittenRecord:
+        """A revisit record (identical-payload-digest profile): headers only, payload elsewhere."""
+        w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
+        date = _warc_date(when)
+        headers = {"WARC-Date": date}
+        if refers_to_record:
+            headers["WARC-Refers-To"] = refers_to_record
+        rev = w.create_revisit_record(
+            url, digest, refers_to_uri, refers_to_date,
+            http_headers=response_head, warc_headers_dict=headers,
+        )
+        records = [rev]
+        if request_head is not None:
+            records.append(
+                w.create_warc_record(
+                    url, "request", payload=BytesIO(b""), length=0, http_headers=request_head,
+                    warc_headers_dict={
+                        "WARC-Date": date,
+                        "WARC-Concurrent-To": rev.rec_headers.get_header("WARC-Record-ID"),
+                    },
+                )
+            )
+        return self._write(records)
+
+
+# -- reading ---------------------------------------------------------------------------------------
+@dataclass
+class ArchivedPayload:
+    """A response read back: its HTTP head and its payload exactly as archived."""
+
+    record_type: str
+    url: str
+    warc_date: str
+    http_headers: StatusAndHeaders | None
+    payload: bytes  # as sent: Content-Encoding intact
+    rec_headers: StatusAndHeaders
+
+    @property
+    def decoded(self) -> bytes:
+        """The payload with its Content-Encoding undone."""
+        enc = self.http_headers.get_header("Content-Encoding") if self.http_headers else None
+        return decode_content(self.payload, enc)
+
+
+def decode_content(payload: bytes, encoding: str | None) -> bytes:
+    """Undo gzip/deflate/br content codings (outermost last listed); unknown ones are kept."""
+    if not encoding:
+        return payload
+    data = payload
+    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                data = gzip.decompress(data)
+            elif coding == "deflate":
+                try:
+                    data = zlib.decompress(data)
+                except zlib.error:
+                    data = zlib.decompress(data, -zlib.MAX_WBITS)
+            elif coding == "br":
+                import brotli  # type: ignore[import-not-found]
+
+                data = brotli.decompress(data)
+            elif coding == "identity":
+                continue
+            else:
+                return payload
+        except Exception:
+            return payload
+    return data
+
+
+def resolve_path(directory: Path, warc: str) -> Path:
+    """The file a record lives in: the final name, or the `.open` one while still written."""
+    if "/" in warc or "\\" in warc or warc.startswith("."):
+        raise StorageError(f"bad WARC file name {warc!r}")
+    path = directory / warc
+    if path.exists():
+        return path
+    open_path = directory / (warc + OPEN_SUFFIX)
+    if open_path.exists():
+        return open_path
+    raise NotFound(f"WARC file {warc} is missing from {directory}")
+
+
+def read_record_bytes(directory: Path, warc: str, offset: int, length: int) -> bytes:
+    """The raw (gzipped) bytes of one record, for copying into another WARC."""
+    with open(resolve_path(directory, warc), "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(length)
+    if len(data) != length:
+        raise StorageError(f"{warc} is shorter than the index says (offset {offset})")
+    return data
+
+
+def read_payload(directory: Path, warc: str, offset: int) -> ArchivedPayload:
+    """Read the record at `offset` in `warc`."""
+    with open(resolve_path(directory, warc), "rb") as fh:
+        fh.seek(offset)
+        for rec in ArchiveIterator(fh):
+            return ArchivedPayload(
+                record_type=rec.rec_type,
+                url=rec.rec_headers.get_header("WARC-Target-URI"),
+                warc_date=rec.rec_headers.get_header("WARC-Date"),
+                http_headers=rec.http_headers,
+                payload=rec.raw_stream.read() if rec.rec_type != "revisit" else b"",
+                rec_headers=rec.rec_headers,
+            )
+    raise StorageError(f"no record at {warc}:{offset}")
