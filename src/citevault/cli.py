@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,63 +12,17 @@ from rich.live import Live
 from rich.table import Table
 from sqlalchemy import select
 
-from citevault.storage.errors import BadInput, CaptureFailed, CitevaultError
+from citevault.storage.errors import BadInput, CaptureFailed
 from citevault.storage.index import get_source
 from citevault.storage.index import history as index_history
 from citevault.storage.models import Snapshot, Source
 
 from .archive import Archive
-from .config import Settings, load_settings
+from .clibase import JsonOpt, app, cli_errors, err, print_json, settings
 from .urls import normalize_url
 from .views import cdx_row, snapshot_json, source_detail, source_summary
 
-__all__ = ["app", "main"]
-
-app = typer.Typer(
-    name="citevault",
-    help="Keep cited web sources alive: capture, index, re-check and replay them.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-
-
-def fail(message: str, code: int = 2) -> None:
-    """One line on stderr, then exit."""
-    typer.echo(f"citevault: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def cli_errors(fn: F) -> F:
-    """Turn citevault errors into one-line messages and the contract's exit codes."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CaptureFailed as exc:
-            fail(str(exc), 1)
-        except CitevaultError as exc:
-            fail(str(exc), 2)
-        return None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def settings() -> Settings:
-    try:
-        return load_settings()
-    except Exception as exc:
-        raise BadInput(f"bad settings: {' '.join(str(exc).split())}") from exc
-
-
-def print_json(doc: Any) -> None:
-    typer.echo(json.dumps(doc, indent=2, sort_keys=False))
-
+__all__ = ["app", "get_app", "main"]
 
 def _read_urls(urls: list[str], from_file: str | None) -> list[str]:
     out = [u for u in urls if u != "-"]
@@ -267,5 +218,14 @@ def get(
         err.print(f"{cap.url} captured {cap.timestamp} (status {cap.status}): {len(data)} bytes -> {output}")
 
 
+def get_app() -> typer.Typer:
+    """The app with every command module registered (each adds its commands when imported)."""
+    from . import (  # noqa: F401
+        cli_admin,
+    )
+
+    return app
+
+
 def main() -> None:
-    app()
+    get_app()()

@@ -1,0 +1,36 @@
+"""The HTTP application: `create_app(settings)` assembles the API, replay and web interface."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from citevault.storage.errors import CitevaultError
+
+from .archive import Archive
+from .config import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
+    """A FastAPI app over the archive the settings name. Routers keep their state on
+    `app.state` (settings, archive); nothing is global."""
+    app = FastAPI(
+        title="citevault",
+        version="0.1.0",
+        description="Keeps cited web sources alive: capture, index, re-check and replay them.",
+    )
+    app.state.settings = settings
+    app.state.archive = archive or Archive(settings)
+
+    @app.exception_handler(CitevaultError)
+    async def _citevault_error(request: Request, exc: CitevaultError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # Routers, one module each.
+    return app
