@@ -3,9 +3,12 @@ child process that can be stopped (time limit, shutdown) without touching the ca
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.connection
-import signal
+import contextlib
+import json
+import os
+import selectors
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -128,12 +131,17 @@ def crawl(
     finish_snapshots(options.database_url, [s.snapshot_id for s in seeds])
 
 
-def _child(options: dict[str, Any], seeds: list[dict[str, Any]], conn: Any) -> None:
-    def report(p: Progress) -> None:
-        conn.send(p.as_dict())
+def _child_main() -> None:
+    """Entry of the child process: options and seeds as JSON on stdin, progress as JSON lines
+    on stdout (Scrapy's own log goes to stderr)."""
+    job = json.loads(sys.stdin.read())
+    out = sys.stdout
 
-    crawl(CrawlOptions(**options), [Seed(**s) for s in seeds], report)
-    conn.close()
+    def report(p: Progress) -> None:
+        out.write(json.dumps(p.as_dict()) + "\n")
+        out.flush()
+
+    crawl(CrawlOptions(**job["options"]), [Seed(**s) for s in job["seeds"]], report)
 
 
 def crawl_in_subprocess(
@@ -146,28 +154,37 @@ def crawl_in_subprocess(
     should_stop: Callable[[], bool] | None = None,
 ) -> int:
     """Run the crawl in a child process; returns its exit code. A child past `time_limit` (or
-    told to stop) gets SIGTERM, then SIGKILL after `grace`; its unfinished snapshots are failed."""
-    ctx = multiprocessing.get_context("spawn")
-    parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(
-        target=_child, args=(asdict(options), [asdict(s) for s in seeds], child_conn), daemon=False
+    told to stop) is settled as failed, then gets SIGTERM, and SIGKILL after `grace`."""
+    ids = [s.snapshot_id for s in seeds]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "citevault.crawler.job"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
     )
-    proc.start()
-    child_conn.close()
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps({"options": asdict(options), "seeds": [asdict(s) for s in seeds]}))
+    proc.stdin.close()
+    os.set_blocking(proc.stdout.fileno(), False)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
     started = time.monotonic()
     stop_reason: str | None = None
     terminated_at: float | None = None
-    while True:
-        if parent_conn.poll(0.1):
-            try:
-                msg = parent_conn.recv()
-            except EOFError:
-                proc.join()
-                break
-            if on_progress:
-                on_progress(msg)
-        if not proc.is_alive() and not parent_conn.poll(0):
-            break
+    buf = ""
+    eof = False
+    while not eof or proc.poll() is None:
+        if not eof and sel.select(timeout=0.1):
+            chunk = proc.stdout.read()
+            if chunk == "":
+                eof = True
+            elif chunk:
+                buf += chunk
+                *lines, buf = buf.split("\n")
+                for line in lines:
+                    if on_progress and line.strip():
+                        with contextlib.suppress(ValueError):
+                            on_progress(json.loads(line))
+        elif eof:
+            time.sleep(0.05)
         if stop_reason is None:
             if time_limit is not None and time.monotonic() - started > time_limit:
                 stop_reason = f"stopped: capture exceeded its time limit of {time_limit:g}s"
@@ -175,17 +192,19 @@ def crawl_in_subprocess(
                 stop_reason = "interrupted: the service shut down before the capture finished"
             if stop_reason is not None:
                 # Settle first, so the child's own graceful finish cannot call it done.
-                finish_snapshots(options.database_url, [s.snapshot_id for s in seeds], stop_reason)
+                finish_snapshots(options.database_url, ids, stop_reason)
                 terminated_at = time.monotonic()
-                if proc.pid is not None:
-                    proc.terminate()
-        elif terminated_at is not None and time.monotonic() - terminated_at > grace and proc.is_alive():
+                proc.terminate()
+        elif terminated_at is not None and time.monotonic() - terminated_at > grace:
             proc.kill()
-    proc.join()
-    code = proc.exitcode if proc.exitcode is not None else -int(signal.SIGKILL)
-    if stop_reason is not None or code != 0:
-        finish_snapshots(
-            options.database_url, [s.snapshot_id for s in seeds],
-            error=stop_reason or f"the capture process died (exit code {code})",
-        )
+            terminated_at = None
+    sel.close()
+    proc.stdout.close()
+    code = proc.wait()
+    if stop_reason is None and code != 0:
+        finish_snapshots(options.database_url, ids, f"the capture process died (exit code {code})")
     return code
+
+
+if __name__ == "__main__":
+    _child_main()

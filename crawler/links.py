@@ -14,6 +14,7 @@ __all__ = [
     "PageLinks",
     "css_links",
     "extract_page_links",
+    "main_text",
     "oembed_url",
     "srcset_urls",
 ]
@@ -127,6 +128,25 @@ def _main_content(doc: etree._Element) -> etree._Element | None:
     return None
 
 
+def main_text(html: bytes | str, base_url: str) -> str:
+    """The readable text of a page's main content (the body when none is found), without scripts,
+    styles, navigation, footers and sidebars; whitespace collapsed. Link checks compare it."""
+    try:
+        doc = lxml.html.document_fromstring(html, base_url=base_url)
+    except (etree.ParserError, ValueError):
+        return ""
+    for el in doc.xpath("//script|//style|//noscript|//template"):
+        el.drop_tree()
+    root = _main_content(doc)
+    if root is None:
+        root = doc.find("body")
+    if root is None:
+        return ""
+    for el in [e for e in root.iterdescendants() if _is_boilerplate(e, e.getparent())]:
+        el.drop_tree()
+    return " ".join(root.text_content().split())
+
+
 def oembed_url(url: str) -> str | None:
     """The oEmbed endpoint that returns a tweet's or a video's text, or None."""
     if _TWEET_RE.match(url):
@@ -144,8 +164,9 @@ def oembed_url(url: str) -> str | None:
     return None
 
 
-def extract_page_links(html: bytes | str, base_url: str) -> PageLinks:
-    """Sort the links of an HTML page into requisites, cited, navigation and embeds."""
+def extract_page_links(html: bytes | str, base_url: str, *, guess_favicon: bool = True) -> PageLinks:
+    """Sort the links of an HTML page into requisites, cited, navigation and embeds.
+    `guess_favicon` adds /favicon.ico, which browsers ask for, when the page declares no icon."""
     out = PageLinks()
     try:
         doc = lxml.html.document_fromstring(html, base_url=base_url)
@@ -191,7 +212,7 @@ def extract_page_links(html: bytes | str, base_url: str) -> PageLinks:
             add_req(u)
     for el in doc.xpath("//*[@background]"):
         add_req(el.get("background"))
-    if not has_icon:
+    if guess_favicon and not has_icon:
         add_req("/favicon.ico")
     out.requisites = list(req)
 

@@ -19,7 +19,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from citevault.storage.db import Index
 from citevault.storage.index import latest_with_digest, now_timestamp, surt_key
 from citevault.storage.models import Capture, Link, Snapshot
-from citevault.storage.warcstore import WarcStore, payload_digests
+from citevault.storage.warcstore import ROLE_HEADER, WarcStore, payload_digests
 
 __all__ = ["CaptureRecorder", "Exchange", "Recorded"]
 
@@ -118,6 +118,7 @@ class CaptureRecorder:
                     refers_to_record=None,
                     when=exchange.fetched_at,
                     request_head=exchange.request_head(),
+                    extra_headers={ROLE_HEADER: role},
                 )
                 record_type = "revisit"
             else:
@@ -128,6 +129,7 @@ class CaptureRecorder:
                     body=exchange.body,
                     when=exchange.fetched_at,
                     ip_address=exchange.ip_address,
+                    extra_headers={ROLE_HEADER: role},
                 )
                 record_type = "response"
             cap = Capture(

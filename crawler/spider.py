@@ -170,7 +170,7 @@ class CaptureSpider(scrapy.Spider):
         if mime not in _HTML_TYPES or role not in ("seed", "cited"):
             return
 
-        page = extract_page_links(response.body, response.url)
+        page = extract_page_links(response.body, response.url, guess_favicon=role == "seed")
         links = [(u, t, "cited") for u, t in page.cited]
         links += [(u, t, "navigation") for u, t in page.navigation]
         links += [(u, "", "embed") for u in page.embeds]

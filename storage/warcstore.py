@@ -28,6 +28,7 @@ from warcio.warcwriter import WARCWriter
 from .errors import NotFound, StorageError
 
 __all__ = [
+    "ROLE_HEADER",
     "ArchivedPayload",
     "WarcStore",
     "WrittenRecord",
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 OPEN_SUFFIX = ".open"
+# An extension field naming why a record was captured (seed, cited, ...), so `reindex` can
+# restore the role from the WARC files alone.
+ROLE_HEADER = "WARC-Citevault-Role"
 
 
 @dataclass(frozen=True)
@@ -172,11 +176,12 @@ class WarcStore:
         body: bytes,
         when: datetime,
         ip_address: str | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> WrittenRecord:
         """A response record (raw payload, digests) followed by its request record."""
         w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
         date = _warc_date(when)
-        extra = {"WARC-Date": date}
+        extra = {"WARC-Date": date, **(extra_headers or {})}
         if ip_address:
             extra["WARC-IP-Address"] = ip_address
         resp = w.create_warc_record(
@@ -203,11 +208,12 @@ class WarcStore:
         refers_to_record: str | None,
         when: datetime,
         request_head: StatusAndHeaders | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> WrittenRecord:
         """A revisit record (identical-payload-digest profile): headers only, payload elsewhere."""
         w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
         date = _warc_date(when)
-        headers = {"WARC-Date": date}
+        headers = {"WARC-Date": date, **(extra_headers or {})}
         if refers_to_record:
             headers["WARC-Refers-To"] = refers_to_record
         rev = w.create_revisit_record(

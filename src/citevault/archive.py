@@ -12,7 +12,7 @@ from typing import Any
 from citevault.crawler.job import CrawlOptions, Seed, crawl_in_subprocess
 from citevault.storage.db import Index, open_index
 from citevault.storage.errors import BadInput, NotFound, StorageError
-from citevault.storage.index import closest_capture, surt_key
+from citevault.storage.index import closest_capture, latest_with_digest, surt_key
 from citevault.storage.models import Capture, Snapshot, Source
 from citevault.storage.warcstore import ArchivedPayload, read_payload
 
@@ -152,6 +152,9 @@ class Archive:
         if rec.record_type == "revisit":
             with self.index.session() as s:
                 orig = s.get(Capture, cap.refers_to_id) if cap.refers_to_id else None
+                if orig is None and cap.digest:  # e.g. rebuilt by reindex: find it by digest
+                    target = rec.rec_headers.get_header("WARC-Refers-To-Target-URI") or cap.url
+                    orig = latest_with_digest(s, target, cap.digest)
             if orig is None or orig.warc is None or orig.offset is None:
                 raise NotFound(f"the record a revisit of {cap.url} refers to is missing")
             full = read_payload(self.warc_dir, orig.warc, orig.offset)
