@@ -44,7 +44,7 @@ class CrawlOptions:
     timeout: float = 30.0
     max_response_size: int = 100_000_000
     retries: int = 2
-    log_level: str = "ERROR"
+    log_level: str = "CRITICAL"
 
     def scrapy_settings(self) -> dict[str, Any]:
         return {

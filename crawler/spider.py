@@ -9,14 +9,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
-from twisted.internet.error import (
-    ConnectionLost,
-    ConnectionRefusedError,
-    DNSLookupError,
-    TCPTimedOutError,
-    TimeoutError,
-)
 from twisted.python.failure import Failure
 
 from .links import css_links, extract_page_links, oembed_url
@@ -52,25 +46,33 @@ class Progress:
                 "bytes": self.bytes, "last_url": self.last_url}
 
 
+# Failure classes by name: Scrapy >= 2.14 wraps Twisted's errors in its own (scrapy.exceptions).
+_REASONS = {
+    "DNSLookupError": "DNS lookup failed",
+    "CannotResolveHostError": "DNS lookup failed",
+    "ConnectionRefusedError": "connection refused",
+    "DownloadConnectionRefusedError": "connection refused",
+    "ConnectionLost": "connection lost before the response was complete",
+    "ResponseDataLossError": "connection lost before the response was complete",
+    "ResponseNeverReceived": "connection closed before any response",
+}
+
+
 def describe_failure(failure: Failure, timeout: float | None = None) -> str:
     """A one-line reason for a fetch that got no response."""
     exc = failure.value
-    host = ""
-    req = getattr(failure, "request", None)
-    if req is not None:
-        host = req.url
-    if failure.check(DNSLookupError):
-        return f"DNS lookup failed: {exc}"
-    if failure.check(TimeoutError, TCPTimedOutError):
+    name = type(exc).__name__
+    text = " ".join(str(exc).split()) or name
+    if isinstance(exc, IgnoreRequest):
+        return text  # our own refusals (private networks) and robots.txt say why already
+    if name in _REASONS:
+        return _REASONS[name] if name not in ("DNSLookupError", "CannotResolveHostError") \
+            else f"DNS lookup failed: {text}"
+    if "Timeout" in name or "TimedOut" in name:
         return f"timed out{f' after {timeout:g}s' if timeout else ''}"
-    if failure.check(ConnectionRefusedError):
-        return "connection refused"
-    if failure.check(ConnectionLost):
-        return "connection lost before the response was complete"
-    text = str(exc).strip() or exc.__class__.__name__
-    if "larger than download max size" in text or "max size" in text:
+    if "max size" in text or "maxsize" in text.lower():
         return f"response too large: {text}"
-    return f"{exc.__class__.__name__}: {text}"[:500] if host else text[:500]
+    return f"{name}: {text}"[:500]
 
 
 class CaptureSpider(scrapy.Spider):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakeweb import FakeWeb, NewsSite, build_news_site
+
 PG_ADMIN_URL = os.environ.get("CITEVAULT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CITEVAULT_TEST_REDIS", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -78,3 +80,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def redis_url() -> str:
     need_server("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def fakeweb() -> Iterator[FakeWeb]:
+    """One fake web for the session; tests that change routes heavily start their own."""
+    with FakeWeb() as fw:
+        yield fw
+
+
+@pytest.fixture
+def news(fakeweb: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> NewsSite:
+    """The fake news site, freshly registered, with the proxy and private networks switched on."""
+    site = build_news_site(fakeweb)  # re-registering restores routes an earlier test replaced
+    fakeweb.clear_requests()
+    for k, v in fakeweb.proxy_env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
+    return site

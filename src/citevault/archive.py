@@ -68,6 +68,12 @@ class Archive:
             self._index.dispose()
             self._index = None
 
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def crawl_options(self) -> CrawlOptions:
         s = self.settings
         return CrawlOptions(

@@ -81,25 +81,24 @@ def add(
     """Capture URLs now, in the foreground: the page, what it cites, and their requisites."""
     cfg = settings()
     wanted = _read_urls(urls or [], from_file)
-    archive = Archive(cfg)
-    queued = archive.queue(wanted, depth=depth, scope=scope, note=note)
-    view = _ProgressView()
-    with Live(view, console=err, refresh_per_second=8, transient=True):
-        archive.capture(queued, view.update)
-    with archive.index.session() as s:
-        results = []
-        for q in queued:
-            snap = s.get(Snapshot, q.snapshot_id)
-            assert snap is not None
-            results.append({"id": q.source_id, "url": q.url, "snapshot": snapshot_json(s, snap)})
-    archive.close()
-    if json_out:
-        print_json({"sources": results})
-    else:
-        _print_add_summary(results)
-    if all(r["snapshot"]["state"] == "failed" for r in results):
-        first = results[0]["snapshot"]
-        raise CaptureFailed(f"could not capture {results[0]['url']}: {first['error']}")
+    with Archive(cfg) as archive:
+        queued = archive.queue(wanted, depth=depth, scope=scope, note=note)
+        view = _ProgressView()
+        with Live(view, console=err, refresh_per_second=8, transient=True):
+            archive.capture(queued, view.update)
+        with archive.index.session() as s:
+            results = []
+            for q in queued:
+                snap = s.get(Snapshot, q.snapshot_id)
+                assert snap is not None
+                results.append({"id": q.source_id, "url": q.url, "snapshot": snapshot_json(s, snap)})
+        if json_out:
+            print_json({"sources": results})
+        else:
+            _print_add_summary(results)
+        if all(r["snapshot"]["state"] == "failed" for r in results):
+            first = results[0]["snapshot"]
+            raise CaptureFailed(f"could not capture {results[0]['url']}: {first['error']}")
 
 
 def _print_add_summary(results: list[dict[str, Any]]) -> None:
@@ -128,20 +127,20 @@ def _print_add_summary(results: list[dict[str, Any]]) -> None:
 @cli_errors
 def list_(json_out: JsonOpt = False) -> None:
     """Sources with their last capture time, counts and link health."""
-    archive = Archive(settings())
-    with archive.index.session() as s:
-        rows = [source_summary(s, src) for src in s.scalars(select(Source).order_by(Source.id))]
-    if json_out:
-        print_json({"sources": rows})
-        return
-    table = Table()
-    for col in ("id", "url", "last capture", "state", "captures", "cited", "health"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        health = ", ".join(f"{k} {v}" for k, v in sorted(r["health"].items())) or "-"
-        table.add_row(str(r["id"]), r["url"], r["last_capture"] or "-", r["last_state"] or "-",
-                      str(r["captures"]), str(r["cited"]), health)
-    Console().print(table)
+    with Archive(settings()) as archive:
+        with archive.index.session() as s:
+            rows = [source_summary(s, src) for src in s.scalars(select(Source).order_by(Source.id))]
+        if json_out:
+            print_json({"sources": rows})
+            return
+        table = Table()
+        for col in ("id", "url", "last capture", "state", "captures", "cited", "health"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            health = ", ".join(f"{k} {v}" for k, v in sorted(r["health"].items())) or "-"
+            table.add_row(str(r["id"]), r["url"], r["last_capture"] or "-", r["last_state"] or "-",
+                          str(r["captures"]), str(r["cited"]), health)
+        Console().print(table)
 
 
 @app.command()
@@ -149,28 +148,28 @@ def list_(json_out: JsonOpt = False) -> None:
 def show(source_id: Annotated[int, typer.Argument(help="A source id (see `list`).")],
          json_out: JsonOpt = False) -> None:
     """One source: its snapshots, captures and cited links with their health."""
-    archive = Archive(settings())
-    with archive.index.session() as s:
-        doc = source_detail(s, get_source(s, source_id))
-    if json_out:
-        print_json(doc)
-        return
-    out = Console()
-    out.print(f"[bold]source {doc['id']}[/] {doc['url']}  (depth {doc['depth']}, scope {doc['scope']})")
-    for snap in doc["snapshots"]:
-        out.print(f"snapshot {snap['id']}: {snap['state']}, {snap['urls_done']} captured, "
-                  f"{snap['urls_failed']} failed, started {snap['started_at']}")
-        table = Table()
-        for col in ("role", "status", "url", "timestamp", "error"):
-            table.add_column(col, overflow="fold")
-        for c in snap["captures"]:
-            table.add_row(c["role"], str(c["status"] or "-"), c["url"], c["timestamp"], c["error"] or "")
-        out.print(table)
-    cited = [ln for ln in doc["links"] if ln["kind"] == "cited"]
-    if cited:
-        out.print(f"cited links ({len(cited)}):")
-        for ln in cited:
-            out.print(f"  {ln['health'] or 'unchecked':>10}  {ln['url']}")
+    with Archive(settings()) as archive:
+        with archive.index.session() as s:
+            doc = source_detail(s, get_source(s, source_id))
+        if json_out:
+            print_json(doc)
+            return
+        out = Console()
+        out.print(f"[bold]source {doc['id']}[/] {doc['url']}  (depth {doc['depth']}, scope {doc['scope']})")
+        for snap in doc["snapshots"]:
+            out.print(f"snapshot {snap['id']}: {snap['state']}, {snap['urls_done']} captured, "
+                      f"{snap['urls_failed']} failed, started {snap['started_at']}")
+            table = Table()
+            for col in ("role", "status", "url", "timestamp", "error"):
+                table.add_column(col, overflow="fold")
+            for c in snap["captures"]:
+                table.add_row(c["role"], str(c["status"] or "-"), c["url"], c["timestamp"], c["error"] or "")
+            out.print(table)
+        cited = [ln for ln in doc["links"] if ln["kind"] == "cited"]
+        if cited:
+            out.print(f"cited links ({len(cited)}):")
+            for ln in cited:
+                out.print(f"  {ln['health'] or 'unchecked':>10}  {ln['url']}")
 
 
 @app.command()
@@ -178,22 +177,22 @@ def show(source_id: Annotated[int, typer.Argument(help="A source id (see `list`)
 def history(url: Annotated[str, typer.Argument(help="The URL whose captures to list.")],
             json_out: JsonOpt = False) -> None:
     """Every capture of one URL, oldest first (CDX-like fields)."""
-    archive = Archive(settings())
-    with archive.index.session() as s:
-        rows = [cdx_row(c) for c in index_history(s, normalize_url(url))]
-    if json_out:
-        print_json({"url": url, "captures": rows})
-        return
-    if not rows:
-        err.print(f"no captures of {url}")
-        return
-    table = Table()
-    for col in ("timestamp", "status", "mime", "type", "length", "url"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(r["timestamp"], str(r["status"] or r["error"]), r["mime"] or "-",
-                      r["record_type"] or "-", str(r["length"] or "-"), r["url"])
-    Console().print(table)
+    with Archive(settings()) as archive:
+        with archive.index.session() as s:
+            rows = [cdx_row(c) for c in index_history(s, normalize_url(url))]
+        if json_out:
+            print_json({"url": url, "captures": rows})
+            return
+        if not rows:
+            err.print(f"no captures of {url}")
+            return
+        table = Table()
+        for col in ("timestamp", "status", "mime", "type", "length", "url"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(r["timestamp"], str(r["status"] or r["error"]), r["mime"] or "-",
+                          r["record_type"] or "-", str(r["length"] or "-"), r["url"])
+        Console().print(table)
 
 
 @app.command()
@@ -204,18 +203,19 @@ def get(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
 ) -> None:
     """The archived payload closest to a time, decoded of its content-encoding."""
-    archive = Archive(settings())
-    cap, rec = archive.get(url, at)
-    data = rec.decoded
-    if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        try:
-            output.write_bytes(data)
-        except OSError as exc:
-            raise BadInput(f"cannot write {output}: {exc.strerror}") from exc
-        err.print(f"{cap.url} captured {cap.timestamp} (status {cap.status}): {len(data)} bytes -> {output}")
+    with Archive(settings()) as archive:
+        cap, rec = archive.get(url, at)
+        data = rec.decoded
+        if output is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            try:
+                output.write_bytes(data)
+            except OSError as exc:
+                raise BadInput(f"cannot write {output}: {exc.strerror}") from exc
+            err.print(f"{cap.url} captured {cap.timestamp} (status {cap.status}): "
+                      f"{len(data)} bytes -> {output}")
 
 
 def get_app() -> typer.Typer:

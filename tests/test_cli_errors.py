@@ -1,0 +1,177 @@
+"""Bad input gets a one-line error and exit 2 and changes nothing; failed seeds exit 1."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from citevault.cli import get_app
+from tests.fakeweb import FakeWeb
+
+
+def run(*args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(get_app(), list(args), input=input)
+
+
+def snapshot_of_files(root: Path) -> dict[str, tuple[int, float]]:
+    if not root.exists():
+        return {}
+    return {
+        str(p): (p.stat().st_size, p.stat().st_mtime)
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.endswith(("-wal", "-shm", "-journal"))
+    }
+
+
+@pytest.fixture
+def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeb]:
+    with FakeWeb() as fw:
+        fw.add("https://site.example.test/", "<html><body><p>hello</p></body></html>")
+        for k, v in fw.proxy_env().items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
+        yield fw
+
+
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        ("not a url", "not a URL"),
+        ("file:///etc/passwd", "unsupported URL scheme file"),
+        ("javascript:alert(1)", "unsupported URL scheme javascript"),
+        ("data:text/html,hi", "unsupported URL scheme data"),
+        ("ftp://example.com/x", "unsupported URL scheme ftp"),
+        ("", "empty URL"),
+        ("http://", "no valid host"),
+        ("example.com/page", "no scheme"),
+    ],
+)
+def test_bad_urls_exit_2_and_change_nothing(web: FakeWeb, home: Path, arg: str, message: str) -> None:
+    assert run("add", "https://site.example.test/", "--depth", "0").exit_code == 0
+    before = snapshot_of_files(home)
+    result = run("add", arg)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot_of_files(home) == before
+    assert len(json.loads(run("list", "--json").stdout)["sources"]) == 1
+
+
+def test_one_bad_url_among_good_ones_archives_nothing(web: FakeWeb, home: Path) -> None:
+    result = run("add", "https://site.example.test/", "gopher://old.example/")
+    assert result.exit_code == 2 and "gopher" in result.stderr
+    assert json.loads(run("list", "--json").stdout)["sources"] == []
+
+
+def test_empty_input_file_and_stdin(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n# only a comment\n")
+    for args, stdin in ((["add", "--from-file", str(empty)], None), (["add", "-"], ""), (["add"], None)):
+        result = run(*args, input=stdin)
+        assert result.exit_code == 2, args
+        assert "no URL given" in result.stderr
+    missing = run("add", "--from-file", str(tmp_path / "nope.txt"))
+    assert missing.exit_code == 2 and "cannot read" in missing.stderr
+
+
+def test_bad_options() -> None:
+    assert run("add", "https://a.example/", "--depth", "3").exit_code == 2
+    assert run("add", "https://a.example/", "--scope", "everything").exit_code == 2
+    result = run("get", "https://a.example/", "--at", "2026-11")
+    assert result.exit_code == 2 and "timestamp" in result.stderr
+
+
+def test_unknown_source_and_url() -> None:
+    result = run("show", "999999")
+    assert result.exit_code == 2 and "no source with id 999999" in result.stderr
+    result = run("get", "https://never.example/")
+    assert result.exit_code == 2 and "no archived copy" in result.stderr
+
+
+def test_unwritable_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("CITEVAULT_HOME", str(blocker / "home"))
+    result = run("add", "https://a.example/")
+    assert result.exit_code == 2
+    assert "home directory" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert blocker.read_text() == "not a directory"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_seed_exits_1_and_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
+    url = f"http://127.0.0.1:{_closed_port()}/article"
+    result = run("add", url, "--json")
+    assert result.exit_code == 1
+    assert "connection refused" in result.stderr
+    doc = json.loads(result.stdout)
+    snap = doc["sources"][0]["snapshot"]
+    assert snap["state"] == "failed"
+    assert snap["captures"][0]["error"] == "connection refused"
+    assert snap["captures"][0]["warc"] is None and snap["captures"][0]["status"] is None
+
+
+def test_private_networks_refused_by_default(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS")
+    for url in (f"http://127.0.0.1:{web.port}/", "http://169.254.169.254/latest/meta-data/",
+                "http://10.1.2.3/"):
+        result = run("add", url, "--json")
+        assert result.exit_code == 1, url
+        error = json.loads(result.stdout)["sources"][0]["snapshot"]["captures"][0]["error"]
+        assert error.startswith("refused:") and "CITEVAULT_ALLOW_PRIVATE_NETWORKS" in error
+    assert "metadata" in run("add", "http://169.254.169.254/", "--json").stdout
+    assert web.hits(f"http://127.0.0.1:{web.port}/") == 0
+    # Names go to the configured proxy, which resolves them.
+    assert run("add", "https://site.example.test/", "--depth", "0").exit_code == 0
+
+
+def test_network_limits_and_user_agent(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> None:
+    web.add("https://big.example.test/file.bin", b"x" * 200_000, content_type="application/octet-stream")
+    web.add("https://slow.example.test/", "<p>late</p>", delay=3.0)
+    monkeypatch.setenv("CITEVAULT_MAX_RESPONSE_SIZE", "100000")
+    monkeypatch.setenv("CITEVAULT_TIMEOUT", "1")
+    monkeypatch.setenv("CITEVAULT_RETRIES", "0")
+    doc = json.loads(run("add", "https://big.example.test/file.bin", "https://slow.example.test/",
+                         "--json").stdout)
+    big, slow = (s["snapshot"]["captures"][0] for s in doc["sources"])
+    assert "too large" in big["error"]
+    assert slow["error"].startswith("timed out")
+    assert run("add", "https://site.example.test/", "--depth", "0").exit_code == 0
+    agents = [r.headers.get("User-Agent") for r in web.requests if r.url == "https://site.example.test/"]
+    assert agents and all(a.startswith("citevault/") for a in agents)
+
+
+def test_robots_policy(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> None:
+    web.add("https://robots.example.test/robots.txt", "User-agent: *\nDisallow: /private/\n",
+            content_type="text/plain")
+    web.add("https://robots.example.test/private/page", "<p>secret</p>")
+    assert run("add", "https://robots.example.test/private/page", "--depth", "0").exit_code == 0
+    monkeypatch.setenv("CITEVAULT_OBEY_ROBOTS", "1")
+    result = run("add", "https://robots.example.test/private/page", "--depth", "0", "--json")
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)["sources"][0]["snapshot"]["captures"][0]["error"]
+    assert "robots.txt" in error
+
+
+@pytest.mark.postgres
+def test_capture_into_postgresql(web: FakeWeb, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEVAULT_DATABASE_URL", pg_url)
+    web.add("https://site.example.test/cites", '<article><p>See <a href="/">the home page</a> '
+            'for the whole story of this long paragraph.</p></article>')
+    doc = json.loads(run("add", "https://site.example.test/cites", "--json").stdout)
+    caps = doc["sources"][0]["snapshot"]["captures"]
+    assert {c["role"] for c in caps} >= {"seed", "cited"}
+    hist = json.loads(run("history", "https://site.example.test/", "--json").stdout)["captures"]
+    assert hist and hist[0]["status"] == 200
