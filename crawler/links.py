@@ -78,12 +78,27 @@ def _http_url(base: str, raw: str | None) -> str | None:
 
 
 def srcset_urls(value: str) -> list[str]:
-    """The URLs of a srcset attribute value (candidates are "url [descriptor]" split by commas)."""
-    out = []
-    for candidate in re.split(r",\s+|,(?=\S+\s+\d)", value.strip()):
-        parts = candidate.strip().split()
-        if parts:
-            out.append(parts[0].rstrip(","))
+    """The URLs of a srcset attribute value, parsed as the HTML standard says: a URL runs to the
+    next whitespace (commas inside it are kept, trailing ones end the candidate), then
+    descriptors run to the next comma outside parentheses."""
+    out: list[str] = []
+    i, n = 0, len(value)
+    while i < n:
+        while i < n and (value[i].isspace() or value[i] == ","):
+            i += 1
+        start = i
+        while i < n and not value[i].isspace():
+            i += 1
+        url = value[start:i]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            depth = 0
+            while i < n and not (value[i] == "," and depth == 0):
+                depth += {"(": 1, ")": -1}.get(value[i], 0)
+                i += 1
+        if url:
+            out.append(url)
     return out
 
 

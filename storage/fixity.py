@@ -66,7 +66,7 @@ def verify(index: Index, warc_dir: Path, on_item: Callable[[int], None] | None =
                         raise CitevaultError(f"revisit digest {declared} != index {digest}")
                     continue
                 got_sha1, got_sha256, _ = _digest_of(rec.raw_stream)
-        except (OSError, CitevaultError, ValueError) as exc:
+        except Exception as exc:  # any failure to read a record back is a fixity problem
             problems.append(Problem(cid, url, warc, offset, str(exc)))
             continue
         if got_sha1 != digest or got_sha256 != sha256:
