@@ -61,6 +61,9 @@ class CrawlOptions:
             "REDIRECT_ENABLED": False,
             "METAREFRESH_ENABLED": False,
             "TELNETCONSOLE_ENABLED": False,
+            # Else Scrapy re-parses CaptureSpider.parse's source (ast, ~2 ms) whenever its weak
+            # per-callback cache misses, to warn about `return value` in generators (benchmarks/).
+            "WARN_ON_GENERATOR_RETURN_VALUE": False,
             "LOG_LEVEL": self.log_level,
             "LOG_ENABLED": self.log_level != "NONE",
             "DNS_RESOLVER": "citevault.crawler.guard.GuardedResolver",
@@ -171,33 +174,51 @@ def crawl_in_subprocess(
     terminated_at: float | None = None
     buf = ""
     eof = False
-    while not eof or proc.poll() is None:
-        if not eof and sel.select(timeout=0.1):
-            chunk = proc.stdout.read()
-            if chunk == "":
-                eof = True
-            elif chunk:
-                buf += chunk
-                *lines, buf = buf.split("\n")
-                for line in lines:
-                    if on_progress and line.strip():
-                        with contextlib.suppress(ValueError):
-                            on_progress(json.loads(line))
-        elif eof:
-            time.sleep(0.05)
-        if stop_reason is None:
-            if time_limit is not None and time.monotonic() - started > time_limit:
-                stop_reason = f"stopped: capture exceeded its time limit of {time_limit:g}s"
-            elif should_stop is not None and should_stop():
-                stop_reason = "interrupted: the service shut down before the capture finished"
-            if stop_reason is not None:
-                # Settle first, so the child's own graceful finish cannot call it done.
-                finish_snapshots(options.database_url, ids, stop_reason)
-                terminated_at = time.monotonic()
-                proc.terminate()
-        elif terminated_at is not None and time.monotonic() - terminated_at > grace:
+    second_signal = False
+    try:
+        while not eof or proc.poll() is None:
+            if not eof and sel.select(timeout=0.1):
+                chunk = proc.stdout.read()
+                if chunk == "":
+                    eof = True
+                elif chunk:
+                    buf += chunk
+                    *lines, buf = buf.split("\n")
+                    for line in lines:
+                        if on_progress and line.strip():
+                            with contextlib.suppress(ValueError):
+                                on_progress(json.loads(line))
+            elif eof:
+                time.sleep(0.05)
+            if stop_reason is None:
+                if time_limit is not None and time.monotonic() - started > time_limit:
+                    stop_reason = f"stopped: capture exceeded its time limit of {time_limit:g}s"
+                elif should_stop is not None and should_stop():
+                    stop_reason = "interrupted: the service shut down before the capture finished"
+                if stop_reason is not None:
+                    # Settle first, so the child's own graceful finish cannot call it done.
+                    finish_snapshots(options.database_url, ids, stop_reason)
+                    terminated_at = time.monotonic()
+                    proc.terminate()
+            elif terminated_at is not None and proc.poll() is None:
+                waited = time.monotonic() - terminated_at
+                if waited > grace:
+                    proc.kill()
+                    terminated_at = None
+                elif waited > 1 and not second_signal:
+                    # Scrapy's first SIGTERM waits for downloads in flight; a second one stops
+                    # at once, still closing the WARC file on the way out.
+                    proc.terminate()
+                    second_signal = True
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the child too (same process group); settle, stop it, then pass it on.
+        finish_snapshots(options.database_url, ids, "interrupted by the user")
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            terminated_at = None
+        raise
     sel.close()
     proc.stdout.close()
     code = proc.wait()

@@ -175,3 +175,14 @@ def test_capture_into_postgresql(web: FakeWeb, pg_url: str, monkeypatch: pytest.
     assert {c["role"] for c in caps} >= {"seed", "cited"}
     hist = json.loads(run("history", "https://site.example.test/", "--json").stdout)["captures"]
     assert hist and hist[0]["status"] == 200
+
+
+def test_capture_past_its_time_limit_is_stopped_and_failed(web: FakeWeb,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    web.add("https://hang.example.test/", "<p>never in time</p>", delay=20.0)
+    monkeypatch.setenv("CITEVAULT_CAPTURE_TIME_LIMIT", "2")
+    result = run("add", "https://hang.example.test/", "--json")
+    assert result.exit_code == 1
+    snap = json.loads(result.stdout)["sources"][0]["snapshot"]
+    assert snap["state"] == "failed" and "time limit" in snap["error"]
+    assert all(c["warc"] is None for c in snap["captures"])

@@ -142,11 +142,13 @@ class Archive:
         on_progress: Callable[[dict[str, Any]], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> int:
-        """Run the capture of queued snapshots in a child process; returns its exit code."""
+        """Run the capture of queued snapshots in a child process; returns its exit code.
+        The time limit is per source: a batch of N sources may take N times as long."""
         self.index  # noqa: B018  (migrate before the child starts)
         return crawl_in_subprocess(
             self.crawl_options(), [q.seed for q in queued], on_progress,
-            time_limit=self.settings.capture_time_limit, should_stop=should_stop,
+            time_limit=self.settings.capture_time_limit * max(1, len(queued)),
+            should_stop=should_stop,
         )
 
     # -- reading ---------------------------------------------------------------------------------
