@@ -188,7 +188,7 @@ class CaptureSpider(scrapy.Spider):
         if seed.scope == "all":
             follow += [u for u, _ in page.navigation] + page.embeds
         for url in follow:
-            for target in (url, oembed_url(url)):
+            for target in (url, oembed_url(url) or ""):
                 if target:
                     r = self._request(seed, target, role="cited", level=level + 1, parent=rec.id)
                     if r is not None:

@@ -52,6 +52,7 @@ def verify(index: Index, warc_dir: Path, on_item: Callable[[int], None] | None =
     for n, (cid, url, warc, offset, digest, sha256, rtype) in enumerate(caps, 1):
         if on_item:
             on_item(n)
+        assert warc is not None and offset is not None  # selected so
         try:
             with open(resolve_path(warc_dir, warc), "rb") as fh:
                 fh.seek(offset)
@@ -113,6 +114,8 @@ def reindex(index: Index, warc_dir: Path) -> ReindexResult:
                 ts = "".join(ch for ch in date if ch.isdigit())[:14]
                 http = rec.http_headers
                 ctype = http.get_header("Content-Type") if http else None
+                digest: str | None
+                sha256: str | None
                 digest, sha256 = payload_digests(payload)
                 if rec.rec_type == "revisit":
                     digest, sha256 = rec.rec_headers.get_header("WARC-Payload-Digest"), None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import surt as _surt
 from sqlalchemy import Select, func, select
@@ -53,13 +54,13 @@ def timestamp_to_datetime(ts: str) -> datetime:
     return datetime.strptime(ts, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
 
 
-def _by_url(url: str) -> Select[tuple[Capture]]:
+def _by_url(url: str) -> Select[Any]:
     return select(Capture).where(Capture.surt == surt_key(url))
 
 
 def history(session: Session, url: str) -> Sequence[Capture]:
     """Every capture of one URL (SURT-equal), oldest first."""
-    return session.scalars(_by_url(url).order_by(Capture.timestamp, Capture.id)).all()
+    return list(session.scalars(_by_url(url).order_by(Capture.timestamp, Capture.id)))
 
 
 def closest_capture(
@@ -70,13 +71,15 @@ def closest_capture(
     if with_record:
         q = q.where(Capture.warc.is_not(None))
     if timestamp is None:
-        cap = session.scalars(q.order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)).first()
+        cap: Capture | None = session.scalars(
+            q.order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)
+        ).first()
     else:
         ts = parse_timestamp(timestamp)
-        before = session.scalars(
+        before: Capture | None = session.scalars(
             q.where(Capture.timestamp <= ts).order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)
         ).first()
-        after = session.scalars(
+        after: Capture | None = session.scalars(
             q.where(Capture.timestamp > ts).order_by(Capture.timestamp, Capture.id).limit(1)
         ).first()
         target = timestamp_to_datetime(ts)
@@ -92,12 +95,13 @@ def closest_capture(
 
 def latest_with_digest(session: Session, url: str, digest: str) -> Capture | None:
     """The newest response record of `url` whose payload digest is `digest` (for revisits)."""
-    return session.scalars(
+    found: Capture | None = session.scalars(
         _by_url(url)
         .where(Capture.digest == digest, Capture.record_type == "response", Capture.url == url)
         .order_by(Capture.timestamp.desc(), Capture.id.desc())
         .limit(1)
     ).first()
+    return found
 
 
 def get_source(session: Session, source_id: int) -> Source:

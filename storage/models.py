@@ -50,7 +50,7 @@ class Snapshot(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
     trigger: Mapped[str] = mapped_column(String(16), default="cli")  # cli|api|schedule
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     # queued|running|done|partial|failed
     queued_at: Mapped[datetime] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -60,6 +60,10 @@ class Snapshot(Base):
     bytes_written: Mapped[int] = mapped_column(BigInteger, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The worker ("host:pid") running it, and when it last said it still is: a lease, so that
+    # work of a crashed worker is queued again (citevault.workqueue).
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     source: Mapped[Source] = relationship(back_populates="snapshots")
     captures: Mapped[list[Capture]] = relationship(

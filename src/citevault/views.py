@@ -72,7 +72,7 @@ def source_summary(s: Session, src: Source) -> dict[str, Any]:
     last = s.scalars(
         select(Snapshot).where(Snapshot.source_id == src.id).order_by(Snapshot.id.desc()).limit(1)
     ).first()
-    counts = dict(
+    counts: dict[str, int] = dict(
         s.execute(
             select(Capture.role, func.count()).join(Snapshot, Capture.snapshot_id == Snapshot.id)
             .where(Snapshot.source_id == src.id).group_by(Capture.role)
