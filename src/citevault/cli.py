@@ -222,6 +222,7 @@ def get_app() -> typer.Typer:
     """The app with every command module registered (each adds its commands when imported)."""
     from . import (  # noqa: F401
         cli_admin,
+        cli_cite,
     )
 
     return app

@@ -33,4 +33,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
         return {"status": "ok"}
 
     # Routers, one module each.
+    from .api_cite import router as cite_router
+
+    app.include_router(cite_router)
     return app

@@ -1,0 +1,324 @@
+"""Citations of a source: the article and each source it cites, each with its archived copy, as
+Robust Links HTML, Markdown, plain text or BibTeX."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import lxml.html
+from sqlalchemy import select
+
+from citevault.storage.errors import BadInput, CitevaultError
+from citevault.storage.index import get_source, surt_key
+from citevault.storage.models import Capture, Link, Snapshot
+
+from .archive import Archive
+
+__all__ = [
+    "FORMATS",
+    "ArchivedCopy",
+    "CaptureSet",
+    "Citation",
+    "cite",
+    "page_title",
+    "render",
+    "replay_url",
+    "source_captures",
+    "source_citations",
+]
+
+FORMATS = ("robust-html", "markdown", "text", "bibtex")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_MAX_HOPS = 10
+_TITLE_BYTES = 5_000_000  # a title is near the top; do not parse huge payloads to find one
+
+
+def replay_url(base_url: str, timestamp: str, url: str) -> str:
+    """The Wayback-style replay URL of the capture of `url` at `timestamp` (14 digits)."""
+    return f"{base_url.rstrip('/')}/web/{timestamp}/{url}"
+
+
+@dataclass(frozen=True)
+class ArchivedCopy:
+    """The capture a citation points at: the final one after redirects."""
+
+    capture_id: int
+    url: str  # the URL actually captured (where redirects led)
+    timestamp: str  # YYYYMMDDhhmmss, UTC
+    status: int | None
+    mime: str | None
+    replay_url: str
+
+    @classmethod
+    def from_capture(cls, cap: Capture, base_url: str) -> ArchivedCopy:
+        return cls(
+            capture_id=cap.id, url=cap.url, timestamp=cap.timestamp, status=cap.status, mime=cap.mime,
+            replay_url=replay_url(base_url, cap.timestamp, cap.url),
+        )
+
+    @property
+    def date(self) -> str:
+        """YYYY-MM-DD, as Robust Links' data-versiondate wants it."""
+        ts = self.timestamp
+        return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}"
+
+    @property
+    def datetime(self) -> str:
+        ts = self.timestamp
+        return f"{self.date} {ts[8:10]}:{ts[10:12]}:{ts[12:14]} UTC"
+
+    @property
+    def usable(self) -> bool:
+        """A copy of the content, not of an error page."""
+        return self.status is None or self.status < 400
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The article (kind "article") or one source it cites (kind "cited")."""
+
+    kind: str
+    url: str  # as cited
+    title: str
+    anchor_text: str | None
+    copy: ArchivedCopy | None
+    reason: str | None = None  # why there is no usable archived copy
+
+    def as_json(self) -> dict[str, Any]:
+        c = self.copy
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "title": self.title,
+            "anchor_text": self.anchor_text,
+            "archived": None if c is None else {
+                "url": c.url, "timestamp": c.timestamp, "date": c.date, "status": c.status,
+                "mime": c.mime, "replay_url": c.replay_url, "usable": c.usable,
+            },
+            "reason": self.reason,
+        }
+
+
+class CaptureSet:
+    """Captures of some snapshots, looked up by URL with redirects followed."""
+
+    def __init__(self, captures: Iterable[Capture]) -> None:
+        self._by_surt: dict[str, list[Capture]] = defaultdict(list)
+        self._children: dict[int, list[Capture]] = defaultdict(list)
+        for c in captures:
+            self._by_surt[c.surt].append(c)
+            if c.parent_id is not None:
+                self._children[c.parent_id].append(c)
+        for caps in self._by_surt.values():
+            caps.sort(key=lambda c: (c.timestamp, c.id), reverse=True)
+
+    def newest(self, url: str, *, after: str | None = None) -> Capture | None:
+        """The newest capture of `url` with a WARC record (the exact URL before SURT-equal ones)."""
+        cands = [
+            c for c in self._by_surt.get(surt_key(url), [])
+            if c.warc is not None and (after is None or c.timestamp >= after)
+        ]
+        exact = [c for c in cands if c.url == url]
+        return (exact or cands or [None])[0]
+
+    def attempts(self, url: str) -> list[Capture]:
+        """Every capture of `url`, newest first, failed fetches included."""
+        return list(self._by_surt.get(surt_key(url), []))
+
+    def final(self, url: str) -> Capture | None:
+        """The newest capture of `url` with a record, redirects followed to the page they lead to
+        (or to the last hop that has a record)."""
+        cap = self.newest(url)
+        seen: set[int] = set()
+        while cap is not None and cap.redirect_to and cap.id not in seen and len(seen) < _MAX_HOPS:
+            seen.add(cap.id)
+            target = cap.redirect_to
+            hop = next(
+                (c for c in self._children.get(cap.id, [])
+                 if c.warc is not None and surt_key(c.url) == surt_key(target)),
+                None,
+            ) or self.newest(target, after=cap.timestamp)
+            if hop is None:
+                break
+            cap = hop
+        return cap
+
+    def failure(self, url: str) -> str:
+        """Why `url` has no archived copy here."""
+        errors = [c.error for c in self.attempts(url) if c.error]
+        return f"not archived: {errors[0]}" if errors else "not archived: no capture of this URL"
+
+
+def page_title(archive: Archive, cap: Capture) -> str | None:
+    """The <title> of an archived HTML page, or None."""
+    if cap.mime not in _HTML_TYPES or not cap.length or cap.length > _TITLE_BYTES:
+        return None
+    try:
+        _, rec = archive.resolve(cap)
+        data = rec.decoded
+    except CitevaultError:
+        return None
+    ctype = rec.http_headers.get_header("Content-Type") if rec.http_headers else None
+    m = re.search(r"charset=[\"']?([\w.:-]+)", ctype or "", re.I)
+    try:
+        parser = lxml.html.HTMLParser(encoding=m.group(1)) if m else None
+        doc = lxml.html.document_fromstring(data, parser=parser)
+    except (LookupError, ValueError, lxml.etree.ParserError):
+        return None
+    title = " ".join((doc.findtext(".//title") or "").split())
+    return title or None
+
+
+def _citation(
+    archive: Archive, caps: CaptureSet, kind: str, url: str, anchor: str | None, base_url: str
+) -> Citation:
+    final = caps.final(url)
+    copy = ArchivedCopy.from_capture(final, base_url) if final is not None else None
+    title = (page_title(archive, final) if final is not None else None) or anchor or url
+    reason = None
+    if copy is None:
+        reason = caps.failure(url)
+    elif not copy.usable:
+        reason = f"the page answered HTTP {copy.status} when it was captured"
+    return Citation(kind=kind, url=url, title=title, anchor_text=anchor, copy=copy, reason=reason)
+
+
+def source_captures(archive: Archive, source_id: int) -> tuple[str, CaptureSet]:
+    """The source's URL and every capture of all its snapshots."""
+    with archive.index.session() as s:
+        src = get_source(s, source_id)
+        rows = s.scalars(
+            select(Capture).join(Snapshot, Capture.snapshot_id == Snapshot.id)
+            .where(Snapshot.source_id == src.id)
+        ).all()
+        s.expunge_all()
+        return src.url, CaptureSet(rows)
+
+
+def source_citations(archive: Archive, source_id: int, base_url: str) -> list[Citation]:
+    """The article (first), then each source it cites, in the order the article cites them, with
+    the newest archived copy of each. Cited links are those of the article's archived copy."""
+    url, caps = source_captures(archive, source_id)
+    article = _citation(archive, caps, "article", url, None, base_url)
+    out = [article]
+    if article.copy is None:
+        return out
+    with archive.index.session() as s:
+        links = s.execute(
+            select(Link.url, Link.text)
+            .where(Link.capture_id == article.copy.capture_id, Link.kind == "cited")
+            .order_by(Link.id)
+        ).all()
+    seen: set[str] = set()
+    for link_url, text in links:
+        if link_url in seen:
+            continue
+        seen.add(link_url)
+        out.append(_citation(archive, caps, "cited", link_url, text, base_url))
+    return out
+
+
+# -- formats -----------------------------------------------------------------------------------------
+def _attr(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def robust_link(c: Citation) -> str:
+    """One <a> element: href the original URL, the archived copy in data-versionurl."""
+    text = html.escape(c.title, quote=False)
+    if c.copy is None or not c.copy.usable:
+        return f'<a href="{_attr(c.url)}">{text}</a>'
+    return (
+        f'<a href="{_attr(c.url)}" data-originalurl="{_attr(c.url)}" '
+        f'data-versionurl="{_attr(c.copy.replay_url)}" data-versiondate="{c.copy.date}">{text}</a>'
+    )
+
+
+def _md_text(text: str) -> str:
+    return re.sub(r"([\\\[\]*_`<>])", r"\\\1", text)
+
+
+def _md_url(url: str) -> str:
+    return f"<{url}>" if re.search(r"[\s()<>]", url) else url
+
+
+def _markdown(c: Citation) -> str:
+    line = f"[{_md_text(c.title)}]({_md_url(c.url)})"
+    if c.copy is not None and c.copy.usable:
+        return f"{line} ([archived {c.copy.date}]({_md_url(c.copy.replay_url)}))"
+    return f"{line} ({_md_text(c.reason or 'not archived')})"
+
+
+def _text(c: Citation) -> str:
+    if c.copy is not None and c.copy.usable:
+        return f"{c.title}. {c.url}. Archived {c.copy.date} at {c.copy.replay_url}"
+    return f"{c.title}. {c.url}. ({c.reason or 'not archived'})"
+
+
+_BIB_SPECIAL = re.compile(r"([\\{}%&$#_~^])")
+_BIB_REPL = {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _bib(text: str) -> str:
+    return _BIB_SPECIAL.sub(lambda m: _BIB_REPL.get(m.group(1), "\\" + m.group(1)), text)
+
+
+def _bib_url(url: str) -> str:
+    # Inside \url{} in another command's argument, hyperref wants % and # escaped.
+    return url.replace("%", r"\%").replace("#", r"\#").replace("{", "%7B").replace("}", "%7D")
+
+
+def _bibtex(c: Citation, key: str) -> str:
+    fields = [("title", "{" + _bib(c.title) + "}"), ("url", c.url.replace("{", "%7B").replace("}", "%7D"))]
+    copy = c.copy
+    if copy is not None:
+        fields += [("urldate", copy.date), ("howpublished", r"\url{" + _bib_url(copy.replay_url) + "}")]
+        note = f"Archived copy captured {copy.datetime}"
+        if copy.url != c.url:
+            note += f" (redirected to {copy.url})"
+        if not copy.usable:
+            note += f"; the page answered HTTP {copy.status}"
+        fields.append(("note", _bib(note)))
+    else:
+        fields.append(("note", _bib(c.reason or "not archived")))
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
+    return f"@misc{{{key},\n{body}\n}}"
+
+
+def render(citations: Sequence[Citation], fmt: str, *, source_id: int | None = None) -> str:
+    """The citations in one format (see FORMATS): the article first, then what it cites."""
+    if fmt not in FORMATS:
+        raise BadInput(f"unknown citation format {fmt!r}: want one of {', '.join(FORMATS)}")
+    if not citations:
+        return ""
+    article, cited = citations[0], list(citations[1:])
+    if fmt == "bibtex":
+        prefix = f"citevault{source_id}" if source_id is not None else "citevault"
+        entries = [_bibtex(c, f"{prefix}" if i == 0 else f"{prefix}-{i}") for i, c in enumerate(citations)]
+        return "\n\n".join(entries) + "\n"
+    if fmt == "robust-html":
+        lines = [robust_link(article)]
+        if cited:
+            lines += ["<ul>"] + [f"  <li>{robust_link(c)}</li>" for c in cited] + ["</ul>"]
+        return "\n".join(lines) + "\n"
+    if fmt == "markdown":
+        lines = [_markdown(article)]
+        if cited:
+            lines += ["", "Sources cited:", ""] + [f"- {_markdown(c)}" for c in cited]
+        return "\n".join(lines) + "\n"
+    lines = [_text(article)]
+    if cited:
+        lines += ["", "Sources cited:"] + [f"{i}. {_text(c)}" for i, c in enumerate(cited, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def cite(archive: Archive, source_id: int, fmt: str, base_url: str) -> str:
+    """Citation text of a source, in one of FORMATS."""
+    if fmt not in FORMATS:
+        raise BadInput(f"unknown citation format {fmt!r}: want one of {', '.join(FORMATS)}")
+    return render(source_citations(archive, source_id, base_url), fmt, source_id=source_id)
