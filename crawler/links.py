@@ -43,6 +43,10 @@ _BOILERPLATE_WORDS = frozenset(
 )
 # A token naming the content itself ("article-body", "story-share-inline"?) is never boilerplate.
 _CONTENT_WORDS = frozenset("article story content body main post entry text".split())
+_BLOCK_TAGS = (
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "tr", "td", "th", "br",
+    "blockquote", "pre", "section", "article", "figcaption", "table", "ul", "ol",
+)
 _CSS_URL_RE = re.compile(
     r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""", re.I
 )
@@ -159,6 +163,8 @@ def main_text(html: bytes | str, base_url: str) -> str:
         return ""
     for el in [e for e in root.iterdescendants() if _is_boilerplate(e, e.getparent())]:
         el.drop_tree()
+    for el in root.iter(*_BLOCK_TAGS):  # "<h1>Title</h1><p>Text" reads "Title Text", not "TitleText"
+        el.tail = " " + (el.tail or "")
     return " ".join(root.text_content().split())
 
 

@@ -223,6 +223,7 @@ def get_app() -> typer.Typer:
     from . import (  # noqa: F401
         cli_admin,
         cli_cite,
+        cli_health,
     )
 
     return app

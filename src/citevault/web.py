@@ -36,4 +36,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
     from .api_cite import router as cite_router
 
     app.include_router(cite_router)
+    from .api_health import router as health_router
+
+    app.include_router(health_router)
     return app
