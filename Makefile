@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: venv serve test lint bench clean
+.PHONY: venv serve test lint bench clean pywb-venv
 
 $(BIN)/citevault: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,13 @@ $(BIN)/citevault: pyproject.toml
 	touch $@
 
 venv: $(BIN)/citevault
+
+# pywb (full-fidelity replay, fed by our /cdx) pins redis==2.10.6, so it gets its own venv.
+pywb-venv: .venv-pywb/bin/wayback
+
+.venv-pywb/bin/wayback:
+	$(PYTHON) -m venv .venv-pywb
+	.venv-pywb/bin/pip install --quiet pywb
 
 serve: venv
 	$(BIN)/citevault serve
@@ -23,8 +30,9 @@ lint: venv
 	$(BIN)/ruff check src crawler storage tests
 	$(BIN)/mypy src/citevault crawler storage
 
-bench: venv
-	$(BIN)/python benchmarks/run.py
+bench: venv pywb-venv
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -19,8 +19,10 @@ from citevault.storage.models import Snapshot, Source
 
 from .archive import Archive
 from .clibase import JsonOpt, app, cli_errors, err, print_json, settings
+from .scheduler import archived_within, open_schedules, parse_duration, schedule_spec
 from .urls import normalize_url
 from .views import cdx_row, snapshot_json, source_detail, source_summary
+from .workqueue import WorkQueue
 
 __all__ = ["app", "get_app", "main"]
 
@@ -74,6 +76,12 @@ def add(
     urls: Annotated[list[str] | None, typer.Argument(help="URLs to archive; - reads standard input.")] = None,
     depth: Annotated[int, typer.Option(help="0: the page and its requisites; 1: also what it cites.")] = 1,
     scope: Annotated[str, typer.Option(help="cited: main-content links; all: every outlink.")] = "cited",
+    every: Annotated[str | None, typer.Option(
+        help="Also recapture on this interval (6h, 30m, 1d, 90s), run by `citevault serve`.")] = None,
+    cron: Annotated[str | None, typer.Option(
+        help="Also recapture on this cron schedule (5 fields, UTC), run by `citevault serve`.")] = None,
+    if_not_archived_within: Annotated[str | None, typer.Option(
+        "--if-not-archived-within", help="Skip URLs captured more recently than this (e.g. 24h).")] = None,
     note: Annotated[str | None, typer.Option(help="A note kept with the source.")] = None,
     from_file: Annotated[str | None, typer.Option("--from-file", help="Read URLs, one a line.")] = None,
     json_out: JsonOpt = False,
@@ -81,11 +89,32 @@ def add(
     """Capture URLs now, in the foreground: the page, what it cites, and their requisites."""
     cfg = settings()
     wanted = _read_urls(urls or [], from_file)
+    spec = schedule_spec(every, cron)
+    within = parse_duration(if_not_archived_within) if if_not_archived_within else None
     with Archive(cfg) as archive:
-        queued = archive.queue(wanted, depth=depth, scope=scope, note=note)
+        skipped: list[dict[str, Any]] = []
+        if within is not None:
+            clean = [normalize_url(u) for u in wanted]
+            with archive.index.session() as s:
+                for url in clean:
+                    if (cap := archived_within(s, url, within)) is not None:
+                        skipped.append({"url": url, "timestamp": cap.timestamp})
+            done = {d["url"] for d in skipped}
+            wanted = [u for u in clean if u not in done]
+        queued = archive.queue(wanted, depth=depth, scope=scope, note=note, schedule=spec) if wanted else []
+        if queued and (spec is not None or cfg.default_schedule):
+            with open_schedules(archive) as sched:
+                for q in queued:
+                    sched.apply(cfg, q.source_id, spec)
+        # Claim them, so that a running `citevault serve` on the same index leaves them to us.
+        work = WorkQueue(archive.index, lease=cfg.lease_timeout)
+        ids = [q.snapshot_id for q in queued]
+        mine = [q for q in queued if work.claim(q.snapshot_id) is not None]
         view = _ProgressView()
         with Live(view, console=err, refresh_per_second=8, transient=True):
-            archive.capture(queued, view.update)
+            if mine:
+                archive.capture(mine, view.update, work.keeper([q.snapshot_id for q in mine]))
+            work.wait_finished(ids, timeout=cfg.capture_time_limit)
         with archive.index.session() as s:
             results = []
             for q in queued:
@@ -93,10 +122,16 @@ def add(
                 assert snap is not None
                 results.append({"id": q.source_id, "url": q.url, "snapshot": snapshot_json(s, snap)})
         if json_out:
-            print_json({"sources": results})
+            doc: dict[str, Any] = {"sources": results}
+            if within is not None:
+                doc["skipped"] = skipped  # only with --if-not-archived-within: the contract stays
+            print_json(doc)
         else:
             _print_add_summary(results)
-        if all(r["snapshot"]["state"] == "failed" for r in results):
+            for d in skipped:
+                err.print(f"skipped {d['url']}: archived at {d['timestamp']}, "
+                          f"within {if_not_archived_within}")
+        if results and all(r["snapshot"]["state"] == "failed" for r in results):
             first = results[0]["snapshot"]
             raise CaptureFailed(f"could not capture {results[0]['url']}: {first['error']}")
 
@@ -224,6 +259,7 @@ def get_app() -> typer.Typer:
         cli_admin,
         cli_cite,
         cli_health,
+        cli_service,
     )
 
     return app

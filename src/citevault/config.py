@@ -84,6 +84,29 @@ class Settings(BaseSettings):
         description="Apply the citation policy to every new source: capture now, re-check links "
         "daily, recapture weekly.",
     )
+    policy_recapture: str = Field(
+        default="7d",
+        description="How often the citation policy (default_schedule) recaptures a source: a "
+        "duration such as 7d, 12h, 30m.",
+    )
+    policy_check: str = Field(
+        default="1d",
+        description="How often the citation policy (default_schedule) re-checks a source's cited links.",
+    )
+    shutdown_grace: float = Field(
+        default=30.0,
+        description="Seconds `serve` and `worker` give running captures to finish after SIGTERM; "
+        "captures still running then are stopped and queued again for the next start.",
+    )
+    lease_timeout: float = Field(
+        default=120.0,
+        description="Seconds without a heartbeat after which a running capture is presumed lost "
+        "(its worker crashed) and queued again.",
+    )
+    redis_prefix: str = Field(
+        default="citevault",
+        description="Prefix of the Redis keys citevault uses (the capture queue is PREFIX:captures).",
+    )
     drift_threshold: float = Field(
         default=0.8,
         description="Similarity of live to archived main text below which a citation counts as drifted.",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from citevault.storage.errors import CitevaultError
 
 from .archive import Archive
+from .auth import authorize
 from .config import Settings
 
 __all__ = ["create_app"]
@@ -20,6 +21,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
         title="citevault",
         version="0.1.0",
         description="Keeps cited web sources alive: capture, index, re-check and replay them.",
+        dependencies=[Depends(authorize)],  # bearer tokens for writes (and reads, if closed)
     )
     app.state.settings = settings
     app.state.archive = archive or Archive(settings)
@@ -33,10 +35,16 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
         return {"status": "ok"}
 
     # Routers, one module each.
+    from . import api
+
+    api.install(app)
     from .api_cite import router as cite_router
 
     app.include_router(cite_router)
     from .api_health import router as health_router
 
     app.include_router(health_router)
+    from .api_replay import router as replay_router
+
+    app.include_router(replay_router)
     return app

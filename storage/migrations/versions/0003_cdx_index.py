@@ -21,7 +21,9 @@ depends_on = None
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute('CREATE INDEX IF NOT EXISTS ix_captures_surt_c_ts ON captures (surt COLLATE "C", timestamp)')
+        op.execute(
+            'CREATE INDEX IF NOT EXISTS ix_captures_surt_c_ts ON captures (surt COLLATE "C", timestamp)'
+        )
 
 
 def downgrade() -> None:

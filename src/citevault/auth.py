@@ -1,0 +1,124 @@
+"""Bearer tokens for the HTTP API: created once and shown once, kept only as their sha256.
+
+Writes need a valid token once any (unrevoked) token exists; with `read_token_required` reads
+need one too. /healthz stays open for liveness probes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from citevault.storage.db import Index
+from citevault.storage.errors import BadInput, NotFound, Unauthorized
+from citevault.storage.models import ApiToken
+
+__all__ = ["authorize", "check_access", "create_token", "hash_token", "list_tokens", "revoke_token"]
+
+_PREFIX = "cvt_"
+_OPEN_PATHS = frozenset({"/healthz"})
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(index: Index, name: str) -> str:
+    """A new token named `name`; the token itself is returned here and never again."""
+    name = name.strip()
+    if not name or len(name) > 128:
+        raise BadInput("a token name must be 1 to 128 characters")
+    token = _PREFIX + secrets.token_urlsafe(32)
+    try:
+        with index.session() as s:
+            if s.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+                raise BadInput(f"a token named {name!r} exists already (revoke it or pick another name)")
+            s.add(ApiToken(name=name, token_hash=hash_token(token), created_at=_now()))
+    except IntegrityError as exc:
+        raise BadInput(f"a token named {name!r} exists already") from exc
+    return token
+
+
+def list_tokens(index: Index) -> list[dict[str, Any]]:
+    with index.session() as s:
+        rows = s.scalars(select(ApiToken).order_by(ApiToken.id)).all()
+    return [
+        {
+            "name": t.name,
+            "created_at": t.created_at.isoformat(timespec="seconds") + "Z",
+            "revoked_at": t.revoked_at.isoformat(timespec="seconds") + "Z" if t.revoked_at else None,
+        }
+        for t in rows
+    ]
+
+
+def revoke_token(index: Index, name: str) -> int:
+    """Revoke a token; returns how many active tokens are left."""
+    with index.session() as s:
+        tok = s.scalars(select(ApiToken).where(ApiToken.name == name)).first()
+        if tok is None:
+            raise NotFound(f"no token named {name!r}")
+        if tok.revoked_at is None:
+            tok.revoked_at = _now()
+        s.flush()
+        return _active(s)
+
+
+def _active(s: Any) -> int:
+    return int(s.scalar(select(func.count()).where(ApiToken.revoked_at.is_(None))) or 0)
+
+
+def _bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return value.strip()
+
+
+def check_access(index: Index, authorization: str | None, *, write: bool, reads_closed: bool) -> None:
+    """Raise Unauthorized unless the request may go ahead."""
+    if not write and not reads_closed:
+        return
+    with index.session() as s:
+        active = _active(s)
+        if write and active == 0 and not reads_closed:
+            return
+        token = _bearer(authorization)
+        if token is None:
+            what = "writes" if write else "reads"
+            if active == 0:
+                raise Unauthorized(f"{what} need a token and none exists: run `citevault token create NAME`")
+            raise Unauthorized(f"{what} need a token: send 'Authorization: Bearer <token>'")
+        digest = hash_token(token)
+        row = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        raise Unauthorized("invalid token")
+    if row.revoked_at is not None:
+        raise Unauthorized(f"the token {row.name!r} was revoked")
+
+
+def authorize(request: Request) -> None:
+    """FastAPI dependency for every route: reads (GET, HEAD, OPTIONS) and writes (the rest)."""
+    if request.url.path in _OPEN_PATHS:
+        return
+    app = request.app
+    check_access(
+        app.state.archive.index,
+        request.headers.get("authorization"),
+        write=request.method not in _READ_METHODS,
+        reads_closed=app.state.settings.read_token_required,
+    )

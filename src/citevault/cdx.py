@@ -1,0 +1,373 @@
+"""The CDX server API over the SQL index: the query language of the Wayback CDX server and pywb
+(url with matchType or `*` wildcards, from/to, limit, sort=closest|reverse, fl, filter, collapse)
+and its output formats (CDXJ lines, Wayback JSON, plain text). Framework-free.
+
+Every lookup goes through the (surt, timestamp) index: an exact URL is an equality on `surt`,
+a prefix, host or domain is a range of SURT keys (`key <= surt < successor(key)`). SURT ranges
+must compare code points, so on PostgreSQL they use `COLLATE "C"` and its own index
+(migration 0002); SQLite's default BINARY collation already does.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+import time
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session
+
+from citevault.storage.errors import BadInput
+from citevault.storage.index import now_timestamp, parse_timestamp, surt_key
+from citevault.storage.models import Capture
+
+__all__ = [
+    "FIELDS",
+    "MAX_ROWS",
+    "CdxQuery",
+    "CdxRow",
+    "parse_query",
+    "query_rows",
+    "render",
+]
+
+# A query answers at most this many rows (the Wayback CDX server caps its answers too).
+MAX_ROWS = 100_000
+# pywb's field names (used in CDXJ) and the Wayback CDX server's aliases of them.
+FIELDS = ("urlkey", "timestamp", "url", "mime", "status", "digest", "length", "offset", "filename",
+          "redirect", "robotflags")
+_ALIASES = {"original": "url", "mimetype": "mime", "statuscode": "status"}
+_WAYBACK_DEFAULT = ["urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length"]
+_CDXJ_DEFAULT = ["url", "mime", "status", "digest", "length", "offset", "filename"]
+_MATCH_TYPES = ("exact", "prefix", "host", "domain")
+_OUTPUTS = {"cdxj": "text/x-cdxj; charset=utf-8", "json": "application/json",
+            "text": "text/plain; charset=utf-8", "cdx": "text/plain; charset=utf-8"}
+_PAD_UP = "99991231235959"
+
+CdxRow = dict[str, str | None]
+Rows = Generator[CdxRow, None, None]
+
+
+def _canonical(name: str) -> str:
+    name = _ALIASES.get(name, name)
+    if name not in FIELDS:
+        raise BadInput(f"unknown CDX field {name!r}; known: {', '.join(FIELDS + tuple(_ALIASES))}")
+    return name
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """`[!][~|=]field:pattern`: regex full match (Wayback), `~` contains, `=` equals; `!` negates."""
+
+    field: str
+    mode: str
+    pattern: str
+    negate: bool
+    regex: re.Pattern[str] | None
+
+    @classmethod
+    def parse(cls, text: str) -> _Filter:
+        spec, negate = (text[1:], True) if text.startswith("!") else (text, False)
+        mode = spec[0] if spec[:1] in ("~", "=") else "regex"
+        spec = spec[1:] if mode != "regex" else spec
+        name, sep, pattern = spec.partition(":")
+        if not sep:
+            raise BadInput(f"bad filter {text!r}: want [!][~]field:pattern")
+        regex = None
+        if mode == "regex":
+            try:
+                regex = re.compile(pattern)
+            except re.error as exc:
+                raise BadInput(f"bad filter regex {pattern!r}: {exc}") from exc
+        return cls(_canonical(name), mode, pattern, negate, regex)
+
+    def __call__(self, row: CdxRow) -> bool:
+        value = row.get(self.field) or "-"
+        if self.regex is not None:
+            hit = self.regex.fullmatch(value) is not None
+        elif self.mode == "~":
+            hit = self.pattern in value
+        else:
+            hit = self.pattern == value
+        return hit != self.negate
+
+
+@dataclass
+class CdxQuery:
+    """A parsed CDX query. `ranges` are the SURT ranges for prefix/host/domain matches."""
+
+    url: str
+    match_type: str = "exact"
+    key: str = ""
+    ranges: list[tuple[str, str]] = field(default_factory=list)
+    from_ts: str | None = None
+    to_ts: str | None = None
+    limit: int | None = None
+    sort: str = "default"  # default|closest|reverse
+    closest: str | None = None
+    output: str = "cdxj"
+    fields: list[str] | None = None  # as the client named them
+    filters: list[_Filter] = field(default_factory=list)
+    collapse: list[tuple[str, int | None]] = field(default_factory=list)
+
+    @property
+    def media_type(self) -> str:
+        return _OUTPUTS[self.output]
+
+
+def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = params.get(name) or []
+    return values[-1] if values else None
+
+
+def _succ(key: str) -> str:
+    """The smallest string greater than every string starting with `key`."""
+    return key[:-1] + chr(ord(key[-1]) + 1)
+
+
+def _pad_up(ts: str) -> str:
+    if not ts.isdigit() or len(ts) > 14:
+        raise BadInput(f"bad timestamp {ts!r}: want 1 to 14 digits, YYYYMMDDhhmmss")
+    return ts + _PAD_UP[len(ts):]
+
+
+def _match(url: str, match_type: str) -> tuple[str, str, list[tuple[str, str]]]:
+    """(match type, SURT key, SURT ranges) of a url parameter, wildcards taken into account."""
+    u = url.strip()
+    if u.startswith("*."):
+        match_type, u = "domain", u[2:]
+    elif u.endswith("*"):
+        match_type, u = "prefix", u[:-1]
+    if match_type not in _MATCH_TYPES:
+        raise BadInput(f"bad matchType {match_type!r}: want one of {', '.join(_MATCH_TYPES)}")
+    if not u:
+        raise BadInput("the url parameter is required")
+    if "://" not in u:
+        u = "http://" + u
+    if match_type in ("host", "domain"):
+        try:
+            host = urlsplit(u).netloc.rsplit("@", 1)[-1]
+        except ValueError as exc:
+            raise BadInput(f"bad url {url!r}: {exc}") from exc
+        if not host:
+            raise BadInput(f"bad url {url!r}: no host")
+        hostkey = surt_key(f"http://{host}/")
+        if match_type == "host":
+            return match_type, hostkey, [(hostkey, _succ(hostkey))]
+        bare = hostkey.split(")", 1)[0]
+        # The domain itself ("com,example)...") sorts before its subdomains ("com,example,...").
+        return match_type, bare, [(bare + ")", bare + "*"), (bare + ",", bare + "-")]
+    key = surt_key(u)
+    if match_type == "prefix":
+        return match_type, key, [(key, _succ(key))]
+    return match_type, key, []
+
+
+def parse_query(params: Mapping[str, Sequence[str]]) -> CdxQuery:
+    """A CdxQuery from request parameters (each name mapped to its values); BadInput if invalid."""
+    url = _one(params, "url")
+    if not url:
+        raise BadInput("the url parameter is required")
+    match_type, key, ranges = _match(url, _one(params, "matchType") or "exact")
+    q = CdxQuery(url=url, match_type=match_type, key=key, ranges=ranges)
+    if v := _one(params, "from"):
+        q.from_ts = parse_timestamp(v)
+    if v := _one(params, "to"):
+        q.to_ts = _pad_up(v)
+    if v := _one(params, "limit"):
+        try:
+            q.limit = int(v)
+        except ValueError as exc:
+            raise BadInput(f"bad limit {v!r}: want an integer") from exc
+    sort = _one(params, "sort") or ""
+    if sort not in ("", "closest", "reverse"):
+        raise BadInput(f"bad sort {sort!r}: want closest or reverse")
+    closest = _one(params, "closest")
+    if sort == "closest" or (closest and sort != "reverse"):
+        q.sort = "closest"
+        q.closest = parse_timestamp(closest) if closest else now_timestamp()
+    elif sort == "reverse":
+        q.sort = "reverse"
+    output = (_one(params, "output") or "cdxj").lower()
+    if output not in _OUTPUTS:
+        raise BadInput(f"bad output {output!r}: want one of {', '.join(_OUTPUTS)}")
+    q.output = output
+    if v := _one(params, "fl"):
+        names = [n.strip() for n in v.split(",") if n.strip()]
+        for n in names:
+            _canonical(n)
+        q.fields = names or None
+    q.filters = [_Filter.parse(f) for f in params.get("filter") or [] if f]
+    for c in params.get("collapse") or []:
+        name, _, n = c.partition(":")
+        try:
+            width = int(n) if n else None
+        except ValueError as exc:
+            raise BadInput(f"bad collapse {c!r}: want field or field:N") from exc
+        q.collapse.append((_canonical(name), width))
+    return q
+
+
+# -- running a query ---------------------------------------------------------------------------
+_COLUMNS = (Capture.surt, Capture.timestamp, Capture.url, Capture.mime, Capture.status,
+            Capture.digest, Capture.record_length, Capture.offset, Capture.warc,
+            Capture.redirect_to, Capture.record_type)
+
+
+def _row(r: Any) -> CdxRow:
+    digest = r.digest
+    if digest and digest.startswith("sha1:"):
+        digest = digest[5:]  # CDX convention: the base32 SHA-1 alone
+    return {
+        "urlkey": r.surt,
+        "timestamp": r.timestamp,
+        "url": r.url,
+        "mime": "warc/revisit" if r.record_type == "revisit" else r.mime,
+        "status": str(r.status) if r.status is not None else None,
+        "digest": digest,
+        "length": str(r.record_length) if r.record_length is not None else None,
+        "offset": str(r.offset) if r.offset is not None else None,
+        "filename": r.warc,
+        "redirect": r.redirect_to,
+        "robotflags": None,
+    }
+
+
+def _surt_col(session: Session) -> ColumnElement[str]:
+    if session.get_bind().dialect.name == "postgresql":
+        return Capture.surt.collate("C")
+    return Capture.surt
+
+
+def _stream(session: Session, where: list[ColumnElement[bool]], order: list[Any],
+            limit: int | None) -> Rows:
+    stmt = select(*_COLUMNS).where(*where).order_by(*order)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    result = session.execute(stmt.execution_options(yield_per=500))
+    try:
+        for r in result:
+            yield _row(r)
+    finally:
+        result.close()  # a PostgreSQL server-side cursor, when the caller stops early
+
+
+def _seconds(ts: str) -> int:
+    return calendar.timegm(time.strptime(ts, "%Y%m%d%H%M%S"))
+
+
+def _by_distance(before: Iterator[CdxRow], after: Iterator[CdxRow], target: str) -> Rows:
+    """Merge two streams, each ordered away from `target`, into one ordered by distance."""
+    t = _seconds(target)
+
+    def dist(row: CdxRow) -> int:
+        return abs(_seconds(row["timestamp"] or target) - t)
+
+    b, a = next(before, None), next(after, None)
+    while b is not None or a is not None:
+        if a is None or (b is not None and dist(b) <= dist(a)):
+            assert b is not None
+            yield b
+            b = next(before, None)
+        else:
+            yield a
+            a = next(after, None)
+
+
+def _collapsed(rows: Iterator[CdxRow], collapse: list[tuple[str, int | None]]) -> Rows:
+    """Drop a row when each collapse field (or its first N characters) equals the previous row's."""
+    last: tuple[str, ...] | None = None
+    for row in rows:
+        token = tuple((row.get(f) or "-")[:n] if n else (row.get(f) or "-") for f, n in collapse)
+        if token != last:
+            yield row
+        last = token
+
+
+def _pushed_down(f: _Filter) -> ColumnElement[bool] | None:
+    """The SQL form of a status filter with a literal code (the common `statuscode:200`), so a
+    filtered scan is not done row by row in Python. The Python filter still runs too."""
+    if f.field != "status" or not f.pattern.isdigit() or f.mode == "~":
+        return None
+    if f.negate:
+        return or_(Capture.status.is_(None), Capture.status != int(f.pattern))
+    return Capture.status == int(f.pattern)
+
+
+def query_rows(session: Session, q: CdxQuery) -> list[CdxRow]:
+    """The rows answering `q`, in answer order (closest first for sort=closest)."""
+    col = _surt_col(session)
+    base: list[ColumnElement[bool]] = [Capture.warc.is_not(None)]
+    if q.from_ts:
+        base.append(Capture.timestamp >= q.from_ts)
+    if q.to_ts:
+        base.append(Capture.timestamp <= q.to_ts)
+    if q.match_type == "exact":
+        scopes: list[ColumnElement[bool]] = [Capture.surt == q.key]
+        key_order: list[Any] = []
+    else:
+        scopes = [and_(col >= lo, col < hi) for lo, hi in q.ranges]
+        key_order = [col]
+    base += [c for f in q.filters if (c := _pushed_down(f)) is not None]
+    python_side = bool(q.filters or q.collapse)
+    want = MAX_ROWS if q.limit is None else min(abs(q.limit), MAX_ROWS)
+    sql_limit = None if python_side else want
+
+    if q.sort == "closest":
+        assert q.closest is not None
+        scope = or_(*scopes) if len(scopes) > 1 else scopes[0]
+        before = _stream(session, [*base, scope, Capture.timestamp <= q.closest],
+                         [Capture.timestamp.desc(), Capture.id.desc()], sql_limit)
+        after = _stream(session, [*base, scope, Capture.timestamp > q.closest],
+                        [Capture.timestamp, Capture.id], sql_limit)
+        rows: Rows = _by_distance(before, after, q.closest)
+    else:
+        newest_first = q.sort == "reverse" or (q.limit is not None and q.limit < 0)
+
+        def chained() -> Rows:
+            if newest_first:
+                order = [*(c.desc() for c in key_order), Capture.timestamp.desc(), Capture.id.desc()]
+            else:
+                order = [*key_order, Capture.timestamp, Capture.id]
+            for scope in (reversed(scopes) if newest_first else scopes):
+                yield from _stream(session, [*base, scope], order, sql_limit)
+
+        rows = chained()
+    if q.filters:
+        rows = (r for r in rows if all(f(r) for f in q.filters))
+    if q.collapse:
+        rows = _collapsed(rows, q.collapse)
+    out: list[CdxRow] = []
+    try:
+        for r in rows:
+            out.append(r)
+            if len(out) >= want:
+                break
+    finally:
+        rows.close()
+    if q.sort != "closest" and q.sort != "reverse" and q.limit is not None and q.limit < 0:
+        out.reverse()  # the last N, in ascending order
+    return out
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def render(rows: list[CdxRow], q: CdxQuery) -> str:
+    """The response body for `rows` in the query's output format."""
+    if q.output == "cdxj":
+        names = [_canonical(n) for n in q.fields] if q.fields else _CDXJ_DEFAULT
+        lines = []
+        for r in rows:
+            extra = {n: r[n] for n in names if n not in ("urlkey", "timestamp") and r.get(n) is not None}
+            lines.append(f"{r['urlkey']} {r['timestamp']} {json.dumps(extra)}\n")
+        return "".join(lines)
+    names = q.fields or _WAYBACK_DEFAULT
+    keys = [_canonical(n) for n in names]
+    table = [[r.get(k) or "-" for k in keys] for r in rows]
+    if q.output == "json":
+        return json.dumps([names, *table] if table else [])
+    return "".join(" ".join(v.replace(" ", "%20") for v in row) + "\n" for row in table)

@@ -1,0 +1,145 @@
+"""Commands of the background service: `serve`, `worker`, `token`, `schedule`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .archive import Archive
+from .auth import create_token, list_tokens, revoke_token
+from .clibase import JsonOpt, app, cli_errors, err, fail, print_json, settings
+from .config import load_settings
+from .scheduler import open_schedules
+
+__all__ = ["schedule_app", "token_app"]
+
+token_app = typer.Typer(help="Bearer tokens of the HTTP API.", no_args_is_help=True)
+schedule_app = typer.Typer(help="Recapture and link-check schedules.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(schedule_app, name="schedule")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+@cli_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: setting host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: setting port).")] = None,
+) -> None:
+    """Run the service: HTTP API, scheduler and capture workers, until SIGTERM or Ctrl-C."""
+    from .service import run_service
+
+    settings()  # a bad setting is a one-line error
+    cfg = load_settings(host=host, port=port)
+    _logging()
+    code = run_service(cfg, lambda line: err.print(line, soft_wrap=True))
+    raise typer.Exit(code)
+
+
+@app.command()
+@cli_errors
+def worker() -> None:
+    """Run capture workers that take their work from Redis (set CITEVAULT_REDIS_URL)."""
+    from .service import run_workers
+
+    cfg = settings()
+    if not cfg.redis_url:
+        fail("`citevault worker` takes work from Redis: set CITEVAULT_REDIS_URL (for example "
+             "redis://localhost:6379/0); without it, `citevault serve` runs the workers itself")
+    _logging()
+    err.print(f"citevault worker: {max(1, cfg.workers)} capture worker(s) on {cfg.redis_url}", soft_wrap=True)
+    raise typer.Exit(run_workers(cfg))
+
+
+# -- tokens ----------------------------------------------------------------------------------------
+@token_app.command("create")
+@cli_errors
+def token_create(name: Annotated[str, typer.Argument(help="A name for the token (who uses it).")]) -> None:
+    """Create a token and print it once: only its hash is kept."""
+    archive = Archive(settings())
+    token = create_token(archive.index, name)
+    typer.echo(token)
+    err.print(f"token {name!r} created; it is shown only this once. Send it as "
+              "'Authorization: Bearer <token>'. From now on API writes need a token.")
+
+
+@token_app.command("list")
+@cli_errors
+def token_list(json_out: JsonOpt = False) -> None:
+    """Token names, when they were created and revoked (never the tokens)."""
+    rows = list_tokens(Archive(settings()).index)
+    if json_out:
+        print_json({"tokens": rows})
+        return
+    table = Table()
+    for col in ("name", "created", "revoked"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["created_at"], r["revoked_at"] or "-")
+    Console().print(table)
+
+
+@token_app.command("revoke")
+@cli_errors
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token."""
+    left = revoke_token(Archive(settings()).index, name)
+    err.print(f"token {name!r} revoked")
+    if left == 0:
+        err.print("[yellow]no active token is left: API writes are open to anyone again[/]")
+
+
+# -- schedules -------------------------------------------------------------------------------------
+@schedule_app.command("list")
+@cli_errors
+def schedule_list(json_out: JsonOpt = False) -> None:
+    """Every schedule: job id, source, what it does, how often, next run."""
+    with open_schedules(Archive(settings())) as sched:
+        jobs = sched.jobs()
+    if json_out:
+        print_json({"schedules": jobs})
+        return
+    table = Table()
+    for col in ("job", "source", "kind", "schedule", "next run", "url"):
+        table.add_column(col, overflow="fold")
+    for j in jobs:
+        table.add_row(j["id"], str(j["source_id"]), j["kind"], j["schedule"],
+                      j["next_run"] or "paused", j["url"] or "-")
+    Console().print(table)
+
+
+Target = Annotated[str, typer.Argument(help="A job id (see `schedule list`) or a source id (all its jobs).")]
+
+
+@schedule_app.command("pause")
+@cli_errors
+def schedule_pause(target: Target) -> None:
+    """Pause schedules (they keep their settings; resume restarts them)."""
+    with open_schedules(Archive(settings())) as sched:
+        ids = sched.pause_jobs(target)
+    err.print(f"paused {', '.join(ids)}")
+
+
+@schedule_app.command("resume")
+@cli_errors
+def schedule_resume(target: Target) -> None:
+    """Resume paused schedules."""
+    with open_schedules(Archive(settings())) as sched:
+        ids = sched.resume_jobs(target)
+    err.print(f"resumed {', '.join(ids)}")
+
+
+@schedule_app.command("remove")
+@cli_errors
+def schedule_remove(target: Target) -> None:
+    """Remove schedules."""
+    with open_schedules(Archive(settings())) as sched:
+        ids = sched.remove_jobs(target)
+    err.print(f"removed {', '.join(ids)}")

@@ -1,0 +1,173 @@
+"""Memento (RFC 7089) over the index: HTTP dates, Link headers of mementos and TimeGates, and
+TimeMaps in link format and JSON. Framework-free: functions of a session and the base URL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from citevault.storage.errors import BadInput, NotFound
+from citevault.storage.index import now_timestamp, surt_key, timestamp_to_datetime
+from citevault.storage.models import Capture
+
+__all__ = [
+    "Memento",
+    "http_date",
+    "memento_link_header",
+    "mementos",
+    "parse_accept_datetime",
+    "replay_url",
+    "timemap_json",
+    "timemap_link",
+]
+
+LINK_FORMAT = "application/link-format"
+
+
+@dataclass(frozen=True)
+class Memento:
+    timestamp: str
+    url: str
+
+
+def http_date(ts: str) -> str:
+    """A 14-digit timestamp as an RFC 1123 date ("Tue, 03 Nov 2026 06:12:00 GMT")."""
+    return format_datetime(timestamp_to_datetime(ts), usegmt=True)
+
+
+def parse_accept_datetime(value: str | None) -> str:
+    """The 14-digit timestamp of an Accept-Datetime header (now when absent); BadInput if invalid."""
+    if not value or not value.strip():
+        return now_timestamp()
+    try:
+        dt = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError) as exc:
+        raise BadInput(f"bad Accept-Datetime {value!r}: want an RFC 1123 date") from exc
+    if dt.tzinfo is None:
+        return dt.strftime("%Y%m%d%H%M%S")
+    return now_timestamp(dt)
+
+
+def replay_url(base: str, ts: str, url: str, modifier: str = "") -> str:
+    return f"{base}/web/{ts}{modifier}/{url}"
+
+
+def _link(uri: str, rel: str, **params: str) -> str:
+    extra = "".join(f'; {k}="{v}"' for k, v in params.items())
+    return f'<{uri}>; rel="{rel}"{extra}'
+
+
+def mementos(session: Session, url: str) -> list[Memento]:
+    """Every archived record of `url` (SURT-equal), oldest first."""
+    rows = session.execute(
+        select(Capture.timestamp, Capture.url)
+        .where(Capture.surt == surt_key(url), Capture.warc.is_not(None))
+        .order_by(Capture.timestamp, Capture.id)
+    ).all()
+    return [Memento(ts, u) for ts, u in rows]
+
+
+def _one(session: Session, url: str, *conds: Any, newest: bool) -> Memento | None:
+    order = (Capture.timestamp.desc(), Capture.id.desc()) if newest else (Capture.timestamp, Capture.id)
+    row = session.execute(
+        select(Capture.timestamp, Capture.url)
+        .where(Capture.surt == surt_key(url), Capture.warc.is_not(None), *conds)
+        .order_by(*order).limit(1)
+    ).first()
+    return Memento(row[0], row[1]) if row else None
+
+
+def _neighbours(session: Session, url: str, ts: str) -> dict[str, Memento | None]:
+    """first, last, prev and next mementos around `ts`: four lookups on the (surt, timestamp) index."""
+    return {
+        "first": _one(session, url, newest=False),
+        "last": _one(session, url, newest=True),
+        "prev": _one(session, url, Capture.timestamp < ts, newest=True),
+        "next": _one(session, url, Capture.timestamp > ts, newest=False),
+    }
+
+
+def _memento_links(base: str, current: Memento | None, around: dict[str, Memento | None]) -> list[str]:
+    """Links to the current memento and its neighbours, one per URI, rels merged."""
+    rels: dict[str, tuple[list[str], str]] = {}
+
+    def add(m: Memento | None, rel: str) -> None:
+        if m is None:
+            return
+        uri = replay_url(base, m.timestamp, m.url)
+        rels.setdefault(uri, ([], m.timestamp))[0].append(rel)
+
+    add(around.get("first"), "first")
+    add(around.get("prev"), "prev")
+    add(current, "")
+    add(around.get("next"), "next")
+    add(around.get("last"), "last")
+    out = []
+    for uri, (names, ts) in rels.items():
+        rel = " ".join([n for n in names if n] + ["memento"])
+        out.append(_link(uri, rel, datetime=http_date(ts)))
+    return out
+
+
+def _fixed_links(base: str, url: str) -> list[str]:
+    return [
+        _link(url, "original"),
+        _link(f"{base}/timegate/{url}", "timegate"),
+        _link(f"{base}/timemap/link/{url}", "timemap", type=LINK_FORMAT),
+    ]
+
+
+def memento_link_header(session: Session, base: str, original: str, current: Memento) -> str:
+    """The Link header of a memento response or of a TimeGate answer pointing at `current`:
+    original, TimeGate, TimeMap and the neighbouring mementos (RFC 7089 sections 2.2, 4.1.1)."""
+    around = _neighbours(session, original, current.timestamp)
+    return ", ".join(_fixed_links(base, original) + _memento_links(base, current, around))
+
+
+def timemap_link(base: str, original: str, items: Sequence[Memento]) -> str:
+    """A TimeMap in application/link-format (RFC 7089 section 5)."""
+    if not items:
+        raise NotFound(f"no archived copy of {original}")
+    lines = [
+        _link(original, "original"),
+        _link(f"{base}/timegate/{original}", "timegate"),
+        _link(f"{base}/timemap/link/{original}", "self", type=LINK_FORMAT,
+              **{"from": http_date(items[0].timestamp), "until": http_date(items[-1].timestamp)}),
+        _link(f"{base}/timemap/json/{original}", "timemap", type="application/json"),
+    ]
+    last = len(items) - 1
+    for i, m in enumerate(items):
+        rel = "first memento" if i == 0 else "last memento" if i == last else "memento"
+        if i == 0 and last == 0:
+            rel = "first last memento"
+        lines.append(_link(replay_url(base, m.timestamp, m.url), rel, datetime=http_date(m.timestamp)))
+    return ",\n".join(lines) + "\n"
+
+
+def timemap_json(base: str, original: str, items: Sequence[Memento]) -> dict[str, Any]:
+    """A TimeMap in the Memento aggregator's JSON form (original_uri, timegate_uri, mementos)."""
+    if not items:
+        raise NotFound(f"no archived copy of {original}")
+
+    def entry(m: Memento) -> dict[str, str]:
+        dt = timestamp_to_datetime(m.timestamp).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"datetime": dt, "uri": replay_url(base, m.timestamp, m.url)}
+
+    return {
+        "original_uri": original,
+        "timegate_uri": f"{base}/timegate/{original}",
+        "timemap_uri": {
+            "link_format": f"{base}/timemap/link/{original}",
+            "json_format": f"{base}/timemap/json/{original}",
+        },
+        "mementos": {
+            "first": entry(items[0]),
+            "last": entry(items[-1]),
+            "list": [entry(m) for m in items],
+        },
+    }

@@ -1,0 +1,362 @@
+"""Wayback-style replay of archived records: HTML and CSS rewritten so that every link, source and
+url() points back into /web/, archived headers made safe to serve, the banner, the sandboxing
+Content-Security-Policy, and the pages for unknown URLs and capture lists. Framework-free.
+
+Modifiers (as in the Wayback Machine and pywb): none = rewritten page with banner, `if_`/`fw_` =
+rewritten without banner (frames), `cs_` = stylesheet, `im_`/`js_`/`oe_` = resource served as
+archived, `id_` = the original payload unchanged.
+
+Content-Encoding: raw modes serve the archived bytes with their original Content-Encoding header,
+so the client decodes them and what it receives is byte-identical to what was archived; rewritten
+HTML and CSS are decoded first and served without a content coding (the archived header is kept
+as X-Archive-Orig-Content-Encoding).
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+from dataclasses import dataclass
+from urllib.parse import urldefrag, urljoin
+
+import lxml.html
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from warcio.statusandheaders import StatusAndHeaders
+
+from citevault.storage.errors import BadInput, UnsupportedURL
+from citevault.storage.index import parse_timestamp, surt_key
+from citevault.storage.models import Capture
+from citevault.storage.warcstore import ArchivedPayload
+
+from .urls import normalize_url
+
+__all__ = [
+    "CSP",
+    "MODIFIERS",
+    "Replayed",
+    "Rewriter",
+    "archived_url",
+    "captures_page",
+    "nearby_urls",
+    "not_found_page",
+    "parse_ts_modifier",
+    "render_memento",
+]
+
+# Archived pages may only load from the archive (no request to the live web), and run their
+# scripts in a sandbox without allow-same-origin: an opaque origin, so no access to the
+# service's cookies, storage or API with the user's credentials.
+CSP = (
+    "default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; form-action 'self'; "
+    "base-uri 'self'; sandbox allow-scripts allow-forms allow-popups"
+)
+MODIFIERS = ("id_", "im_", "js_", "cs_", "if_", "fw_", "oe_")
+_RAW_MODIFIERS = ("id_", "im_", "js_", "oe_")
+_NO_BANNER = ("if_", "fw_")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Served as archived in raw modes, except these, which would act on the client (cookies, HSTS,
+# CSP, framing, reporting) or describe a transfer that is not this one.
+_CONFUSING = frozenset(
+    "content-length transfer-encoding connection keep-alive proxy-connection te trailer upgrade "
+    "set-cookie set-cookie2 content-security-policy content-security-policy-report-only "
+    "strict-transport-security public-key-pins x-frame-options access-control-allow-origin "
+    "access-control-allow-credentials clear-site-data report-to nel alt-svc refresh link "
+    "memento-datetime vary date server location".split()
+)
+# What a rewritten page keeps: its body changed, so validators and codings no longer apply.
+_REWRITTEN_KEEP = frozenset("content-type content-language last-modified cache-control expires".split())
+_CSS_RE = re.compile(
+    r"""url\(\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^)'"\s]*))\s*\)"""
+    r"""|@import\s+(?:"(?P<idq>[^"]*)"|'(?P<isq>[^']*)')""",
+    re.I,
+)
+_SQ_IMPORT_RE = re.compile(r"@import\s+'([^']*)'", re.I)
+_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
+_XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
+_TS_MOD_RE = re.compile(r"(\d*)([a-z]{2}_)?")
+
+
+def parse_ts_modifier(value: str) -> tuple[str, str]:
+    """(timestamp as given, modifier) of a /web/ path segment like `2026`, `20261103061200id_`;
+    BadInput unless the timestamp is 0-14 valid digits and the modifier a known one."""
+    m = _TS_MOD_RE.fullmatch(value)
+    if not m:
+        raise BadInput(f"bad timestamp {value!r}: want 1 to 14 digits (YYYYMMDDhhmmss), then a "
+                       f"modifier such as id_")
+    ts, mod = m.group(1), m.group(2) or ""
+    if mod and mod not in MODIFIERS:
+        raise BadInput(f"unknown replay modifier {mod!r}: want one of {', '.join(MODIFIERS)}")
+    if ts:
+        parse_timestamp(ts)
+    return ts, mod
+
+
+def archived_url(raw: str) -> str:
+    """The archived URL named in a replay path: slashes a proxy collapsed restored, http:// assumed."""
+    m = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):/*", raw)
+    if m and m.group(1).lower() in ("http", "https"):
+        raw = f"{m.group(1)}://{raw[m.end():]}"
+    elif "://" not in raw:
+        raw = "http://" + raw
+    try:
+        return normalize_url(raw)
+    except UnsupportedURL as exc:
+        raise BadInput(str(exc)) from exc
+
+
+def _charset(content_type: str | None, body: bytes, default: str = "utf-8") -> str:
+    found: str | None = None
+    if content_type and "charset=" in content_type.lower():
+        found = content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" \"'")
+    if not found:
+        m = _META_CHARSET_RE.search(body[:4096])
+        found = m.group(1).decode("ascii") if m else None
+    try:
+        return codecs.lookup(found).name if found else default
+    except LookupError:
+        return default
+
+
+def _fmt_ts(ts: str) -> str:
+    return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:14]} UTC"
+
+
+@dataclass
+class Rewriter:
+    """Rewrites the links of one archived page or stylesheet into `{prefix}{ts}{modifier}/{url}`."""
+
+    prefix: str  # "/web/"
+    ts: str
+    base_url: str  # the archived URL of the document
+
+    def url(self, link: str, modifier: str = "", base: str | None = None) -> str:
+        link = link.strip()
+        if not link or link.startswith(("#", "data:", "blob:", "javascript:", "mailto:", "tel:", "about:")):
+            return link
+        try:
+            absolute = urljoin(base or self.base_url, link)
+        except ValueError:
+            return link
+        if not absolute.lower().startswith(("http://", "https://")):
+            return link
+        return f"{self.prefix}{self.ts}{modifier}/{absolute}"
+
+    # -- CSS -------------------------------------------------------------------------------------
+    def css(self, text: str) -> str:
+        """url(...) and @import references of a stylesheet, rewritten."""
+
+        def sub(m: re.Match[str]) -> str:
+            for name, fmt in (("dq", 'url("{}")'), ("sq", "url('{}')"), ("bare", "url({})"),
+                              ("idq", '@import "{}"'), ("isq", "@import '{}'")):
+                value = m.group(name)
+                if value is not None:
+                    if name == "bare" and not value:
+                        return m.group(0)
+                    return fmt.format(self.url(value))
+            return m.group(0)
+
+        return _CSS_RE.sub(sub, text)
+
+    # -- HTML ------------------------------------------------------------------------------------
+    def html(self, body: bytes, charset: str, banner: str | None) -> bytes:
+        """The page with every link rewritten (lxml's link rewriting, plus the srcset, poster and
+        data-src attributes and quoted @imports it does not know), and the banner inserted."""
+        text = _XML_DECL_RE.sub("", body.decode(charset, "replace"), count=1)
+        try:
+            doc = lxml.html.document_fromstring(text)
+        except (etree.ParserError, ValueError):
+            return body
+        base = self.base_url
+        base_el = doc.find(".//base[@href]")
+        if base_el is not None:
+            try:
+                base = urljoin(self.base_url, base_el.get("href", ""))
+            except ValueError:
+                pass
+            base_el.drop_tree()
+        page = urldefrag(base)[0]
+        doc.make_links_absolute(base, resolve_base_href=False, handle_failures="ignore")
+
+        def repl(link: str) -> str:
+            if link.startswith(page + "#"):
+                return link[len(page):]  # an in-page anchor stays in the page
+            return self.url(link, base=base)
+
+        doc.rewrite_links(repl, resolve_base_href=False)
+        for el in doc.xpath("//*[@srcset or @imagesrcset or @data-srcset]"):
+            for attr in ("srcset", "imagesrcset", "data-srcset"):
+                if el.get(attr):
+                    el.set(attr, self._srcset(el.get(attr), base))
+        for el in doc.xpath("//*[@poster or @data-src]"):
+            for attr in ("poster", "data-src"):
+                if el.get(attr):
+                    el.set(attr, self.url(el.get(attr), "im_", base))
+        for el in doc.iter("style"):
+            if el.text and "@import" in el.text:
+                el.text = _SQ_IMPORT_RE.sub(lambda m: f"@import '{self.url(m.group(1), base=base)}'", el.text)
+        self._modifiers(doc)
+        if banner:
+            body_el = doc.find("body")
+            target = body_el if body_el is not None else doc
+            target.insert(0, lxml.html.fragment_fromstring(banner))
+        doctype = doc.getroottree().docinfo.doctype or None
+        return lxml.html.tostring(doc, encoding="utf-8", method="html", doctype=doctype)  # type: ignore[no-any-return]
+
+    def _srcset(self, value: str, base: str) -> str:
+        out = []
+        for candidate in re.split(r",\s+|,(?=\S+\s+\d)", value.strip()):
+            parts = candidate.strip().split(None, 1)
+            if parts:
+                parts[0] = self.url(parts[0].rstrip(","), "im_", base)
+                out.append(" ".join(parts))
+        return ", ".join(out)
+
+    def _modifiers(self, doc: lxml.html.HtmlElement) -> None:
+        """Tell the replay what each rewritten reference loads (Wayback's im_/js_/cs_/if_)."""
+        plain = f"{self.prefix}{self.ts}/"
+
+        def mark(el: lxml.html.HtmlElement, attr: str, mod: str) -> None:
+            value = el.get(attr)
+            if value and value.startswith(plain):
+                el.set(attr, f"{self.prefix}{self.ts}{mod}/{value[len(plain):]}")
+
+        for el in doc.iter("img", "input", "source", "video", "audio", "track", "embed"):
+            mark(el, "src", "im_")
+        for el in doc.iter("script"):
+            mark(el, "src", "js_")
+        for el in doc.iter("iframe", "frame"):
+            mark(el, "src", "if_")
+        for el in doc.iter("link"):
+            rels = (el.get("rel") or "").lower().split()
+            kind = el.get("as") or ""
+            if "stylesheet" in rels or kind == "style":
+                mark(el, "href", "cs_")
+            elif "icon" in rels or kind in ("image", "font"):
+                mark(el, "href", "im_")
+            elif kind == "script":
+                mark(el, "href", "js_")
+
+
+# -- serving one record --------------------------------------------------------------------------
+@dataclass
+class Replayed:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def banner_html(prefix: str, url: str, ts: str) -> str:
+    esc = html.escape
+    return (
+        '<div id="citevault-banner" style="all:initial;display:block;box-sizing:border-box;width:100%;'
+        "padding:6px 12px;background:#fff8dc;border-bottom:1px solid #d8c27a;color:#222;"
+        'font:13px/1.5 system-ui,sans-serif">'
+        '<strong style="font-weight:bold">Archived copy</strong> of '
+        f'<a style="color:#0645ad" href="{esc(url)}" rel="noreferrer">{esc(url)}</a>, '
+        f"captured {_fmt_ts(ts)} by citevault. "
+        f'<a style="color:#0645ad" href="{esc(prefix)}*/{esc(url)}">Other captures</a></div>'
+    )
+
+
+def _headers(head: StatusAndHeaders | None, *, rewritten: bool) -> list[tuple[str, str]]:
+    out = []
+    for name, value in head.headers if head is not None else []:
+        low = name.lower()
+        keep = low in _REWRITTEN_KEEP if rewritten else low not in _CONFUSING
+        out.append((name, value) if keep else (f"X-Archive-Orig-{name}", value))
+    return out
+
+
+def render_memento(cap: Capture, rec: ArchivedPayload, *, modifier: str, prefix: str) -> Replayed:
+    """The response replaying one archived record (revisits already resolved by Archive.resolve)."""
+    head = rec.http_headers
+    status = int(head.get_statuscode() or 200) if head is not None and head.statusline else 200
+    content_type = head.get_header("Content-Type") if head is not None else None
+    mime = (content_type or cap.mime or "").split(";")[0].strip().lower()
+    rw = Rewriter(prefix, cap.timestamp, cap.url)
+    decoded = b""
+    raw = modifier in _RAW_MODIFIERS or not (mime in _HTML_TYPES or mime == "text/css")
+    if not raw:
+        decoded = rec.decoded
+        coding = (head.get_header("Content-Encoding") or "") if head is not None else ""
+        # A content coding we cannot undo: serve the bytes as archived and let the client try.
+        raw = decoded is rec.payload and coding.strip().lower() not in ("", "identity")
+    if raw:
+        headers, body = _headers(head, rewritten=False), rec.payload
+    else:
+        headers = _headers(head, rewritten=True)
+        if mime == "text/css":
+            cs = _charset(content_type, b"")
+            body = rw.css(decoded.decode(cs, "surrogateescape")).encode(cs, "surrogateescape")
+        else:
+            banner = None if modifier in _NO_BANNER else banner_html(prefix, cap.url, cap.timestamp)
+            body = rw.html(decoded, _charset(content_type, decoded), banner)
+            headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+            headers.append(("Content-Type", "text/html; charset=utf-8"))
+    location = head.get_header("Location") if head is not None else None
+    if location and 300 <= status < 400:
+        headers.append(("Location", rw.url(location, modifier)))
+    return Replayed(status, headers, body)
+
+
+# -- pages -----------------------------------------------------------------------------------------
+def nearby_urls(session: Session, url: str, n: int = 5) -> list[tuple[str, str]]:
+    """Up to 2n archived (url, newest timestamp) pairs whose SURT keys sort nearest to `url`'s."""
+    key = surt_key(url)
+    found: dict[str, str] = {}
+    for cond, order in ((Capture.surt >= key, Capture.surt), (Capture.surt < key, Capture.surt.desc())):
+        rows = session.execute(
+            select(Capture.url, Capture.timestamp)
+            .where(cond, Capture.warc.is_not(None)).order_by(order).limit(n * 10)
+        ).all()
+        side: dict[str, str] = {}
+        for u, ts in rows:
+            if u in side or len(side) < n:
+                side[u] = max(ts, side.get(u, ts))
+        found.update(side)
+    return sorted(found.items())
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+        "li{margin:.2em 0}code{word-break:break-all}</style></head><body>\n"
+        f"{body}\n</body></html>\n"
+    )
+
+
+def _capture_list(prefix: str, items: list[tuple[str, str]]) -> str:
+    lis = "".join(
+        f'<li><a href="{html.escape(prefix)}{ts}/{html.escape(u)}">{_fmt_ts(ts)}</a> '
+        f"<code>{html.escape(u)}</code></li>"
+        for u, ts in items
+    )
+    return f"<ul>{lis}</ul>"
+
+
+def not_found_page(prefix: str, url: str, ts: str | None, nearby: list[tuple[str, str]],
+                   failures: list[tuple[str, str]]) -> str:
+    """The 404 page: what was asked, failed fetches of it, and the nearest URLs in the archive."""
+    when = f" near {_fmt_ts(parse_timestamp(ts))}" if ts else ""
+    parts = [f"<h1>Not in the archive</h1><p>citevault has no archived copy of "
+             f"<code>{html.escape(url)}</code>{html.escape(when)}.</p>"]
+    if failures:
+        fails = "".join(f"<li>{_fmt_ts(t)}: {html.escape(e)}</li>" for t, e in failures)
+        parts.append(f"<h2>Capture attempts that got no response</h2><ul>{fails}</ul>")
+    if nearby:
+        parts.append("<h2>Closest URLs in the archive</h2>" + _capture_list(prefix, nearby))
+    parts.append(f'<p><a href="{html.escape(url)}" rel="noreferrer">Try the live page</a></p>')
+    return _page("Not in the archive", "\n".join(parts))
+
+
+def captures_page(prefix: str, url: str, items: list[tuple[str, str]]) -> str:
+    """Every capture of one URL, oldest first (`/web/*/URL`)."""
+    body = (f"<h1>Captures of <code>{html.escape(url)}</code></h1>"
+            f"<p>{len(items)} archived cop{'y' if len(items) == 1 else 'ies'}.</p>"
+            + _capture_list(prefix, items))
+    return _page(f"Captures of {url}", body)
