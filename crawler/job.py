@@ -162,6 +162,9 @@ def crawl_in_subprocess(
     proc = subprocess.Popen(
         [sys.executable, "-m", "citevault.crawler.job"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
+        # Its own session: a signal to our process group (Ctrl-C, a service manager) reaches us,
+        # and we decide whether the crawl is failed or queued again, not the child on its own.
+        start_new_session=True,
     )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(json.dumps({"options": asdict(options), "seeds": [asdict(s) for s in seeds]}))
@@ -211,7 +214,7 @@ def crawl_in_subprocess(
                     proc.terminate()
                     second_signal = True
     except KeyboardInterrupt:
-        # Ctrl-C reaches the child too (same process group); settle, stop it, then pass it on.
+        # The child has its own session, so Ctrl-C reached only us: settle, stop it, pass it on.
         finish_snapshots(options.database_url, ids, "interrupted by the user")
         proc.terminate()
         try:

@@ -106,15 +106,9 @@ def add(
             with open_schedules(archive) as sched:
                 for q in queued:
                     sched.apply(cfg, q.source_id, spec)
-        # Claim them, so that a running `citevault serve` on the same index leaves them to us.
-        work = WorkQueue(archive.index, lease=cfg.lease_timeout)
-        ids = [q.snapshot_id for q in queued]
-        mine = [q for q in queued if work.claim(q.snapshot_id) is not None]
         view = _ProgressView()
         with Live(view, console=err, refresh_per_second=8, transient=True):
-            if mine:
-                archive.capture(mine, view.update, work.keeper([q.snapshot_id for q in mine]))
-            work.wait_finished(ids, timeout=cfg.capture_time_limit)
+            WorkQueue(archive.index, lease=cfg.lease_timeout).run_here(archive, queued, view.update)
         with archive.index.session() as s:
             results = []
             for q in queued:

@@ -165,6 +165,21 @@ class WorkQueue:
         self.notify([snapshot_id])
         return True
 
+    def run_here(
+        self,
+        archive: Any,
+        queued: list[Queued],
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Capture queued snapshots in the foreground (`add`, `decorate`): claim them first, so a
+        `citevault serve` on the same index leaves them alone, then wait for any a worker won."""
+        mine = [q for q in queued if self.claim(q.snapshot_id) is not None]
+        if mine:
+            archive.capture(mine, on_progress, self.keeper([q.snapshot_id for q in mine]))
+        limit = timeout if timeout is not None else archive.settings.capture_time_limit
+        self.wait_finished([q.snapshot_id for q in queued], timeout=limit)
+
     def wait_finished(self, snapshot_ids: list[int], timeout: float, poll: float = 0.5) -> None:
         """Block until every snapshot is done, partial or failed (or `timeout` passes)."""
         deadline = time.monotonic() + timeout

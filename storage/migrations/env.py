@@ -6,10 +6,20 @@ from alembic import context
 
 from citevault.storage.models import Base
 
+# Tables and indexes that live in the database but not in the models: APScheduler's job store
+# creates its own table; 0003 adds a PostgreSQL-only C-collation index for SURT range scans.
+_UNMODELLED = {"scheduler_jobs", "ix_captures_surt_c_ts"}
+
+
+def _include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (reflected and compare_to is None and name in _UNMODELLED)
+
+
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,
+    include_object=_include,
     render_as_batch=connection.dialect.name == "sqlite",
     version_table="citevault_alembic_version",
 )
