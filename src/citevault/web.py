@@ -47,4 +47,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
     from .api_replay import router as replay_router
 
     app.include_router(replay_router)
+    from .ui import router as ui_router
+
+    app.include_router(ui_router)
     return app

@@ -1,0 +1,287 @@
+"""The web interface: server-rendered pages to archive a URL, find the captures of one, and see a
+source's snapshots, link health and citations. No scripts; every value put into a page is escaped
+(`ui_pages.t`), and pages carry a strict Content-Security-Policy.
+
+    GET  /                   archive form, URL search, the sources
+    POST /ui/add             the archive form (url-encoded; `token` field when tokens exist)
+    GET  /ui/sources/{id}    snapshots, captures with replay links, cited links' health, citations
+    GET  /ui/search?url=     captures of one URL, newest first
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from citevault.storage.errors import BadInput, CitevaultError, NotFound, Unauthorized
+from citevault.storage.index import get_source, history
+from citevault.storage.models import Snapshot, Source
+
+from .api import SourceRequest, add_source
+from .archive import Archive
+from .auth import check_access, list_tokens
+from .citations import render, source_citations
+from .health import report_source
+from .ui_pages import (
+    Html,
+    add_form,
+    captures_table,
+    citations_section,
+    cited_table,
+    layout,
+    snapshots_section,
+    source_header,
+    sources_table,
+    t,
+)
+from .urls import normalize_url
+from .views import snapshot_json, source_summary
+
+__all__ = ["CSP", "router"]
+
+router = APIRouter(include_in_schema=False)
+
+# Pages load only their own stylesheet; no scripts at all, no framing, forms post only here.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+_STATIC = {"style.css": "text/css; charset=utf-8"}
+_FORM_LIMIT = 64 * 1024
+_SOURCES_SHOWN = 100  # a page of the list: about 2 ms of queries each
+_CAPTURES_SHOWN = 1000
+_SNAPSHOTS_SHOWN = 50
+_SNAPSHOTS_WITH_CAPTURES = 5
+_ACTIVE = ("queued", "running")
+
+
+def _archive(request: Request) -> Archive:
+    archive: Archive = request.app.state.archive
+    return archive
+
+
+def _root(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def _base_url(request: Request) -> str:
+    """Absolute base for citations: the configured public URL, else the address this request used."""
+    public = request.app.state.settings.public_url
+    return str(public or request.base_url).rstrip("/")
+
+
+def _tokens_exist(archive: Archive) -> bool:
+    return any(tok["revoked_at"] is None for tok in list_tokens(archive.index))
+
+
+def _page(request: Request, title: str, body: Html, *, status: int = 200, refresh: bool = False,
+          query: str = "") -> HTMLResponse:
+    doc = layout(_root(request), title, body, refresh=refresh, query=query)
+    return HTMLResponse(doc, status_code=status, headers=_HEADERS)
+
+
+def _error_page(request: Request, exc: CitevaultError) -> HTMLResponse:
+    body = t('<h1>$title</h1><div class="error" role="alert">$msg</div>'
+             '<p><a href="$root/">Back to the start page</a></p>',
+             title="Not found" if isinstance(exc, NotFound) else "Something went wrong",
+             msg=str(exc), root=_root(request))
+    return _page(request, "Error", body, status=exc.status_code)
+
+
+# -- home --------------------------------------------------------------------------------------------
+def _home(request: Request, values: dict[str, str], error: str | None = None,
+          status: int = 200, before: int | None = None) -> HTMLResponse:
+    archive = _archive(request)
+    root = _root(request)
+    q = select(Source).order_by(Source.id.desc()).limit(_SOURCES_SHOWN)
+    if before is not None:
+        q = q.where(Source.id < before)
+    with archive.index.session() as s:
+        total = s.scalar(select(func.count()).select_from(Source)) or 0
+        rows = [source_summary(s, src) for src in s.scalars(q)]
+    body = t(
+        '<h1>Archive a web page and the sources it cites</h1>$error'
+        '$form<h2 id="sources">Archived sources</h2>$table',
+        error=t('<div class="error" role="alert">$m</div>', m=error) if error else "",
+        form=add_form(root, values, token_required=_tokens_exist(archive)),
+        table=sources_table(root, rows, total, first=before is None, page_size=_SOURCES_SHOWN),
+    )
+    return _page(request, "Archive", body, status=status)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, before: int | None = None) -> HTMLResponse:
+    """The archive form and the sources, newest first, a page at a time (`before` a source id)."""
+    return _home(request, {}, before=before)
+
+
+# -- archiving from the form ---------------------------------------------------------------------------
+async def _read_form(request: Request) -> dict[str, str]:
+    """The url-encoded form body. Starlette's request.form() needs python-multipart for this too;
+    a url-encoded body is one stdlib call, so no extra dependency."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise BadInput("send the form as application/x-www-form-urlencoded")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _FORM_LIMIT:
+            raise BadInput("the form is too large")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadInput("unreadable form data") from exc
+    values: dict[str, str] = {}
+    for key, value in pairs:
+        values.setdefault(key, value)
+    return values
+
+
+def _authorize_form(request: Request, token: str) -> None:
+    """A browser form cannot send an Authorization header: take the token from the form (or the
+    header, for scripts) and check it as the app-wide dependency checks a write."""
+    archive = _archive(request)
+    header = f"Bearer {token}" if token else request.headers.get("authorization")
+    try:
+        check_access(archive.index, header, write=True,
+                     reads_closed=request.app.state.settings.read_token_required)
+    except Unauthorized as exc:
+        if header is None and _tokens_exist(archive):
+            raise Unauthorized("archiving needs an API token: enter it in the token field") from exc
+        raise
+
+
+def _source_request(values: dict[str, str]) -> SourceRequest:
+    depth = values.get("depth", "").strip() or "1"
+    if depth not in ("0", "1"):
+        raise BadInput(f"depth must be 0 or 1, not {depth!r}")
+    try:
+        return SourceRequest(
+            url=values.get("url", ""),
+            depth=int(depth),
+            scope=values.get("scope", "").strip() or "cited",
+            every=values.get("every", "").strip() or None,
+            note=values.get("note", "").strip() or None,
+        )
+    except ValidationError as exc:
+        raise BadInput(f"bad form: {exc.errors()[0]['msg']}") from exc
+
+
+async def add(request: Request) -> Response:
+    """Queue a capture through the API's own path (add_source), then show the source's page."""
+    values: dict[str, str] = {}
+    try:
+        values = await _read_form(request)
+        await run_in_threadpool(_authorize_form, request, values.get("token", "").strip())
+        res = await run_in_threadpool(add_source, _source_request(values), request)
+    except CitevaultError as exc:
+        return await run_in_threadpool(_home, request, values, str(exc), exc.status_code)
+    doc: dict[str, Any] = json.loads(bytes(res.body))  # the form never asks to skip: always queued
+    return RedirectResponse(f"{_root(request)}/ui/sources/{doc['source_id']}", status_code=303)
+
+
+# The app-wide `authorize` dependency would refuse this route before it could read the form's
+# token, so it is a plain Starlette route (no FastAPI dependencies) that checks the token itself
+# with auth.check_access, exactly as the dependency checks a write.
+router.add_route("/ui/add", add, methods=["POST"], include_in_schema=False)
+
+
+# -- one source ----------------------------------------------------------------------------------------
+@router.get("/ui/sources/{source_id}", response_class=HTMLResponse)
+def source_page(request: Request, source_id: int) -> HTMLResponse:
+    archive = _archive(request)
+    root, base = _root(request), _base_url(request)
+    try:
+        with archive.index.session() as s:
+            src = get_source(s, source_id)
+            detail = source_summary(s, src)
+            snaps = s.scalars(select(Snapshot).where(Snapshot.source_id == source_id)
+                              .order_by(Snapshot.id.desc()).limit(_SNAPSHOTS_SHOWN)).all()
+            # Captures of the newest few runs only: a source recaptured every few hours for a
+            # year has thousands of runs.
+            snapshots = [snapshot_json(s, snap, captures=i < _SNAPSHOTS_WITH_CAPTURES)
+                         for i, snap in enumerate(snaps)]
+        report = report_source(archive, source_id, base)
+        cites = source_citations(archive, source_id, base)
+    except CitevaultError as exc:
+        return _error_page(request, exc)
+    active = any(snap["state"] in _ACTIVE for snap in snapshots)
+    formats = [(label, fmt, render(cites, fmt, source_id=source_id))
+               for label, fmt in (("Robust Links (HTML)", "robust-html"), ("Markdown", "markdown"),
+                                  ("BibTeX", "bibtex"))]
+    body = t(
+        "$header$notice<h2>Snapshots</h2>$snapshots<h2>Cited links and their health</h2>$cited"
+        "<h2>Cite it</h2>$citations",
+        header=source_header(root, detail),
+        notice=t('<p class="notice">A capture is $state: this page refreshes until it is finished.</p>',
+                 state=next(snap["state"] for snap in snapshots if snap["state"] in _ACTIVE))
+        if active else "",
+        snapshots=snapshots_section(root, snapshots, total=detail["snapshots"]),
+        cited=cited_table(root, report["citations"]),
+        citations=citations_section(root, source_id, formats),
+    )
+    return _page(request, f"Source {source_id}", body, refresh=active)
+
+
+# -- search ----------------------------------------------------------------------------------------------
+@router.get("/ui/search", response_class=HTMLResponse)
+def search(request: Request, url: str = "") -> HTMLResponse:
+    root = _root(request)
+    if not url.strip():
+        body = Html("<h1>Find the captures of a URL</h1>"
+                    '<p class="muted">Enter a URL in the search box above.</p>')
+        return _page(request, "Search", body)
+    try:
+        target = normalize_url(url)
+    except BadInput as exc:
+        body = t('<h1>Find the captures of a URL</h1><div class="error" role="alert">$m</div>', m=str(exc))
+        return _page(request, "Search", body, status=400, query=url)
+    archive = _archive(request)
+    with archive.index.session() as s:
+        caps = list(reversed(history(s, target)))[:_CAPTURES_SHOWN]
+        snap_ids = {c.snapshot_id for c in caps}
+        source_of: dict[int, int] = {
+            sid: src for sid, src in s.execute(
+                select(Snapshot.id, Snapshot.source_id).where(Snapshot.id.in_(snap_ids)))
+        } if snap_ids else {}
+        rows = [{"timestamp": c.timestamp, "url": c.url, "status": c.status, "role": c.role,
+                 "mime": c.mime, "warc": c.warc, "record_type": c.record_type, "error": c.error,
+                 "source_id": source_of.get(c.snapshot_id)} for c in caps]
+    archived = any(r["warc"] for r in rows)
+    parts = [t("<h1>Captures of <code>$u</code></h1>", u=target)]
+    if archived:
+        parts.append(t('<p>Newest first. Also: <a href="$all">all captures in replay</a> · '
+                       '<a href="$tm">Memento TimeMap</a></p>',
+                       all=f"{root}/web/*/{target}", tm=f"{root}/timemap/link/{target}"))
+    else:
+        parts.append(t('<div class="notice">Not archived yet. Archive it now:</div>$form',
+                       form=add_form(root, {"url": target}, token_required=_tokens_exist(archive))))
+    if rows:
+        parts.append(captures_table(root, rows, with_source=True))
+    return _page(request, f"Captures of {target}", Html("".join(parts)),
+                 status=200 if archived else 404, query=target)
+
+
+# -- static ----------------------------------------------------------------------------------------------
+@router.get("/ui/static/{name}")
+def static(name: str) -> Response:
+    media = _STATIC.get(name)
+    if media is None:
+        raise NotFound(f"no static file {name!r}")
+    data = (resources.files("citevault") / "static" / name).read_bytes()
+    return Response(data, media_type=media, headers={"Cache-Control": "max-age=3600",
+                                                      "X-Content-Type-Options": "nosniff"})
