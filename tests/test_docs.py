@@ -24,3 +24,16 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert "make serve" in head and "make test" in head
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_openapi_lists_the_design_routes(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from citevault.web import create_app
+
+    client = TestClient(create_app(Settings(home=tmp_path)))
+    paths = set(client.get("/openapi.json").json()["paths"])  # warnings are errors here
+    assert {"/api/sources", "/api/sources/{source_id}", "/api/snapshots/{snapshot_id}",
+            "/api/captures", "/cdx", "/web/{ts_mod}/{url}", "/timegate/{url}",
+            "/timemap/{fmt}/{url}", "/healthz", "/metrics"} <= paths
+    assert client.get("/docs").status_code == 200

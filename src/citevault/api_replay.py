@@ -38,7 +38,6 @@ from .replay import (
 __all__ = ["router"]
 
 router = APIRouter(tags=["replay"])
-_GET_HEAD = ["GET", "HEAD"]
 
 
 def _archive(request: Request) -> Archive:
@@ -98,7 +97,8 @@ def _not_found(request: Request, url: str, ts: str | None) -> HTMLResponse:
     return _replay_headers(HTMLResponse(page, status_code=404))  # type: ignore[return-value]
 
 
-@router.api_route("/web/{ts_mod}/{url:path}", methods=_GET_HEAD, summary="Replay an archived URL")
+@router.get("/web/{ts_mod}/{url:path}", summary="Replay an archived URL")
+@router.head("/web/{ts_mod}/{url:path}", include_in_schema=False)
 def web(request: Request, ts_mod: str, url: str) -> Response:
     """The capture of the URL closest to the timestamp (1-14 digits), rewritten for replay;
     `{timestamp}id_` serves the original payload unchanged. Redirects to the exact timestamp."""
@@ -134,7 +134,8 @@ def web(request: Request, ts_mod: str, url: str) -> Response:
     return _replay_headers(response)
 
 
-@router.api_route("/timegate/{url:path}", methods=_GET_HEAD, summary="Memento TimeGate")
+@router.get("/timegate/{url:path}", summary="Memento TimeGate")
+@router.head("/timegate/{url:path}", include_in_schema=False)
 def timegate(request: Request, url: str) -> Response:
     """302 to the memento closest to the Accept-Datetime header (default: the newest)."""
     target = archived_url(_target(request, "/timegate/"))
@@ -151,7 +152,8 @@ def timegate(request: Request, url: str) -> Response:
     })
 
 
-@router.api_route("/timemap/{fmt}/{url:path}", methods=_GET_HEAD, summary="Memento TimeMap")
+@router.get("/timemap/{fmt}/{url:path}", summary="Memento TimeMap")
+@router.head("/timemap/{fmt}/{url:path}", include_in_schema=False)
 def timemap(request: Request, fmt: str, url: str) -> Response:
     """Every memento of the URL: `link` (application/link-format) or `json`."""
     if fmt not in ("link", "json"):
