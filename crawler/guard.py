@@ -92,12 +92,12 @@ class GuardedResolver(CachingThreadedResolver):
         self.trusted = _proxy_hosts()
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler, reactor: Any) -> GuardedResolver:  # type: ignore[override]
+    def from_crawler(cls, crawler: Crawler, reactor: Any) -> GuardedResolver:
         s = crawler.settings
         size = s.getint("DNSCACHE_SIZE") if s.getbool("DNSCACHE_ENABLED") else 0
         return cls(reactor, size, s.getfloat("DNS_TIMEOUT"), s.getbool("CITEVAULT_ALLOW_PRIVATE_NETWORKS"))
 
-    def getHostByName(self, name: str, timeout: Any = ()) -> defer.Deferred[str]:  # noqa: N802
+    def getHostByName(self, name: str, timeout: Any = ()) -> defer.Deferred[str]:
         d = super().getHostByName(name, timeout)
         if self.allow or name in self.trusted:
             return d

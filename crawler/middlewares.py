@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
-from scrapy.http import Response
+from scrapy.http import Headers, Response
 
 from .recorder import Exchange
 
@@ -15,9 +15,9 @@ __all__ = ["RAW_META_KEY", "RawExchangeMiddleware"]
 RAW_META_KEY = "citevault_exchange"
 
 
-def _header_pairs(headers: object) -> list[tuple[str, str]]:
+def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    for key, values in headers.items():  # type: ignore[attr-defined]
+    for key, values in headers.items():
         k = key.decode("latin-1") if isinstance(key, bytes) else str(key)
         for v in values:
             out.append((k, v.decode("latin-1") if isinstance(v, bytes) else str(v)))

@@ -8,6 +8,7 @@ from base64 import b32encode
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
@@ -30,9 +31,9 @@ class Problem:
     reason: str
 
 
-def _digest_of(stream: object) -> tuple[str, str, int]:
+def _digest_of(stream: IO[bytes]) -> tuple[str, str, int]:
     sha1, sha256, n = hashlib.sha1(), hashlib.sha256(), 0
-    while chunk := stream.read(65536):  # type: ignore[attr-defined]
+    while chunk := stream.read(65536):
         sha1.update(chunk)
         sha256.update(chunk)
         n += len(chunk)

@@ -100,7 +100,7 @@ class WarcStore:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = self._new_name()
-            fh = open(self.directory / (name + OPEN_SUFFIX), "xb")  # noqa: SIM115
+            fh = open(self.directory / (name + OPEN_SUFFIX), "xb")
         except OSError as exc:
             raise StorageError(f"cannot create a WARC file in {self.directory}: {exc}") from exc
         self._fh, self._name = fh, name
@@ -268,7 +268,7 @@ def decode_content(payload: bytes, encoding: str | None) -> bytes:
                 except zlib.error:
                     data = zlib.decompress(data, -zlib.MAX_WBITS)
             elif coding == "br":
-                import brotli  # type: ignore[import-not-found]
+                import brotli
 
                 data = brotli.decompress(data)
             elif coding == "identity":

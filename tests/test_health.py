@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -197,7 +198,10 @@ def test_each_kind_of_rot_is_told_apart_and_kept_as_history(captured: Captured) 
         archive.close()
     cites = {c["url"]: c for c in report["citations"]}
     assert report["summary"] == {"alive": 2, "drifted": 1, "gone": 4, "redirected": 1}
-    iso = lambda dt: dt.isoformat(timespec="seconds") + "Z"  # noqa: E731
+
+    def iso(dt: datetime) -> str:
+        return dt.isoformat(timespec="seconds") + "Z"
+
     # 'since' is the first check of the current streak.
     assert cites[ALIVE]["since"] == iso(history[ALIVE][0].checked_at)
     assert cites[GONE]["since"] == iso(history[GONE][1].checked_at)

@@ -67,7 +67,10 @@ def test_memento_headers(client: TestClient) -> None:
     assert by_rel(links, "timegate") == [f"{BASE}/timegate/{URL}"]
     assert by_rel(links, "timemap") == [f"{BASE}/timemap/link/{URL}"]
     assert links[f"{BASE}/timemap/link/{URL}"]["type"] == ["application/link-format"]
-    m = lambda ts: f"{BASE}/web/{ts}/{URL}"  # noqa: E731
+
+    def m(ts: str) -> str:
+        return f"{BASE}/web/{ts}/{URL}"
+
     assert by_rel(links, "first") == [m(STAMPS[0])] == by_rel(links, "prev")
     assert by_rel(links, "next") == [m(STAMPS[2])]
     assert by_rel(links, "last") == [m(STAMPS[3])]

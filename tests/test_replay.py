@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import lxml.html
@@ -101,7 +102,10 @@ def w(url: str, mod: str = "") -> str:
 
 def test_rewrites_every_link_kind(client: TestClient) -> None:
     doc = page_doc(client)
-    one = lambda xp: doc.xpath(xp)[0]  # noqa: E731
+
+    def one(xp: str) -> Any:
+        return doc.xpath(xp)[0]
+
     assert one("//link[@rel='stylesheet']").get("href") == w("http://site.test/css/a.css", "cs_")
     assert one("//link[@rel='icon']").get("href") == w("http://site.test/favicon.ico", "im_")
     assert one("//link[@rel='preload']").get("href") == w("http://site.test/f.woff2", "im_")

@@ -51,7 +51,7 @@ def _base(request: Request) -> str:
 
 
 def _prefix(request: Request) -> str:
-    return request.scope.get("root_path", "") + "/web/"
+    return str(request.scope.get("root_path", "")) + "/web/"
 
 
 def _target(request: Request, marker: str) -> str:
@@ -93,7 +93,7 @@ def _not_found(request: Request, url: str, ts: str | None) -> HTMLResponse:
             .where(Capture.surt == surt_key(url), Capture.warc.is_(None), Capture.error.is_not(None))
             .order_by(Capture.timestamp.desc()).limit(10)
         ).all()
-    page = not_found_page(_prefix(request), url, ts, nearby, [(t, e) for t, e in failures])
+    page = not_found_page(_prefix(request), url, ts, nearby, [(t, e) for t, e in failures if e is not None])
     return _replay_headers(HTMLResponse(page, status_code=404))  # type: ignore[return-value]
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_, select
 from sqlalchemy.orm import Session
 
 from citevault.storage.errors import BadInput
@@ -238,7 +238,7 @@ def _row(r: Any) -> CdxRow:
     }
 
 
-def _surt_col(session: Session) -> ColumnElement[str]:
+def _surt_col(session: Session) -> SQLColumnExpression[str]:
     if session.get_bind().dialect.name == "postgresql":
         return Capture.surt.collate("C")
     return Capture.surt

@@ -124,7 +124,8 @@ class CaptureSet:
             if c.warc is not None and (after is None or c.timestamp >= after)
         ]
         exact = [c for c in cands if c.url == url]
-        return (exact or cands or [None])[0]
+        best = exact or cands
+        return best[0] if best else None
 
     def attempts(self, url: str) -> list[Capture]:
         """Every capture of `url`, newest first, failed fetches included."""

@@ -110,7 +110,7 @@ def add(
         with Live(view, console=err, refresh_per_second=8, transient=True):
             WorkQueue(archive.index, lease=cfg.lease_timeout).run_here(archive, queued, view.update)
         with archive.index.session() as s:
-            results = []
+            results: list[dict[str, Any]] = []
             for q in queued:
                 snap = s.get(Snapshot, q.snapshot_id)
                 assert snap is not None
@@ -249,7 +249,7 @@ def get(
 
 def get_app() -> typer.Typer:
     """The app with every command module registered (each adds its commands when imported)."""
-    from . import (  # noqa: F401
+    from . import (  # noqa: F401  (imported for their side effect: registering commands)
         cli_admin,
         cli_cite,
         cli_health,

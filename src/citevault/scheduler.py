@@ -279,8 +279,8 @@ class Scheduler:
         """Every stored job: id, kind, source, schedule, next run (None when paused)."""
         urls: dict[int, str] = {}
         with self.archive.index.session() as s:
-            for sid, url in s.execute(select(Source.id, Source.url)):
-                urls[sid] = url
+            for src_id, url in s.execute(select(Source.id, Source.url)):
+                urls[src_id] = url
         out = []
         for job in self._aps.get_jobs(jobstore="default"):
             kind, _, sid = str(job.id).partition("-")

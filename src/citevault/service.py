@@ -221,7 +221,7 @@ def run_service(settings: Settings, announce: Callable[[str], None] | None = Non
 def run_workers(settings: Settings) -> int:
     """`citevault worker`: capture workers taking snapshot ids from Redis, until SIGTERM/SIGINT."""
     archive = Archive(settings)
-    archive.index  # noqa: B018
+    archive.index  # noqa: B018  (open and migrate before the workers share it)
     queue = open_workqueue(settings, archive.index)
     pool = WorkerPool(archive, queue, workers=max(1, settings.workers), grace=settings.shutdown_grace)
     stop = threading.Event()

@@ -254,7 +254,7 @@ def search(request: Request, url: str = "") -> HTMLResponse:
     with archive.index.session() as s:
         caps = list(reversed(history(s, target)))[:_CAPTURES_SHOWN]
         snap_ids = {c.snapshot_id for c in caps}
-        source_of: dict[int, int] = {
+        source_of: dict[int | None, int] = {
             sid: src for sid, src in s.execute(
                 select(Snapshot.id, Snapshot.source_id).where(Snapshot.id.in_(snap_ids)))
         } if snap_ids else {}

@@ -14,9 +14,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from citevault.storage.db import Index
 from citevault.storage.models import Snapshot, Source
@@ -237,10 +237,10 @@ class WorkQueue:
 
     def _release_if_running(self, snapshot_id: int) -> bool:
         with self.index.session() as s:
-            res = s.execute(
+            res = cast("CursorResult[Any]", s.execute(
                 update(Snapshot).where(Snapshot.id == snapshot_id, Snapshot.state == "running")
                 .values(heartbeat_at=None)
-            )
+            ))
             if res.rowcount != 1:
                 return False
         return self.release(snapshot_id, "its worker stopped")

@@ -1,0 +1,1 @@
+"""Type-checking layout only: citevault.crawler/.storage as mypy sees them (see [tool.mypy])."""
