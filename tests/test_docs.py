@@ -37,3 +37,10 @@ def test_openapi_lists_the_design_routes(tmp_path: Path) -> None:
             "/api/captures", "/cdx", "/web/{ts_mod}/{url}", "/timegate/{url}",
             "/timemap/{fmt}/{url}", "/healthz", "/metrics"} <= paths
     assert client.get("/docs").status_code == 200
+
+
+def test_cli_reference_is_current() -> None:
+    from citevault.clidocs import render
+
+    current = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    assert current == render(), "docs/cli.md is stale: python -m citevault.clidocs > docs/cli.md"
