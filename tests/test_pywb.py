@@ -53,7 +53,7 @@ def _wait_http(url: str, timeout: float) -> None:
 @pytest.fixture(scope="module")
 def wayback() -> Path:
     """pywb's `wayback`, built by `make pywb-venv` when missing (pywb pins redis==2.10.6, which
-    cannot share our venv with scrapy-redis)."""
+    cannot share our venv, whose redis client is newer)."""
     if not WAYBACK.exists():
         if shutil.which("make") is None:
             pytest.fail("make is needed to build .venv-pywb (make pywb-venv)")
