@@ -36,7 +36,8 @@ class RawExchangeMiddleware:
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
-        ip = response.ip_address
+        # Through a proxy the peer is the proxy, not the site: WARC-IP-Address would mislead.
+        ip = None if request.meta.get("proxy") else response.ip_address
         request.meta[RAW_META_KEY] = Exchange(
             url=request.url,
             method=request.method,

@@ -189,3 +189,24 @@ def test_from_file_many_urls(web: tuple[FakeWeb, NewsSite], tmp_path: Path) -> N
     assert len(json.loads(result.stdout)["sources"]) == 3
     listed = json.loads(run("list", "--json").stdout)["sources"]
     assert len(listed) == 123
+
+
+def test_warc_ip_address_only_when_fetched_directly(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
+    with FakeWeb() as fw:
+        direct = f"http://127.0.0.1:{fw.port}/direct"
+        fw.add(direct, "<p>direct</p>")
+        fw.add("https://proxied.example.test/", "<p>proxied</p>")
+        add_json(direct, "--depth", "0")
+        for k, v in fw.proxy_env().items():
+            monkeypatch.setenv(k, v)
+        add_json("https://proxied.example.test/", "--depth", "0")
+    ips = {}
+    for f in warc_files(home):
+        with open(f, "rb") as fh:
+            for rec in ArchiveIterator(fh):
+                if rec.rec_type == "response":
+                    ips[rec.rec_headers.get_header("WARC-Target-URI")] = rec.rec_headers.get_header(
+                        "WARC-IP-Address")
+    assert ips[direct] == "127.0.0.1"
+    assert ips["https://proxied.example.test/"] is None  # the peer was the proxy, not the site
