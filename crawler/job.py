@@ -22,8 +22,8 @@ from citevault.storage.db import open_index
 from citevault.storage.models import Capture, Snapshot
 from citevault.storage.warcstore import WarcStore
 
+from .progress import Progress, Seed
 from .recorder import CaptureRecorder
-from .spider import CaptureSpider, Progress, Seed
 
 __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
 
@@ -116,19 +116,22 @@ def crawl(
     options: CrawlOptions, seeds: list[Seed], on_progress: Callable[[Progress], None] | None = None
 ) -> None:
     """Run one crawl in this process (starts the Twisted reactor: once per process)."""
-    from scrapy.crawler import CrawlerProcess
+    from scrapy.crawler import CrawlerProcess  # only in the crawl process: Scrapy is slow to import
+
+    from .spider import CaptureSpider
 
     index = open_index(options.database_url)
     store = WarcStore(
         Path(options.warc_dir), prefix=options.warc_prefix, max_size=options.warc_max_size,
         software="citevault (Scrapy, warcio)",
     )
-    recorder = CaptureRecorder(index, store)
+    recorder = CaptureRecorder(index, store, batch_size=64, batch_age=0.25)
     try:
         process = CrawlerProcess(options.scrapy_settings())
         process.crawl(CaptureSpider, seeds=seeds, recorder=recorder, on_progress=on_progress)
         process.start()
     finally:
+        recorder.commit()  # rows still pending when the crawl was stopped
         store.close()
         index.dispose()
     finish_snapshots(options.database_url, [s.snapshot_id for s in seeds])

@@ -8,12 +8,14 @@ the index never points at a record that is not there.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
 from warcio.statusandheaders import StatusAndHeaders
 
 from citevault.storage.db import Index
@@ -89,11 +91,76 @@ class Recorded:
 class CaptureRecorder:
     """Writes captures of one crawl into the WARC store and the index. Thread-safe."""
 
-    def __init__(self, index: Index, store: WarcStore) -> None:
+    def __init__(
+        self, index: Index, store: WarcStore, *, batch_size: int = 1, batch_age: float = 0.25
+    ) -> None:
+        """`batch_size` rows share one transaction (and one fsync of the WARC file before its
+        commit); a crawl batches, direct callers get each row committed as it is recorded."""
         self.index = index
         self.store = store
-        self._lock = threading.Lock()
+        self.batch_size = batch_size
+        self.batch_age = batch_age
+        self._lock = threading.RLock()
+        self._session: Session | None = None
+        self._counts: dict[int, list[int]] = {}
+        self._pending = 0
+        self._first_pending: float | None = None
 
+    # -- transactions ----------------------------------------------------------------------------
+    def _tx(self) -> Session:
+        """The open transaction rows are added to; committed by `commit()`."""
+        if self._session is None:
+            self._session = Session(self.index.engine, expire_on_commit=False)
+        return self._session
+
+    def _added(self, snapshot_id: int, done: int = 0, failed: int = 0, nbytes: int = 0) -> None:
+        counts = self._counts.setdefault(snapshot_id, [0, 0, 0])
+        counts[0] += done
+        counts[1] += failed
+        counts[2] += nbytes
+        self._pending += 1
+        if self._first_pending is None:
+            self._first_pending = time.monotonic()
+        if self._pending >= self.batch_size:
+            self._commit()
+
+    def commit_if_due(self) -> None:
+        """Commit when the oldest pending row has waited `batch_age` seconds (call it on a timer)."""
+        with self._lock:
+            if self._first_pending is not None and time.monotonic() - self._first_pending >= self.batch_age:
+                self._commit()
+
+    def commit(self) -> None:
+        with self._lock:
+            self._commit()
+
+    def _commit(self) -> None:
+        s = self._session
+        if s is None:
+            return
+        try:
+            for sid, (done, failed, nbytes) in self._counts.items():
+                s.execute(
+                    update(Snapshot).where(Snapshot.id == sid).values(
+                        urls_done=Snapshot.urls_done + done,
+                        urls_failed=Snapshot.urls_failed + failed,
+                        bytes_written=Snapshot.bytes_written + nbytes,
+                    )
+                )
+            # The records these rows point at are durable before the rows become visible.
+            self.store.sync()
+            s.commit()
+        except BaseException:
+            s.rollback()  # the records stay in the WARC files; `reindex` can recover them
+            raise
+        finally:
+            s.close()
+            self._session = None
+            self._counts.clear()
+            self._pending = 0
+            self._first_pending = None
+
+    # -- the capture flow ------------------------------------------------------------------------
     def record(
         self,
         snapshot_id: int,
@@ -103,10 +170,12 @@ class CaptureRecorder:
         parent_id: int | None = None,
         redirect_to: str | None = None,
     ) -> Recorded:
-        """Archive one exchange; a payload identical to the URL's last capture becomes a revisit."""
+        """Archive one exchange; a payload identical to an earlier capture of the URL becomes a
+        revisit record."""
         digest, sha256 = payload_digests(exchange.body)
         ts = now_timestamp(exchange.fetched_at)
-        with self._lock, self.index.session() as s:
+        with self._lock:
+            s = self._tx()
             original = latest_with_digest(s, exchange.url, digest) if exchange.body else None
             if original is not None:
                 written = self.store.write_revisit(
@@ -152,54 +221,55 @@ class CaptureRecorder:
                 redirect_to=redirect_to,
             )
             s.add(cap)
-            s.execute(
-                update(Snapshot)
-                .where(Snapshot.id == snapshot_id)
-                .values(
-                    urls_done=Snapshot.urls_done + 1,
-                    bytes_written=Snapshot.bytes_written + written.length,
-                )
-            )
-            s.flush()
-            return _recorded(cap)
+            s.flush()  # assigns the id children refer to; visible to others only at commit
+            result = _recorded(cap)
+            self._added(snapshot_id, done=1, nbytes=written.length)
+            return result
 
     def record_failure(
         self, snapshot_id: int, url: str, error: str, *, role: str, parent_id: int | None = None
     ) -> Recorded:
         """A fetch that got no response: an index row with the reason, no WARC record."""
-        with self._lock, self.index.session() as s:
+        with self._lock:
+            s = self._tx()
             cap = Capture(
                 snapshot_id=snapshot_id, parent_id=parent_id, url=url, surt=surt_key(url),
                 timestamp=now_timestamp(), role=role, error=error,
             )
             s.add(cap)
-            s.execute(
-                update(Snapshot).where(Snapshot.id == snapshot_id)
-                .values(urls_failed=Snapshot.urls_failed + 1)
-            )
             s.flush()
-            return _recorded(cap)
+            result = _recorded(cap)
+            self._added(snapshot_id, failed=1)
+            return result
 
     def record_links(self, capture_id: int, links: list[tuple[str, str, str]]) -> None:
         """Outlinks of a captured page: (url, anchor text, kind cited|navigation|embed)."""
         if not links:
             return
-        with self._lock, self.index.session() as s:
-            s.add_all(Link(capture_id=capture_id, url=u, text=t or None, kind=k) for u, t, k in links)
+        with self._lock:
+            s = self._tx()
+            s.execute(
+                insert(Link),
+                [{"capture_id": capture_id, "url": u, "text": t or None, "kind": k} for u, t, k in links],
+            )
 
     def start_snapshot(self, snapshot_id: int) -> None:
-        with self._lock, self.index.session() as s:
-            s.execute(
-                update(Snapshot).where(Snapshot.id == snapshot_id)
-                .values(state="running", started_at=_now(), attempts=Snapshot.attempts + 1)
-            )
+        with self._lock:
+            self._commit()
+            with self.index.session() as s:
+                s.execute(
+                    update(Snapshot).where(Snapshot.id == snapshot_id)
+                    .values(state="running", started_at=_now(), attempts=Snapshot.attempts + 1)
+                )
 
     def finish_snapshot(self, snapshot_id: int, state: str, error: str | None = None) -> None:
-        with self._lock, self.index.session() as s:
-            s.execute(
-                update(Snapshot).where(Snapshot.id == snapshot_id)
-                .values(state=state, finished_at=_now(), error=error)
-            )
+        with self._lock:
+            self._commit()
+            with self.index.session() as s:
+                s.execute(
+                    update(Snapshot).where(Snapshot.id == snapshot_id)
+                    .values(state=state, finished_at=_now(), error=error)
+                )
 
 
 def _now() -> datetime:

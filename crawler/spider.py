@@ -4,46 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
+from twisted.internet import task
 from twisted.python.failure import Failure
 
 from .links import css_links, extract_page_links, oembed_url
 from .middlewares import RAW_META_KEY
+from .progress import Progress, Seed
 from .recorder import CaptureRecorder, Exchange
 
-__all__ = ["CaptureSpider", "Progress", "Seed"]
+__all__ = ["CaptureSpider", "describe_failure"]
 
 _MAX_HOPS = 10
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-
-
-@dataclass(frozen=True)
-class Seed:
-    snapshot_id: int
-    url: str
-    depth: int = 1
-    scope: str = "cited"  # cited|all
-
-
-@dataclass
-class Progress:
-    """Counters for the live display."""
-
-    done: int = 0
-    failed: int = 0
-    queued: int = 0
-    bytes: int = 0
-    last_url: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"done": self.done, "failed": self.failed, "queued": self.queued,
-                "bytes": self.bytes, "last_url": self.last_url}
 
 
 # Failure classes by name: Scrapy >= 2.14 wraps Twisted's errors in its own (scrapy.exceptions).
@@ -96,6 +74,9 @@ class CaptureSpider(scrapy.Spider):
         self._last_report = 0.0
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # Rows are committed in batches; this bounds how long a row waits when fetches are slow.
+        self._committer = task.LoopingCall(self.recorder.commit_if_due)
+        self._committer.start(self.recorder.batch_age, now=False)
         for seed in self.seeds:
             self.recorder.start_snapshot(seed.snapshot_id)
             req = self._request(seed, seed.url, role="seed", level=0, parent=None)
@@ -213,4 +194,8 @@ class CaptureSpider(scrapy.Spider):
         self._report()
 
     def closed(self, reason: str) -> None:
+        committer = getattr(self, "_committer", None)
+        if committer is not None and committer.running:
+            committer.stop()
+        self.recorder.commit()
         self._report(force=True)

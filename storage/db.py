@@ -8,13 +8,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import StorageError
+from .migrations import HEAD
+
+VERSION_TABLE = "citevault_alembic_version"
 
 __all__ = ["Index", "open_index"]
 
@@ -32,7 +34,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _alembic_config() -> Config:
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     return cfg
@@ -56,8 +60,20 @@ class Index:
                 s.rollback()
                 raise
 
+    def current_revision(self) -> str | None:
+        """The schema revision the database is at, or None for a new database."""
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+        except DBAPIError:
+            return None
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent)."""
+        if self.current_revision() == HEAD:
+            return
+        from alembic import command  # imported only when there is migrating to do
+
         cfg = _alembic_config()
         with _migrate_lock, self.engine.begin() as conn:
             cfg.attributes["connection"] = conn

@@ -68,3 +68,19 @@ def test_timestamp_prefixes() -> None:
     assert parse_timestamp("202611") == "20261101000000"
     assert parse_timestamp("20261103") == "20261103000000"
     assert parse_timestamp("20261103123456") == "20261103123456"
+
+
+def test_head_constant_matches_the_migration_scripts() -> None:
+    from alembic.script import ScriptDirectory
+
+    from citevault.storage.db import _alembic_config
+    from citevault.storage.migrations import HEAD
+
+    assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == HEAD
+
+
+def test_migrate_skips_alembic_when_current(db_url: str) -> None:
+    index = open_index(db_url)
+    assert index.current_revision() is not None
+    index.migrate()  # no-op, and no error
+    index.dispose()

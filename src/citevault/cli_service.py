@@ -10,10 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from .archive import Archive
-from .auth import create_token, list_tokens, revoke_token
 from .clibase import JsonOpt, app, cli_errors, err, fail, print_json, settings
 from .config import load_settings
-from .scheduler import open_schedules
 
 __all__ = ["schedule_app", "token_app"]
 
@@ -64,6 +62,8 @@ def worker() -> None:
 def token_create(name: Annotated[str, typer.Argument(help="A name for the token (who uses it).")]) -> None:
     """Create a token and print it once: only its hash is kept."""
     archive = Archive(settings())
+    from .auth import create_token  # FastAPI is slow to import; only this command needs it
+
     token = create_token(archive.index, name)
     typer.echo(token)
     err.print(f"token {name!r} created; it is shown only this once. Send it as "
@@ -74,6 +74,8 @@ def token_create(name: Annotated[str, typer.Argument(help="A name for the token 
 @cli_errors
 def token_list(json_out: JsonOpt = False) -> None:
     """Token names, when they were created and revoked (never the tokens)."""
+    from .auth import list_tokens
+
     rows = list_tokens(Archive(settings()).index)
     if json_out:
         print_json({"tokens": rows})
@@ -90,6 +92,8 @@ def token_list(json_out: JsonOpt = False) -> None:
 @cli_errors
 def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
     """Revoke a token."""
+    from .auth import revoke_token
+
     left = revoke_token(Archive(settings()).index, name)
     err.print(f"token {name!r} revoked")
     if left == 0:
@@ -101,6 +105,8 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
 @cli_errors
 def schedule_list(json_out: JsonOpt = False) -> None:
     """Every schedule: job id, source, what it does, how often, next run."""
+    from .scheduler import open_schedules
+
     with open_schedules(Archive(settings())) as sched:
         jobs = sched.jobs()
     if json_out:
@@ -122,6 +128,8 @@ Target = Annotated[str, typer.Argument(help="A job id (see `schedule list`) or a
 @cli_errors
 def schedule_pause(target: Target) -> None:
     """Pause schedules (they keep their settings; resume restarts them)."""
+    from .scheduler import open_schedules
+
     with open_schedules(Archive(settings())) as sched:
         ids = sched.pause_jobs(target)
     err.print(f"paused {', '.join(ids)}")
@@ -131,6 +139,8 @@ def schedule_pause(target: Target) -> None:
 @cli_errors
 def schedule_resume(target: Target) -> None:
     """Resume paused schedules."""
+    from .scheduler import open_schedules
+
     with open_schedules(Archive(settings())) as sched:
         ids = sched.resume_jobs(target)
     err.print(f"resumed {', '.join(ids)}")
@@ -140,6 +150,8 @@ def schedule_resume(target: Target) -> None:
 @cli_errors
 def schedule_remove(target: Target) -> None:
     """Remove schedules."""
+    from .scheduler import open_schedules
+
     with open_schedules(Archive(settings())) as sched:
         ids = sched.remove_jobs(target)
     err.print(f"removed {', '.join(ids)}")

@@ -35,8 +35,8 @@ import httpx
 import lxml.html
 from lxml import etree
 
-from citevault.crawler.guard import blocked_reason
 from citevault.crawler.links import main_text
+from citevault.crawler.netpolicy import blocked_reason
 
 from .config import Settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from citevault.storage.db import VERSION_TABLE
 from citevault.storage.models import Base
 
 # Tables and indexes that live in the database but not in the models: APScheduler's job store
@@ -21,7 +22,7 @@ context.configure(
     target_metadata=Base.metadata,
     include_object=_include,
     render_as_batch=connection.dialect.name == "sqlite",
-    version_table="citevault_alembic_version",
+    version_table=VERSION_TABLE,
 )
 with context.begin_transaction():
     context.run_migrations()
