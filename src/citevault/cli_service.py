@@ -61,10 +61,10 @@ def worker() -> None:
 @cli_errors
 def token_create(name: Annotated[str, typer.Argument(help="A name for the token (who uses it).")]) -> None:
     """Create a token and print it once: only its hash is kept."""
-    archive = Archive(settings())
     from .auth import create_token  # FastAPI is slow to import; only this command needs it
 
-    token = create_token(archive.index, name)
+    with Archive(settings()) as archive:
+        token = create_token(archive.index, name)
     typer.echo(token)
     err.print(f"token {name!r} created; it is shown only this once. Send it as "
               "'Authorization: Bearer <token>'. From now on API writes need a token.")
@@ -76,7 +76,8 @@ def token_list(json_out: JsonOpt = False) -> None:
     """Token names, when they were created and revoked (never the tokens)."""
     from .auth import list_tokens
 
-    rows = list_tokens(Archive(settings()).index)
+    with Archive(settings()) as archive:
+        rows = list_tokens(archive.index)
     if json_out:
         print_json({"tokens": rows})
         return
@@ -94,7 +95,8 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
     """Revoke a token."""
     from .auth import revoke_token
 
-    left = revoke_token(Archive(settings()).index, name)
+    with Archive(settings()) as archive:
+        left = revoke_token(archive.index, name)
     err.print(f"token {name!r} revoked")
     if left == 0:
         err.print("[yellow]no active token is left: API writes are open to anyone again[/]")
@@ -107,7 +109,7 @@ def schedule_list(json_out: JsonOpt = False) -> None:
     """Every schedule: job id, source, what it does, how often, next run."""
     from .scheduler import open_schedules
 
-    with open_schedules(Archive(settings())) as sched:
+    with Archive(settings()) as archive, open_schedules(archive) as sched:
         jobs = sched.jobs()
     if json_out:
         print_json({"schedules": jobs})
@@ -130,7 +132,7 @@ def schedule_pause(target: Target) -> None:
     """Pause schedules (they keep their settings; resume restarts them)."""
     from .scheduler import open_schedules
 
-    with open_schedules(Archive(settings())) as sched:
+    with Archive(settings()) as archive, open_schedules(archive) as sched:
         ids = sched.pause_jobs(target)
     err.print(f"paused {', '.join(ids)}")
 
@@ -141,7 +143,7 @@ def schedule_resume(target: Target) -> None:
     """Resume paused schedules."""
     from .scheduler import open_schedules
 
-    with open_schedules(Archive(settings())) as sched:
+    with Archive(settings()) as archive, open_schedules(archive) as sched:
         ids = sched.resume_jobs(target)
     err.print(f"resumed {', '.join(ids)}")
 
@@ -152,6 +154,6 @@ def schedule_remove(target: Target) -> None:
     """Remove schedules."""
     from .scheduler import open_schedules
 
-    with open_schedules(Archive(settings())) as sched:
+    with Archive(settings()) as archive, open_schedules(archive) as sched:
         ids = sched.remove_jobs(target)
     err.print(f"removed {', '.join(ids)}")
