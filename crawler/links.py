@@ -116,35 +116,62 @@ def css_links(css: str, base: str) -> list[str]:
     return out
 
 
-def _is_boilerplate(el: etree._Element, stop: etree._Element | None) -> bool:
-    node: etree._Element | None = el
-    while node is not None and node is not stop:
-        tag = node.tag if isinstance(node.tag, str) else ""
-        if tag in _BOILERPLATE_TAGS:
-            return True
-        if _boilerplate_marker(f"{node.get('class', '')} {node.get('id', '')}"):
-            return True
-        if node.get("role") in ("navigation", "contentinfo", "complementary", "banner"):
-            return True
-        node = node.getparent()
-    return False
+class _Page:
+    """Boilerplate tests over one parsed page. An element holding most of the page's text is a
+    layout wrapper (`<body class="enable-ad-placeholder">`, `<div class="Page-ad-margins">`, an
+    ASP.NET `<form>`), never boilerplate, whatever its class says."""
+
+    def __init__(self, doc: etree._Element) -> None:
+        body = doc.find("body")
+        self._total = len((body if body is not None else doc).text_content())
+        self._lengths: dict[etree._Element, int] = {}
+
+    def _wrapper(self, node: etree._Element) -> bool:
+        n = self._lengths.get(node)
+        if n is None:
+            n = self._lengths[node] = len(node.text_content())
+        return self._total > 0 and n >= self._total / 2
+
+    def boilerplate(self, el: etree._Element, stop: etree._Element | None, *,
+                    tags: frozenset[str] | set[str] = _BOILERPLATE_TAGS) -> bool:
+        node: etree._Element | None = el
+        while node is not None and node is not stop:
+            tag = node.tag if isinstance(node.tag, str) else ""
+            if tag in ("body", "html"):
+                break
+            marked = (
+                tag in tags
+                or _boilerplate_marker(f"{node.get('class', '')} {node.get('id', '')}")
+                or node.get("role") in ("navigation", "contentinfo", "complementary", "banner")
+            )
+            if marked and not self._wrapper(node):
+                return True
+            node = node.getparent()
+        return False
+
+    def main_content(self, doc: etree._Element) -> etree._Element | None:
+        for xp in _MAIN_XPATHS:
+            found = [e for e in doc.xpath(xp) if not self.boilerplate(e, None)]
+            if found:
+                # The container with the most text is the article (pages list teasers in <article>s).
+                return max(found, key=lambda e: len(e.text_content()))
+        return None
+
+    def in_prose(self, a: etree._Element) -> bool:
+        """A link in a sentence of running text outside navigation, footers and sidebars."""
+        para = next((p for p in a.iterancestors("p")), None)
+        if para is None or len(para.text_content().split()) < _PROSE_WORDS:
+            return False
+        return not self.boilerplate(para, None, tags=_BOILERPLATE_TAGS - {"header"})
 
 
 def _boilerplate_marker(marker: str) -> bool:
-    for token in marker.lower().split():
-        words = set(re.split(r"[-_]+", token))
-        if words & _BOILERPLATE_WORDS and not words & _CONTENT_WORDS:
-            return True
-    return False
-
-
-def _main_content(doc: etree._Element) -> etree._Element | None:
-    for xp in _MAIN_XPATHS:
-        found = [e for e in doc.xpath(xp) if not _is_boilerplate(e, None)]
-        if found:
-            # The container holding the most text is the article (pages list teasers in <article>s).
-            return max(found, key=lambda e: len(e.text_content()))
-    return None
+    """Class and id tokens naming boilerplate ("sidebar", "nav-menu"), unless another token names
+    the content itself ("article-content sticky-sidebar-relative" is the article)."""
+    tokens = [set(re.split(r"[-_]+", t)) for t in marker.lower().split()]
+    if any(words & _CONTENT_WORDS for words in tokens):
+        return False
+    return any(words & _BOILERPLATE_WORDS for words in tokens)
 
 
 def main_text(html: bytes | str, base_url: str) -> str:
@@ -156,12 +183,13 @@ def main_text(html: bytes | str, base_url: str) -> str:
         return ""
     for el in doc.xpath("//script|//style|//noscript|//template"):
         el.drop_tree()
-    root = _main_content(doc)
+    page = _Page(doc)
+    root = page.main_content(doc)
     if root is None:
         root = doc.find("body")
     if root is None:
         return ""
-    for el in [e for e in root.iterdescendants() if _is_boilerplate(e, e.getparent())]:
+    for el in [e for e in root.iterdescendants() if page.boilerplate(e, e.getparent())]:
         el.drop_tree()
     for el in root.iter(*_BLOCK_TAGS):  # "<h1>Title</h1><p>Text" reads "Title Text", not "TitleText"
         el.tail = " " + (el.tail or "")
@@ -237,7 +265,8 @@ def extract_page_links(html: bytes | str, base_url: str, *, guess_favicon: bool 
         add_req("/favicon.ico")
     out.requisites = list(req)
 
-    main = _main_content(doc)
+    page = _Page(doc)
+    main = page.main_content(doc)
     seen: set[str] = set()
     for a in doc.iter("a", "area"):
         url = _http_url(base, a.get("href"))
@@ -245,14 +274,14 @@ def extract_page_links(html: bytes | str, base_url: str, *, guess_favicon: bool 
             continue
         seen.add(url)
         text = " ".join(a.text_content().split())[:500] if a.tag == "a" else (a.get("alt") or "")
-        in_main = main is not None and _is_descendant(a, main) and not _is_boilerplate(a, main)
-        in_main = in_main or _in_prose(a)
+        in_main = main is not None and _is_descendant(a, main) and not page.boilerplate(a, main)
+        in_main = in_main or page.in_prose(a)
         (out.cited if in_main else out.navigation).append((url, text))
     for el in doc.iter("iframe", "frame"):
         url = _http_url(base, el.get("src"))
         if not url:
             continue
-        if main is not None and _is_descendant(el, main) and not _is_boilerplate(el, main) and (
+        if main is not None and _is_descendant(el, main) and not page.boilerplate(el, main) and (
             oembed_url(url)
         ):
             if url not in seen:
@@ -261,20 +290,6 @@ def extract_page_links(html: bytes | str, base_url: str, *, guess_favicon: bool 
         else:
             out.embeds.append(url)
     return out
-
-
-def _in_prose(a: etree._Element) -> bool:
-    """A link in a sentence of running text outside navigation, footers and sidebars."""
-    para = next((p for p in a.iterancestors("p")), None)
-    if para is None or len(para.text_content().split()) < _PROSE_WORDS:
-        return False
-    for node in para.iterancestors():
-        tag = node.tag if isinstance(node.tag, str) else ""
-        if tag in _BOILERPLATE_TAGS - {"header"} or _boilerplate_marker(
-            f"{node.get('class', '')} {node.get('id', '')}"
-        ):
-            return False
-    return True
 
 
 def _is_descendant(el: etree._Element, ancestor: etree._Element) -> bool:

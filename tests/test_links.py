@@ -121,3 +121,23 @@ def test_srcset() -> None:
 )
 def test_oembed(url: str, expected: str | None) -> None:
     assert oembed_url(url) == expected
+
+
+def test_layout_wrappers_with_boilerplate_words_are_not_boilerplate() -> None:
+    # Real pages put "ad" or "sidebar" in the class of wrappers around the whole page or the
+    # article itself (politico, latimes, timesofisrael did in the corpus that found this).
+    prose = ("The senator said on Tuesday that the measure would pass before the end of the year, "
+             "according to <a href='https://records.example.test/vote'>the roll-call record</a>.")
+    html = f"""<html><body class="enable-ad-placeholder"><div class="Page-ad-margins">
+      <nav><a href="/section/">Section</a></nav>
+      <article class="article sticky-sidebar-parent"><div class="article-content sticky-sidebar-relative">
+        <p>{prose}</p><p>{prose.replace('vote', 'tally')}</p>
+        <div class="sidebar-widget"><a href="/promo/">Promo</a></div>
+      </div></article>
+      <aside class="sidebar"><p>{prose.replace('vote', 'aside')}</p></aside>
+    </div></body></html>"""
+    links = extract_page_links(html, BASE)
+    assert [u for u, _ in links.cited] == [
+        "https://records.example.test/vote", "https://records.example.test/tally"]
+    nav = [u for u, _ in links.navigation]
+    assert "https://news.example.test/promo/" in nav and "https://records.example.test/aside" in nav
