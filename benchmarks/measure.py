@@ -1,0 +1,145 @@
+"""Measuring one command (wall time, CPU of its whole process tree, peak memory) and summarising
+rounds (median with min/max, percentiles, ratios pair by pair)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Run", "Summary", "percentile", "run_measured", "summarize", "tree_rss"]
+
+
+@dataclass
+class Run:
+    """One finished command."""
+
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the command and every descendant it waited for
+    maxrss_mb: float  # kernel peak RSS of the largest single process in the tree
+    tree_peak_mb: float  # sampled peak of the summed RSS of the whole tree
+    child_peak_mb: float  # sampled peak RSS of the largest descendant (e.g. the crawl process)
+    returncode: int
+    stdout: str
+    stderr: str
+    timeline: list[tuple[float, float]] = field(default_factory=list)  # (s, largest descendant MB)
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+            out += [int(p) for p in text.split()]
+    except OSError:
+        pass
+    return out
+
+
+def tree_rss(pid: int) -> dict[int, int]:
+    """Resident set of a process and each of its descendants, in bytes (Linux /proc)."""
+    out: dict[int, int] = {}
+    todo = [pid]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        p = todo.pop()
+        try:
+            out[p] = int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue
+        todo += _children(p)
+    return out
+
+
+def run_measured(
+    cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+    timeout: float = 3600.0, sample_every: float = 0.05,
+) -> Run:
+    """Run `cmd` to completion; CPU and peak RSS come from wait4() (the kernel's accounting of
+    the child plus the descendants it reaped), the tree peak from sampling /proc."""
+    out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{os.getpid()}-{time.monotonic_ns()}"
+    with open(f"{out_path}.out", "w+b") as out, open(f"{out_path}.err", "w+b") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out, stderr=err)
+        peak = child_peak = 0
+        timeline: list[tuple[float, float]] = []
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak, child_peak
+            while not done.is_set():
+                sizes = tree_rss(proc.pid)
+                child = max((v for k, v in sizes.items() if k != proc.pid), default=0)
+                peak = max(peak, sum(sizes.values()))
+                child_peak = max(child_peak, child)
+                timeline.append((time.perf_counter() - start, child / 2**20))
+                done.wait(sample_every)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        deadline = start + timeout
+        status, usage = 0, None
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.01)
+        wall = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+    for suffix in (".out", ".err"):
+        Path(f"{out_path}{suffix}").unlink(missing_ok=True)
+    assert usage is not None
+    return Run(
+        wall=wall, cpu=usage.ru_utime + usage.ru_stime, maxrss_mb=usage.ru_maxrss / 1024,
+        tree_peak_mb=peak / 2**20, child_peak_mb=child_peak / 2**20, returncode=proc.returncode,
+        stdout=stdout, stderr=stderr, timeline=timeline[:: max(1, len(timeline) // 300)],
+    )
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100), nearest-rank on sorted values."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, round(q / 100 * (len(s) - 1))))
+    return s[k]
+
+
+@dataclass(frozen=True)
+class Summary:
+    median: float
+    low: float
+    high: float
+    n: int
+
+    def scaled(self, k: float) -> Summary:
+        return Summary(self.median * k, self.low * k, self.high * k, self.n)
+
+    def fmt(self, spec: str = ".2f", unit: str = "") -> str:
+        if self.n == 0:
+            return "not run"
+        if self.n == 1:
+            return f"{self.median:{spec}}{unit}"
+        return f"{self.median:{spec}}{unit} ({self.low:{spec}}-{self.high:{spec}})"
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    vals = [v for v in values if v == v]  # drop NaN
+    if not vals:
+        return Summary(float("nan"), float("nan"), float("nan"), 0)
+    return Summary(statistics.median(vals), min(vals), max(vals), len(vals))

@@ -1,0 +1,182 @@
+"""Run every citevault benchmark side by side with its reference tool and write RESULTS.md and a
+PNG plot: `python benchmarks/run.py` (full, ~30 min) or `--quick` (a smoke run, < 2 min)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: import as the `benchmarks` package, not its files
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from benchmarks.analysis import analyse  # noqa: E402
+from benchmarks.capture import (  # noqa: E402
+    WGET,
+    cpu_bench,
+    default_concurrency,
+    latency_bench,
+    memory_bench,
+    storage_bench,
+)
+from benchmarks.cpu_profile import profile_bench  # noqa: E402
+from benchmarks.lookup import build_base, lookup_bench, replay_bench  # noqa: E402
+from benchmarks.report import targets, write_markdown, write_plot  # noqa: E402
+from benchmarks.servers import PYWB_VENV, pywb_missing  # noqa: E402
+from benchmarks.webfarm import SiteSpec  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+PARTS = ("latency", "cpu", "profile", "storage", "index", "replay", "memory")
+PRESETS: dict[str, dict[str, Any]] = {
+    "full": {"rounds": 3, "pages": 500, "index_sizes": [10_000, 100_000, 1_000_000], "queries": 300,
+             "replay_requests": 300, "memory_sizes": [10_000, 100_000]},
+    "quick": {"rounds": 1, "pages": 60, "index_sizes": [2_000], "queries": 30,
+              "replay_requests": 30, "memory_sizes": [300, 1_500]},
+}
+
+
+def _sizes(text: str) -> list[int]:
+    mult = {"k": 1_000, "m": 1_000_000}
+    out = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        out.append(int(float(part[:-1]) * mult[part[-1]]) if part[-1:] in mult else int(part))
+    return out
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes, one round: a smoke run (< 2 min)")
+    ap.add_argument("--only", help=f"comma-separated parts to run, of: {', '.join(PARTS)}")
+    ap.add_argument("--rounds", type=int, help="rounds of (1) and (2)")
+    ap.add_argument("--pages", type=int, help="pages of the site for (1), (2), (5)")
+    ap.add_argument("--index-sizes", type=_sizes, help="captures for (3), e.g. 10k,100k,1m")
+    ap.add_argument("--queries", type=int, help="queries per kind and size for (3)")
+    ap.add_argument("--replay-requests", type=int, help="requests per kind for (4)")
+    ap.add_argument("--memory-sizes", type=_sizes, help="URLs crawled for (6), e.g. 10k,100k")
+    ap.add_argument("--budget", type=float,
+                    help="seconds the whole run may take; memory sizes that would not fit are skipped")
+    ap.add_argument("--out-dir", type=Path,
+                    help="where RESULTS.md and results.png go "
+                    "(default benchmarks/, or a temp dir with --quick)")
+    args = ap.parse_args(argv)
+    preset = PRESETS["quick" if args.quick else "full"]
+    for key, value in preset.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.parts = [p.strip() for p in args.only.split(",")] if args.only else list(PARTS)
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        ap.error(f"unknown parts {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
+    if args.out_dir is None:
+        args.out_dir = Path(tempfile.gettempdir()) / "citevault-bench-quick" if args.quick else HERE
+    return args
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "missing"
+
+
+def _meta(args: argparse.Namespace) -> dict[str, Any]:
+    import scrapy
+
+    cpu_model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    conc, per_host = default_concurrency()
+    pywb = "not installed" if pywb_missing() else _version([str(PYWB_VENV / "bin" / "wayback"), "--version"])
+    return {
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        "mode": "quick" if args.quick else "full",
+        "command": "python benchmarks/run.py" + (" --quick" if args.quick else "")
+        + (f" --only {args.only}" if args.only else ""),
+        "machine": f"{os.cpu_count()} x {cpu_model}, Linux {platform.release()}",
+        "load_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "versions": f"Python {platform.python_version()}, Scrapy {scrapy.__version__}, "
+        f"{_version([WGET, '--version'])}, pywb {pywb}",
+        "concurrency": conc, "per_host": per_host,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    t0 = time.monotonic()
+    res: dict[str, Any] = {"meta": _meta(args), "skipped": []}
+    spec = SiteSpec(pages=args.pages)
+    log = print
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    md, png = args.out_dir / "RESULTS.md", args.out_dir / "results.png"
+
+    def write() -> None:
+        res["meta"]["duration"] = time.monotonic() - t0
+        res["meta"]["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        res["analysis"] = analyse(res)
+        write_plot(res, png)
+        write_markdown(res, md, png.name)
+
+    def part(name: str, fn: Callable[[], Any]) -> None:
+        if name not in args.parts:
+            return
+        log(f"[{time.monotonic() - t0:6.0f} s] {name}")
+        try:
+            res[name] = fn()
+        except Exception as exc:  # one failed part must not lose the others
+            traceback.print_exc()
+            res["skipped"].append(f"{name}: failed: {exc}")
+        write()  # after every part, so an interrupted run still leaves what it measured
+
+    if Path(WGET).exists():
+        part("latency", lambda: latency_bench(spec, args.rounds, log) | {"rounds": args.rounds})
+    elif "latency" in args.parts:
+        res["skipped"].append("latency: wget is missing; install it with `sudo apt-get install -y wget`")
+    part("cpu", lambda: cpu_bench(spec, args.rounds, log))
+    part("profile", lambda: profile_bench(spec, log))
+    part("storage", lambda: storage_bench(spec, log))
+    if {"index", "replay"} & set(args.parts):
+        work = Path(tempfile.mkdtemp(prefix="cvbench-base-"))
+        try:
+            base = build_base(work, log)
+            part("index", lambda: lookup_bench(base, args.index_sizes, args.queries, log))
+            part("replay", lambda: replay_bench(base, args.replay_requests, log))
+        except Exception as exc:
+            traceback.print_exc()
+            res["skipped"].append(f"index/replay: could not build the base archive: {exc}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if missing := pywb_missing():
+            res["skipped"].append(f"pywb side of (3) and (4): {missing}")
+    deadline = t0 + args.budget if args.budget else None
+    part("memory", lambda: memory_bench(args.memory_sizes, log, deadline))
+    if mem := res.get("memory"):
+        res["skipped"] += [f"memory, {s}" for s in mem["skipped"]]
+    res["skipped"] += [f"{p}: not selected (--only)" for p in PARTS if p not in args.parts]
+    write()
+    log("")
+    for target, measured, ok in targets(res):
+        log(f"  {'n/a   ' if ok is None else 'met   ' if ok else 'MISSED'} {target}: {measured}")
+    log(f"\nwrote {md} and {png} in {res['meta']['duration']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The benchmark harness stays importable and its fake web serves what the benchmarks expect
+(no timings here: benchmarks/run.py measures, tests only check the machinery)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.request
+
+from benchmarks import run
+from benchmarks.measure import percentile, summarize
+from benchmarks.webfarm import SiteSpec, WebFarm, stats_delta
+
+
+def _proxy_get(conn: http.client.HTTPConnection, url: str) -> tuple[int, str, bytes]:
+    conn.request("GET", url)  # absolute URI: the way a client talks to a proxy
+    resp = conn.getresponse()
+    return resp.status, resp.getheader("Content-Type") or "", resp.read()
+
+
+def test_fake_web_serves_the_site_through_its_proxy() -> None:
+    spec = SiteSpec(pages=6, hosts=3, delay=0.0)
+    with WebFarm(spec) as web:
+        before = web.stats()
+        host, port = web.proxy_url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        status, ctype, hub = _proxy_get(conn, spec.hub_url)
+        assert status == 200 and ctype.startswith("text/html")
+        for i in range(spec.pages):
+            assert spec.page_url(i).encode() in hub
+        # Every URL a complete capture fetches answers 200, on one kept-alive connection.
+        urls = spec.all_urls()
+        for url in urls[1:]:
+            status, _, body = _proxy_get(conn, url)
+            assert status == 200, url
+            assert body
+        status, _, page = _proxy_get(conn, spec.page_url(4))
+        assert len(page) == spec.page_bytes and b'src="/img/000004.jpg"' in page
+        assert _proxy_get(conn, "http://h01.bench.test/p/000004.html")[0] == 404  # page 4 is on h02
+        assert _proxy_get(conn, "http://elsewhere.example/")[0] == 404
+        conn.close()
+        delta = stats_delta(before, web.stats())
+    assert delta["requests"] == len(urls) + 3
+    assert delta["not_found"] == 2
+    assert delta["by_kind"]["p"] == spec.pages + 1 and delta["by_kind"]["img"] == spec.pages
+    assert delta["cpu"] >= 0
+
+
+def test_fake_web_is_an_http_proxy_for_urllib() -> None:
+    spec = SiteSpec(pages=2, delay=0.0, requisites=False)
+    with WebFarm(spec) as web:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": web.proxy_url}))
+        with opener.open(spec.big_url, timeout=30) as resp:
+            assert len(resp.read()) == spec.big_page_bytes
+        stats = web.stats()
+    assert json.loads(json.dumps(stats))["requests"] == 1
+
+
+def test_harness_helpers_and_presets() -> None:
+    assert summarize([3.0, 1.0, 2.0]).median == 2.0
+    assert summarize([]).fmt() == "not run"
+    assert percentile([float(i) for i in range(101)], 99) == 99.0
+    args = run._args(["--quick", "--only", "latency,index", "--memory-sizes", "1k,2k"])
+    assert args.parts == ["latency", "index"] and args.memory_sizes == [1000, 2000]
+    assert args.rounds == run.PRESETS["quick"]["rounds"]
