@@ -83,6 +83,12 @@ class Index:
         self.engine.dispose()
 
 
+def _first_line(exc: BaseException) -> str:
+    """Driver errors run over several lines (and SQLAlchemy adds a link): errors here are one line."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def open_index(url: str, *, migrate: bool = True) -> Index:
     """Open (and by default migrate) the index at a SQLAlchemy URL."""
     kwargs: dict[str, Any] = {}
@@ -99,7 +105,7 @@ def open_index(url: str, *, migrate: bool = True) -> Index:
     try:
         engine = create_engine(url, **kwargs)
     except Exception as exc:
-        raise StorageError(f"bad database URL {url!r}: {exc}") from exc
+        raise StorageError(f"bad database URL {url!r}: {_first_line(exc)}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     index = Index(engine)
@@ -107,5 +113,5 @@ def open_index(url: str, *, migrate: bool = True) -> Index:
         try:
             index.migrate()
         except Exception as exc:
-            raise StorageError(f"cannot open the index at {engine.url!r}: {exc}") from exc
+            raise StorageError(f"cannot open the index at {engine.url!r}: {_first_line(exc)}") from exc
     return index

@@ -7,6 +7,7 @@ They live at the bottom of the dependency graph (storage) so that every layer ca
     |   +-- UnsupportedURL          400: malformed URL or scheme other than http(s)
     +-- NotFound                    404: unknown source, snapshot, capture or URL
     +-- Unauthorized                401: a write (or read, if closed) without a valid token
+    +-- Forbidden                   403: a request the service refuses whoever sends it (CSRF)
     +-- StorageError                500: the home directory, the database or a WARC file failed
     +-- CaptureFailed               the seed page itself could not be captured (CLI exit 1)
 """
@@ -17,6 +18,7 @@ __all__ = [
     "BadInput",
     "CaptureFailed",
     "CitevaultError",
+    "Forbidden",
     "NotFound",
     "StorageError",
     "Unauthorized",
@@ -42,6 +44,10 @@ class NotFound(CitevaultError):
 
 class Unauthorized(CitevaultError):
     status_code = 401
+
+
+class Forbidden(CitevaultError):
+    status_code = 403
 
 
 class StorageError(CitevaultError):

@@ -63,8 +63,16 @@ def test_bad_input_is_a_400_and_changes_nothing(client: TestClient, body: dict[s
 
 def test_malformed_documents_are_refused(client: TestClient) -> None:
     extra = {"url": "https://example.com/", "colour": "red"}
-    assert client.post("/api/sources", json=extra).status_code == 422
-    assert client.post("/api/sources", json={}).status_code == 422
+    cases = [(extra, "colour"), ({}, "url"), ({"url": 5}, "url"), ([1], "request"),
+             ({"url": "https://example.com/", "depth": "x"}, "depth")]
+    for body, field in cases:
+        res = client.post("/api/sources", json=body)
+        assert res.status_code == 400, body
+        assert set(res.json()) == {"error"} and field in res.json()["error"], res.json()
+    res = client.post("/api/sources", content=b"not json", headers={"Content-Type": "application/json"})
+    assert res.status_code == 400 and "JSON" in res.json()["error"]
+    assert client.get("/api/sources/abc").status_code == 400
+    assert client.get("/api/no-such-route").json() == {"error": "Not Found"}
     assert client.get("/api/sources").json() == {"sources": []}
 
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from citevault.archive import Archive
-from citevault.citations import Citation, cite, render, replay_url, source_citations
+from citevault.citations import Citation, cite, is_error_title, render, replay_url, source_citations
 from citevault.cli import get_app
 from citevault.config import Settings
 from citevault.storage.errors import BadInput, NotFound
@@ -26,6 +26,8 @@ from tests.fakeweb import FakeWeb, NewsSite, build_news_site
 BASE = "https://archive.example.org"
 ODD_TITLE = "Costs & {benefits} of 100% <clean> water_act #2"
 OWN = "https://cite-test.example"
+GONE_ANCHOR = "an earlier analysis published by an industry trade group"  # the news site's 404 link
+SOFT_ANCHOR = "the county's water quality report"
 
 
 @dataclass
@@ -34,7 +36,7 @@ class Archived:
     settings: Settings
     site: NewsSite
     article_id: int  # the news article, captured twice (the second time as revisits)
-    odd_id: int  # a page with an awkward title citing a URL that never answers
+    odd_id: int  # a page with an awkward title citing a URL that never answers and a soft 404
     first_snapshot: int
 
 
@@ -45,8 +47,11 @@ def archived(fakeweb: FakeWeb, tmp_path_factory: pytest.TempPathFactory) -> Iter
     title = ODD_TITLE.replace("&", "&amp;").replace("<", "&lt;")
     fakeweb.add(f"{OWN}/odd", f"<html><head><title>{title}</title></head><body><article><p>We rely "
                 "on <a href='/dropped'>a source that never answers any request at all, however long "
-                "we wait for it</a> here.</p></article></body></html>")
+                "we wait for it</a> here, and on <a href='/soft-404'>the county's water quality\n "
+                "report</a> as published.</p></article></body></html>")
     fakeweb.add(f"{OWN}/dropped", drop=True)
+    fakeweb.add(f"{OWN}/soft-404", "<html><head><title>Page Not Found | County</title></head>"
+                "<body><h1>We could not find that page.</h1></body></html>")  # answers 200
     with pytest.MonkeyPatch.context() as mp:
         for k, v in fakeweb.proxy_env().items():
             mp.setenv(k, v)
@@ -197,6 +202,9 @@ def test_bibtex(archived: Archived, archive: Archive) -> None:
     for e, c in zip(entries, cites, strict=True):
         assert e["url"] == c.url
         assert c.copy is not None
+        if not c.copy.usable:  # see test_dead_links_are_cited_by_anchor_text_in_every_format
+            assert "howpublished" not in e and "urldate" not in e
+            continue
         assert e["urldate"] == c.copy.date
         assert e["howpublished"] == r"\url{" + c.copy.replay_url.replace("%", r"\%") + "}"
         assert e["note"].startswith("Archived copy captured " + c.copy.date)
@@ -206,6 +214,56 @@ def test_bibtex(archived: Archived, archive: Archive) -> None:
     assert odd[0]["title"] == r"{Costs \& \{benefits\} of 100\% <clean> water\_act \#2}"
     assert "howpublished" not in odd[1] and odd[1]["note"].startswith("not archived:")
     assert all(_balanced(v) for e in odd for v in e.values())
+
+
+def test_dead_links_are_cited_by_anchor_text_in_every_format(
+    archived: Archived, archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cited page that answered 404 is titled by the article's anchor text, not by its error page,
+    and no format offers the archived error page as the archived copy."""
+    cites = source_citations(archive, archived.article_id, BASE)
+    gone = by_url(cites)[archived.site.not_found]
+    assert gone.copy is not None and gone.copy.status == 404
+    assert gone.title == GONE_ANCHOR == gone.anchor_text
+    assert gone.reason == f"the page answered HTTP 404 when it was captured on {gone.copy.date}"
+    replay = gone.copy.replay_url
+    # robust-html: a plain link, no version.
+    html = render(cites, "robust-html")
+    anchors = lxml.html.fragment_fromstring(html, create_parent="div").findall(".//a")
+    a = next(a for a in anchors if a.get("href") == gone.url)
+    assert a.text_content() == GONE_ANCHOR and a.get("data-versionurl") is None
+    # markdown and text: the anchor text, the status, and no replay URL.
+    md = render(cites, "markdown")
+    assert f"- [{GONE_ANCHOR}]({gone.url}) ({gone.reason})\n" in md
+    text = render(cites, "text")
+    assert re.search(rf"^\d+\. {GONE_ANCHOR}\. {re.escape(gone.url)}\. \({gone.reason}\)$", text, re.M)
+    # bibtex: no howpublished/urldate, and the note says why.
+    entry = next(e for e in _bib_entries(render(cites, "bibtex")) if e["url"] == gone.url)
+    assert entry["title"] == "{" + GONE_ANCHOR + "}"
+    assert "howpublished" not in entry and "urldate" not in entry
+    assert entry["note"] == f"{gone.reason}; the archived error page is not cited"
+    for fmt in ("robust-html", "markdown", "text", "bibtex"):
+        out = render(cites, fmt)
+        assert replay not in out and "Page not found" not in out and "404 Not Found" not in out
+    # The CLI prints the same.
+    result = run(archived, monkeypatch, "cite", str(archived.article_id), "--format", "text")
+    assert result.exit_code == 0 and f". {GONE_ANCHOR}. {gone.url}. (" in result.stdout
+    # JSON still lists the copy, marked unusable.
+    doc = gone.as_json()
+    assert doc["title"] == GONE_ANCHOR and doc["archived"]["usable"] is False
+
+
+def test_soft_404_pages_are_cited_by_anchor_text(archived: Archived, archive: Archive) -> None:
+    """A page that answered 200 with an error page's title is not titled by it either."""
+    soft = by_url(source_citations(archive, archived.odd_id, BASE))[f"{OWN}/soft-404"]
+    assert soft.copy is not None and soft.copy.status == 200 and soft.copy.usable
+    assert soft.title == SOFT_ANCHOR  # whitespace of the anchor collapsed
+    for title in ("404 Not Found", "Page not found | The Daily Ledger", "Error 404", "Just a moment...",
+                  "HTTP 500 Internal Server Error", "Site \u2013 Page Not Found", "410 Gone"):
+        assert is_error_title(title), title
+    for title in ("Senate passes sweeping clean water bill | The Daily Ledger", "Why 404 pages matter",
+                  "500 ways to cook rice", "EPA: Safe Drinking Water Act", ODD_TITLE):
+        assert not is_error_title(title), title
 
 
 def test_bad_format_and_unknown_source(archived: Archived, archive: Archive) -> None:

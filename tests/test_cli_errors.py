@@ -186,3 +186,41 @@ def test_capture_past_its_time_limit_is_stopped_and_failed(web: FakeWeb,
     snap = json.loads(result.stdout)["sources"][0]["snapshot"]
     assert snap["state"] == "failed" and "time limit" in snap["error"]
     assert all(c["warc"] is None for c in snap["captures"])
+
+
+def test_some_seeds_failing_exits_1_with_every_result(web: FakeWeb,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("no_proxy", "127.0.0.1")  # fetched directly: connection refused
+    dead = f"http://127.0.0.1:{_closed_port()}/gone"
+    result = run("add", "https://site.example.test/", dead, "--depth", "0", "--json")
+    assert result.exit_code == 1
+    assert "1 of 2 URLs failed" in result.stderr and dead in result.stderr
+    states = [s["snapshot"]["state"] for s in json.loads(result.stdout)["sources"]]
+    assert states == ["done", "failed"]
+
+
+def test_sigterm_to_add_stops_the_crawl_and_settles(web: FakeWeb, home: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    web.add("https://hang.example.test/", "<p>late</p>", delay=30.0)
+    cli = Path(sys.executable).with_name("citevault")
+    proc = subprocess.Popen([str(cli), "add", "https://hang.example.test/", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and web.hits("https://hang.example.test/") == 0:
+        time.sleep(0.1)
+    assert web.hits("https://hang.example.test/") == 1
+    child = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+    child_pids = [int(p) for p in child.stdout.split()]
+    assert child_pids, "add runs its crawl in a child process"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    listed = json.loads(run("list", "--json").stdout)["sources"]
+    assert listed[0]["last_state"] == "failed"
+    for pid in child_pids:  # the crawl child did not outlive add
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()

@@ -323,3 +323,24 @@ def test_a_real_capture_seen_through_the_ui(client: TestClient, monkeypatch: pyt
         assert client.get(instead.removeprefix("http://testserver")).status_code == 200
         home = _html(client.get("/"))
         assert "1 gone" in " ".join(home.xpath("//tbody/tr")[0].text_content().split())
+
+
+def test_cross_site_form_posts_are_refused(tmp_path: Path) -> None:
+    """An archived page replayed from this origin (sandboxed: origin "null") must not be able to
+    archive or schedule anything, even while no token exists."""
+    from fastapi.testclient import TestClient
+
+    from citevault.config import Settings
+    from citevault.web import create_app
+
+    client = TestClient(create_app(Settings(home=tmp_path / "csrf")))
+    form = {"url": "https://example.test/page", "every": "1m"}
+    for headers in ({"Origin": "null"}, {"Origin": "https://evil.example"},
+                    {"Sec-Fetch-Site": "cross-site"}):
+        r = client.post("/ui/add", data=form, headers=headers, follow_redirects=False)
+        assert r.status_code == 403, headers
+        assert "refused" in r.text
+    assert client.get("/api/sources").json()["sources"] == []
+    ok = client.post("/ui/add", data=form, follow_redirects=False,
+                     headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    assert ok.status_code == 303

@@ -173,6 +173,17 @@ def test_pages_list_the_article_and_each_cited_page_with_titles(exported: Export
         assert (p["url"], ts) in indexed
 
 
+def test_pages_of_dead_links_are_titled_by_anchor_text(exported: Exported) -> None:
+    """The cited page that answered 404 is listed under the article's anchor text, not under the
+    title of its error page."""
+    with zipfile.ZipFile(exported.wacz) as z:
+        pages = [json.loads(ln) for ln in z.read("pages/pages.jsonl").decode().splitlines()[1:]]
+    gone = [p for p in pages if p["url"] == exported.site.not_found]
+    assert gone and all(p["status"] == 404 for p in gone)
+    assert {p["title"] for p in gone} == {"an earlier analysis published by an industry trade group"}
+    assert not any("not found" in p["title"].lower() for p in pages)
+
+
 def test_export_errors(exported: Exported, tmp_path: Path) -> None:
     archive = Archive(exported.settings)
     try:

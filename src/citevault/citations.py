@@ -1,5 +1,12 @@
 """Citations of a source: the article and each source it cites, each with its archived copy, as
-Robust Links HTML, Markdown, plain text or BibTeX."""
+Robust Links HTML, Markdown, plain text or BibTeX.
+
+A source's title is its archived page's <title> only when that copy is a usable page (answered
+< 400, HTML, a title that is not an error page's); otherwise the article's anchor text, then the URL.
+A copy that answered HTTP >= 400 when captured is an archived error page, and no format presents it as
+the archived copy: Robust Links HTML gives a plain link without data-versionurl, Markdown and text say
+the page answered HTTP N when captured, and BibTeX leaves out howpublished and urldate and says the
+same in its note. Only the JSON form lists such a copy, marked "usable": false."""
 
 from __future__ import annotations
 
@@ -25,7 +32,9 @@ __all__ = [
     "CaptureSet",
     "Citation",
     "cite",
+    "is_error_title",
     "page_title",
+    "source_title",
     "render",
     "replay_url",
     "source_captures",
@@ -36,6 +45,19 @@ FORMATS = ("robust-html", "markdown", "text", "bibtex")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _MAX_HOPS = 10
 _TITLE_BYTES = 5_000_000  # a title is near the top; do not parse huge payloads to find one
+# A title (or one part of it, split at " | ", " - ", ...) that names an error, not a page: soft 404s
+# and bot walls answer 200 with these.
+_ERROR_PHRASE = (
+    r"error(?: page)?|(?:page|file|document|content|resource)?\s*not found|forbidden|access denied"
+    r"|unauthori[sz]ed|bad request|(?:internal )?server error|service (?:temporarily )?unavailable"
+    r"|(?:page|site) (?:temporarily )?unavailable|bad gateway|gateway time-?out|too many requests"
+    r"|just a moment|attention required|oops|sorry|something went wrong|request rejected"
+)
+_ERROR_CODE = r"(?:http\s*)?(?:error\s*)?[45]\d\d(?:\s*error)?"
+_ERROR_TITLE = re.compile(
+    rf"(?:{_ERROR_CODE}(?:\s*[-:.]?\s*(?:{_ERROR_PHRASE}|gone))?|{_ERROR_PHRASE})", re.I
+)
+_TITLE_PARTS = re.compile(r"\s*[|\u2013\u2014\u00b7\u2022]\s*|\s+[-:]\s+|:\s+")
 
 
 def replay_url(base_url: str, timestamp: str, url: str) -> str:
@@ -175,17 +197,36 @@ def page_title(archive: Archive, cap: Capture) -> str | None:
     return title or None
 
 
+def is_error_title(title: str) -> bool:
+    """Whether a page title names an error ("404 Not Found", "Page not found | Site", ...)."""
+    parts = (p.strip(" .!\u2026") for p in _TITLE_PARTS.split(title))
+    return any(_ERROR_TITLE.fullmatch(p) for p in parts if p)
+
+
+def source_title(archive: Archive, cap: Capture | None, anchor: str | None, url: str) -> str:
+    """The title to cite a source by: the <title> of its archived copy `cap` when that is a usable
+    page (answered < 400, HTML, a title that is not an error page's), else the anchor text it was
+    cited with, else its URL."""
+    if cap is not None and (cap.status is None or cap.status < 400):
+        title = page_title(archive, cap)
+        if title and not is_error_title(title):
+            return title
+    return " ".join((anchor or "").split()) or url
+
+
 def _citation(
     archive: Archive, caps: CaptureSet, kind: str, url: str, anchor: str | None, base_url: str
 ) -> Citation:
     final = caps.final(url)
     copy = ArchivedCopy.from_capture(final, base_url) if final is not None else None
-    title = (page_title(archive, final) if final is not None else None) or anchor or url
+    title = source_title(archive, final, anchor, url)
     reason = None
     if copy is None:
         reason = caps.failure(url)
     elif not copy.usable:
-        reason = f"the page answered HTTP {copy.status} when it was captured"
+        reason = f"the page answered HTTP {copy.status} when it was captured on {copy.date}"
+        if copy.url != url:
+            reason += f" (redirected to {copy.url})"
     return Citation(kind=kind, url=url, title=title, anchor_text=anchor, copy=copy, reason=reason)
 
 
@@ -277,14 +318,14 @@ def _bib_url(url: str) -> str:
 def _bibtex(c: Citation, key: str) -> str:
     fields = [("title", "{" + _bib(c.title) + "}"), ("url", c.url.replace("{", "%7B").replace("}", "%7D"))]
     copy = c.copy
-    if copy is not None:
+    if copy is not None and copy.usable:
         fields += [("urldate", copy.date), ("howpublished", r"\url{" + _bib_url(copy.replay_url) + "}")]
         note = f"Archived copy captured {copy.datetime}"
         if copy.url != c.url:
             note += f" (redirected to {copy.url})"
-        if not copy.usable:
-            note += f"; the page answered HTTP {copy.status}"
         fields.append(("note", _bib(note)))
+    elif copy is not None:
+        fields.append(("note", _bib(f"{c.reason}; the archived error page is not cited")))
     else:
         fields.append(("note", _bib(c.reason or "not archived")))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)

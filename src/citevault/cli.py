@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,7 +110,7 @@ def add(
                 for q in queued:
                     sched.apply(cfg, q.source_id, spec)
         view = _ProgressView()
-        with Live(view, console=err, refresh_per_second=8, transient=True):
+        with Live(view, console=err, refresh_per_second=8, transient=True), _sigterm_interrupts():
             WorkQueue(archive.index, lease=cfg.lease_timeout).run_here(archive, queued, view.update)
         with archive.index.session() as s:
             results: list[dict[str, Any]] = []
@@ -125,9 +128,30 @@ def add(
             for d in skipped:
                 err.print(f"skipped {d['url']}: archived at {d['timestamp']}, "
                           f"within {if_not_archived_within}")
-        if results and all(r["snapshot"]["state"] == "failed" for r in results):
-            first = results[0]["snapshot"]
-            raise CaptureFailed(f"could not capture {results[0]['url']}: {first['error']}")
+        failed = [r for r in results if r["snapshot"]["state"] == "failed"]
+        if failed:  # a seed that could not be captured: exit 1, also when others were
+            first = failed[0]
+            what = "" if len(results) == 1 else f"{len(failed)} of {len(results)} URLs failed; "
+            raise CaptureFailed(f"{what}could not capture {first['url']}: {first['snapshot']['error']}")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM to `add` (the crawl runs in a child of its own session) ends the capture the way
+    Ctrl-C does: the child is stopped and the snapshots are settled, not left running."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (embedded use): nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_add_summary(results: list[dict[str, Any]]) -> None:

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from citevault.storage.errors import BadInput
+
 from .archive import Archive
 from .clibase import JsonOpt, app, cli_errors, err, fail, print_json, settings
 from .config import load_settings
@@ -35,6 +37,8 @@ def serve(
     from .service import run_service
 
     settings()  # a bad setting is a one-line error
+    if port is not None and not 0 < port < 65536:
+        raise BadInput(f"--port must be between 1 and 65535, not {port}")
     cfg = load_settings(host=host, port=port)
     _logging()
     code = run_service(cfg, lambda line: err.print(line, soft_wrap=True))

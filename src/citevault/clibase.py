@@ -35,6 +35,11 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+_SERVER_LIBS = {"redis": "Redis server (CITEVAULT_REDIS_URL)",
+                "sqlalchemy": "index database (CITEVAULT_DATABASE_URL)",
+                "psycopg": "index database (CITEVAULT_DATABASE_URL)"}
+
+
 def cli_errors(fn: F) -> F:
     """Turn citevault errors into one-line messages and the contract's exit codes."""
 
@@ -46,6 +51,13 @@ def cli_errors(fn: F) -> F:
             fail(str(exc), 1)
         except CitevaultError as exc:
             fail(str(exc), 2)
+        except Exception as exc:
+            # A database or Redis server that is down or refuses us: say so in one line.
+            lib = type(exc).__module__.split(".")[0]
+            if lib not in _SERVER_LIBS:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            fail(f"cannot use the {_SERVER_LIBS[lib]}: {first}", 2)
         return None
 
     return wrapper  # type: ignore[return-value]

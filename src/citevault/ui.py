@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from citevault.storage.errors import BadInput, CitevaultError, NotFound, Unauthorized
+from citevault.storage.errors import BadInput, CitevaultError, Forbidden, NotFound, Unauthorized
 from citevault.storage.index import get_source, history
 from citevault.storage.models import Snapshot, Source
 
@@ -181,10 +181,25 @@ def _source_request(values: dict[str, str]) -> SourceRequest:
         raise BadInput(f"bad form: {exc.errors()[0]['msg']}") from exc
 
 
+def _same_origin(request: Request) -> None:
+    """Refuse cross-site form posts (CSRF). Replayed archived pages are served from this origin
+    in a sandbox, so their origin is "null": a form or fetch in an archived page must not be able
+    to archive or schedule anything, even while no token exists."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise Forbidden("cross-site form posts are refused")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        own = f"{request.url.scheme}://{request.url.netloc}"
+        if origin != own:
+            raise Forbidden(f"form posted from another origin ({origin}) is refused")
+
+
 async def add(request: Request) -> Response:
     """Queue a capture through the API's own path (add_source), then show the source's page."""
     values: dict[str, str] = {}
     try:
+        _same_origin(request)
         values = await _read_form(request)
         await run_in_threadpool(_authorize_form, request, values.get("token", "").strip())
         res = await run_in_threadpool(add_source, _source_request(values), request)

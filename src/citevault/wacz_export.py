@@ -1,5 +1,6 @@
 """WACZ export of a source: its WARC records copied byte for byte into one WARC, packaged by py-wacz
-with a CDXJ index, pages.jsonl (the article and each cited page, with titles) and datapackage.json."""
+with a CDXJ index, pages.jsonl (the article and each cited page, titled as citations.source_title
+does: a usable page's <title>, else the anchor text, else the URL) and datapackage.json."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from citevault.storage.models import Capture, Link, Snapshot
 from citevault.storage.warcstore import read_record_bytes, resolve_path
 
 from .archive import Archive
-from .citations import CaptureSet, page_title
+from .citations import CaptureSet, source_title
 
 __all__ = ["WaczExport", "check_writable", "export_wacz"]
 
@@ -111,19 +112,16 @@ def _pages(
     pages: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     main: Capture | None = None
-    titles: dict[int, str | None] = {}
 
     def add(cap: Capture, anchor: str | None, seed: bool) -> None:
         if (cap.url, cap.timestamp) in seen:
             return
         seen.add((cap.url, cap.timestamp))
-        if cap.id not in titles:
-            titles[cap.id] = page_title(archive, cap)
         entry: dict[str, Any] = {
             "id": f"capture-{cap.id}",
             "url": cap.url,
             "ts": _ts_iso(cap.timestamp),
-            "title": titles[cap.id] or anchor or cap.url,
+            "title": source_title(archive, cap, anchor, cap.url),
         }
         if cap.status is not None:
             entry["status"] = cap.status

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citevault.storage.errors import CitevaultError
 
@@ -29,6 +31,20 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
     @app.exception_handler(CitevaultError)
     async def _citevault_error(request: Request, exc: CitevaultError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+
+    # Malformed requests get the same one-line {"error": ...} shape, as 400, not FastAPI's 422.
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "request"
+            problems.append(f"{where}: {e.get('msg', 'invalid')}")
+        return JSONResponse({"error": "bad request: " + "; ".join(problems)}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:
