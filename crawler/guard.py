@@ -15,9 +15,10 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.resolver import CachingThreadedResolver
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 
-from .netpolicy import blocked_reason
+from .netpolicy import as_ip, blocked_reason
 
 __all__ = ["BlockedAddress", "PrivateNetworkMiddleware", "GuardedResolver", "blocked_reason"]
 
@@ -37,7 +38,9 @@ def _proxy_hosts() -> set[str]:
 
 
 class PrivateNetworkMiddleware:
-    """Downloader middleware: refuse IP-literal targets on private networks."""
+    """Downloader middleware: refuse IP-literal targets on private networks, and names that
+    resolve to them when we resolve names ourselves (no proxy), with a clear reason. The resolver
+    checks again at connect time (a name may resolve differently the second time)."""
 
     def __init__(self, allow: bool) -> None:
         if allow:
@@ -47,7 +50,7 @@ class PrivateNetworkMiddleware:
     def from_crawler(cls, crawler: Crawler) -> PrivateNetworkMiddleware:
         return cls(crawler.settings.getbool("CITEVAULT_ALLOW_PRIVATE_NETWORKS"))
 
-    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         host = urlsplit(request.url).hostname or ""
         reason = blocked_reason(host)
         if reason is None and host.lower() in ("localhost", "localhost.localdomain") or host.endswith(
@@ -56,6 +59,17 @@ class PrivateNetworkMiddleware:
             reason = f"refused: {host} is a loopback name (set CITEVAULT_ALLOW_PRIVATE_NETWORKS=1 to allow)"
         if reason:
             raise BlockedAddress(reason)
+        if request.meta.get("proxy") or as_ip(host) is not None:
+            return  # the proxy resolves names; literals were checked above
+        from twisted.internet import reactor
+
+        try:
+            # The GuardedResolver refuses private answers (Twisted types `name` oddly: ignore).
+            await maybe_deferred_to_future(reactor.resolve(host))  # type: ignore[arg-type]
+        except BlockedAddress:
+            raise
+        except Exception:
+            return  # a name that does not resolve: the download reports it as a DNS failure
 
 
 class GuardedResolver(CachingThreadedResolver):

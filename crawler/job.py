@@ -69,6 +69,8 @@ class CrawlOptions:
             "DNS_RESOLVER": "citevault.crawler.guard.GuardedResolver",
             "CITEVAULT_ALLOW_PRIVATE_NETWORKS": self.allow_private_networks,
             "DOWNLOADER_MIDDLEWARES": {
+                "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+                "citevault.crawler.robots.RobotsTxtMiddleware": 100,
                 "citevault.crawler.guard.PrivateNetworkMiddleware": 760,
                 "citevault.crawler.middlewares.RawExchangeMiddleware": 950,
             },

@@ -5,17 +5,38 @@ checker (no Scrapy import)."""
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 
-__all__ = ["blocked_reason"]
+__all__ = ["as_ip", "blocked_reason"]
 
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 
 
-def blocked_reason(host: str) -> str | None:
-    """Why `host` (an IP literal) may not be fetched, or None when it may."""
+# The IPv4 forms inet_aton accepts and browsers and proxies still resolve: 127.1, 2130706433,
+# 0x7f.0.0.1, 0177.0.0.1 all mean 127.0.0.1.
+_LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}\.?$", re.I)
+
+
+def as_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names literally, in any notation, or None for a host name."""
+    host = host.strip("[]")
     try:
-        ip = ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host)
     except ValueError:
+        pass
+    if _LEGACY_IPV4.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
+        except OSError:
+            return None
+    return None
+
+
+def blocked_reason(host: str) -> str | None:
+    """Why `host` (an IP literal, in any notation) may not be fetched, or None when it may."""
+    ip = as_ip(host)
+    if ip is None:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped

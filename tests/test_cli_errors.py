@@ -163,6 +163,22 @@ def test_robots_policy(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 1
     error = json.loads(result.stdout)["sources"][0]["snapshot"]["captures"][0]["error"]
     assert "robots.txt" in error
+    # Several pages of one host queued while its robots.txt is still being fetched: each waits
+    # for the rules (Scrapy 2.19 let all but the first through; crawler/robots.py).
+    prose = "This long paragraph of running text cites a source for the claim it makes"
+    links = "".join(f'<p>{prose}: <a href="https://robots.example.test/private/p{i}">p{i}</a>, and '
+                    f'<a href="https://robots.example.test/open/p{i}">o{i}</a>.</p>' for i in range(4))
+    web.add("https://news.example.test/story", f"<article>{links}</article>")
+    for i in range(4):
+        web.add(f"https://robots.example.test/private/p{i}", "<p>secret</p>")
+        web.add(f"https://robots.example.test/open/p{i}", "<p>open</p>")
+    web.clear_requests()
+    doc = json.loads(run("add", "https://news.example.test/story", "--json").stdout)
+    caps = {c["url"]: c for c in doc["sources"][0]["snapshot"]["captures"]}
+    for i in range(4):
+        assert "robots.txt" in caps[f"https://robots.example.test/private/p{i}"]["error"]
+        assert web.hits(f"https://robots.example.test/private/p{i}") == 0
+        assert caps[f"https://robots.example.test/open/p{i}"]["status"] == 200
 
 
 @pytest.mark.postgres
@@ -224,3 +240,14 @@ def test_sigterm_to_add_stops_the_crawl_and_settles(web: FakeWeb, home: Path) ->
     assert listed[0]["last_state"] == "failed"
     for pid in child_pids:  # the crawl child did not outlive add
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+@pytest.mark.parametrize("host", ["127.1", "0x7f.0.0.1", "0177.0.0.1", "[::1]"])
+def test_private_address_shorthands_refused_through_a_proxy(web: FakeWeb, host: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS")
+    result = run("add", f"http://{host}:{web.port}/", "--depth", "0", "--json")
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)["sources"][0]["snapshot"]["captures"][0]["error"]
+    assert error.startswith("refused:") and "loopback" in error
+
