@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -21,8 +22,14 @@ from warcio.statusandheaders import StatusAndHeaders
 
 from citevault.storage.db import Index
 from citevault.storage.index import latest_with_digest, now_timestamp, surt_key
-from citevault.storage.models import Capture, Link, Snapshot
-from citevault.storage.warcstore import ROLE_HEADER, WarcStore, payload_digests
+from citevault.storage.models import Capture, Link, Snapshot, Source
+from citevault.storage.warcstore import (
+    PARENT_HEADER,
+    ROLE_HEADER,
+    SNAPSHOT_HEADER,
+    WarcStore,
+    payload_digests,
+)
 
 __all__ = ["CaptureRecorder", "Exchange", "Recorded"]
 
@@ -106,6 +113,10 @@ class CaptureRecorder:
         self._counts: dict[int, list[int]] = {}
         self._pending = 0
         self._first_pending: float | None = None
+        # Per crawl: each snapshot's key (its metadata record's), and the WARC-Record-ID of each
+        # capture's record, so that records name their snapshot and parent for `reindex`.
+        self._snapshot_keys: dict[int, str] = {}
+        self._record_ids: dict[int, str] = {}
 
     # -- transactions ----------------------------------------------------------------------------
     def _tx(self) -> Session:
@@ -189,6 +200,11 @@ class CaptureRecorder:
         ts = now_timestamp(exchange.fetched_at)
         with self._lock:
             s = self._tx()
+            extra = {ROLE_HEADER: role}
+            if snapshot_id in self._snapshot_keys:
+                extra[SNAPSHOT_HEADER] = self._snapshot_keys[snapshot_id]
+            if parent_id is not None and parent_id in self._record_ids:
+                extra[PARENT_HEADER] = self._record_ids[parent_id]
             original = latest_with_digest(s, exchange.url, digest) if exchange.body else None
             if original is not None:
                 written = self.store.write_revisit(
@@ -200,7 +216,7 @@ class CaptureRecorder:
                     refers_to_record=None,
                     when=exchange.fetched_at,
                     request_head=exchange.request_head(),
-                    extra_headers={ROLE_HEADER: role},
+                    extra_headers=extra,
                 )
                 record_type = "revisit"
             else:
@@ -211,7 +227,7 @@ class CaptureRecorder:
                     body=exchange.body,
                     when=exchange.fetched_at,
                     ip_address=exchange.ip_address,
-                    extra_headers={ROLE_HEADER: role},
+                    extra_headers=extra,
                 )
                 record_type = "response"
             row = dict(
@@ -235,6 +251,7 @@ class CaptureRecorder:
                 error=None,
             )
             result = self._insert(s, row)
+            self._record_ids[result.id] = written.record_id
             self._added(snapshot_id, done=1, nbytes=written.length)
             return result
 
@@ -265,13 +282,35 @@ class CaptureRecorder:
             )
 
     def start_snapshot(self, snapshot_id: int) -> None:
+        """Mark the snapshot running, and write a metadata record describing it and its source:
+        with the snapshot header of every record of the snapshot, the WARC files alone say what
+        was captured, for which source, and why (`citevault reindex` rebuilds the index so)."""
         with self._lock:
             self._commit()
+            started = _now()
             with self.index.session() as s:
                 s.execute(
                     update(Snapshot).where(Snapshot.id == snapshot_id)
-                    .values(state="running", started_at=_now(), attempts=Snapshot.attempts + 1)
+                    .values(state="running", started_at=started, attempts=Snapshot.attempts + 1)
                 )
+                snap = s.get(Snapshot, snapshot_id)
+                src = s.get(Source, snap.source_id) if snap is not None else None
+                if snap is None or src is None:
+                    return
+                key = self._snapshot_keys.setdefault(snapshot_id, str(uuid.uuid4()))
+                info: dict[str, object] = {
+                    "type": "citevault-snapshot",
+                    "snapshot_key": key,
+                    "source": {
+                        "url": src.url, "note": src.note, "depth": src.depth, "scope": src.scope,
+                        "schedule": src.schedule, "created_at": _dt(src.created_at),
+                    },
+                    "snapshot": {
+                        "trigger": snap.trigger, "queued_at": _dt(snap.queued_at),
+                        "started_at": _dt(started), "attempt": snap.attempts,
+                    },
+                }
+            self.store.write_metadata(src.url, info, {SNAPSHOT_HEADER: key})
 
     def finish_snapshot(self, snapshot_id: int, state: str, error: str | None = None) -> None:
         with self._lock:
@@ -285,6 +324,11 @@ class CaptureRecorder:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _dt(when: datetime | None) -> str | None:
+    """A naive UTC datetime of the index, exactly (microseconds kept): ISO 8601 with Z."""
+    return when.isoformat(timespec="microseconds") + "Z" if when is not None else None
 
 
 def _iso(ts: str) -> str:

@@ -1,25 +1,37 @@
 """Fixity and recovery: check every indexed record against its WARC file (`verify`), and rebuild
-the capture index from the WARC files alone (`reindex`)."""
+the index (sources, snapshots, captures) from the WARC files alone (`reindex`)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from base64 import b32encode
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+from urllib.parse import urljoin
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
 
 from .db import Index
 from .errors import CitevaultError
-from .index import surt_key
-from .models import Capture
-from .warcstore import OPEN_SUFFIX, ROLE_HEADER, payload_digests, resolve_path
+from .index import surt_key, timestamp_to_datetime
+from .models import Capture, Snapshot, Source
+from .warcstore import (
+    OPEN_SUFFIX,
+    PARENT_HEADER,
+    ROLE_HEADER,
+    SNAPSHOT_HEADER,
+    payload_digests,
+    resolve_path,
+)
 
-__all__ = ["Problem", "ReindexResult", "reindex", "verify"]
+__all__ = ["Problem", "ReindexResult", "reindex", "settle_state", "verify"]
 
 
 @dataclass(frozen=True)
@@ -78,11 +90,30 @@ def verify(index: Index, warc_dir: Path, on_item: Callable[[int], None] | None =
     return problems
 
 
+def settle_state(captures: Iterable[tuple[str, str | None, str | None]],
+                 error: str | None = None) -> tuple[str, str | None]:
+    """A finished snapshot's (state, error) from its captures' (role, error, warc): failed when
+    the seed got no response, partial when something else failed, done otherwise; `error` (the
+    crawl itself failed) makes it failed."""
+    caps = list(captures)
+    seed_ok = any(r == "seed" and w is not None for r, _, w in caps)
+    seed_err = next((e for r, e, _ in caps if r == "seed" and e), None)
+    if error is not None:
+        return "failed", error
+    if not seed_ok:
+        return "failed", seed_err or "the seed page was not captured"
+    if any(e for _, e, _ in caps):
+        return "partial", None
+    return "done", None
+
+
 @dataclass
 class ReindexResult:
     files: int = 0
-    records: int = 0
-    added: int = 0
+    records: int = 0  # response/revisit/resource records read
+    added: int = 0  # capture rows added
+    sources: int = 0  # source rows added
+    snapshots: int = 0  # snapshot rows added
     skipped_open: list[str] = field(default_factory=list)
 
 
@@ -90,47 +121,229 @@ def _warc_files(warc_dir: Path) -> list[Path]:
     return sorted(warc_dir.glob("*.warc.gz")) + sorted(warc_dir.glob("*.warc"))
 
 
+def _parse_dt(value: Any) -> datetime | None:
+    """A datetime as the recorder writes it (naive UTC, ISO 8601 with Z)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.removesuffix("Z"))
+    except ValueError:
+        return None
+
+
+class _Rebuild:
+    """The state of one `reindex` run: snapshot keys -> snapshot rows, record ids -> captures."""
+
+    def __init__(self, index: Index, result: ReindexResult) -> None:
+        self.index = index
+        self.result = result
+        with index.session() as s:
+            self.known: dict[tuple[str | None, int | None], int] = {
+                (w, o): cid for cid, w, o in s.execute(select(Capture.id, Capture.warc, Capture.offset))
+            }
+        self.sources: dict[tuple[str, datetime], int] = {}
+        self.snapshots: dict[str, int] = {}  # snapshot key -> snapshot id
+        self.created: set[int] = set()  # snapshots added by this run: settled at the end
+        self.record_ids: dict[str, int] = {}  # WARC-Record-ID -> capture id
+        self.parents: list[tuple[int, str]] = []  # (new capture id, parent's WARC-Record-ID)
+        self.unplaced: list[tuple[int, str]] = []  # (new capture id, a key not seen yet)
+        self.revisits: list[tuple[int, str | None]] = []  # (new capture id, Refers-To-Target)
+
+    # -- metadata records ------------------------------------------------------------------------
+    def metadata(self, rec: ArcWarcRecord) -> None:
+        """A snapshot's metadata record: find or add its source and snapshot."""
+        ctype = rec.rec_headers.get_header("Content-Type") or ""
+        if not ctype.startswith("application/json"):
+            return
+        try:
+            info = json.loads(rec.raw_stream.read())
+        except ValueError:
+            return
+        if not isinstance(info, dict) or info.get("type") != "citevault-snapshot":
+            return
+        key, src, snap = info.get("snapshot_key"), info.get("source"), info.get("snapshot")
+        if not isinstance(key, str) or not isinstance(src, dict) or not isinstance(snap, dict):
+            return
+        created_at, queued_at = _parse_dt(src.get("created_at")), _parse_dt(snap.get("queued_at"))
+        if not src.get("url") or created_at is None or queued_at is None:
+            return
+        with self.index.session() as s:
+            source_id = self._source(s, src, created_at)
+            # Snapshot rows are told apart by their source and queue time: a retried snapshot
+            # writes one metadata record per attempt, under a new key each time.
+            sid = s.scalar(
+                select(Snapshot.id).where(Snapshot.source_id == source_id, Snapshot.queued_at == queued_at)
+                .order_by(Snapshot.id).limit(1)
+            )
+            if sid is None:
+                row = Snapshot(
+                    source_id=source_id, trigger=str(snap.get("trigger") or "cli")[:16], state="running",
+                    queued_at=queued_at, started_at=_parse_dt(snap.get("started_at")), attempts=1,
+                )
+                s.add(row)
+                s.flush()
+                sid = row.id
+                self.created.add(sid)
+                self.result.snapshots += 1
+            elif sid in self.created and key not in self.snapshots:
+                s.execute(update(Snapshot).where(Snapshot.id == sid).values(attempts=Snapshot.attempts + 1))
+        self.snapshots[key] = sid
+
+    def _source(self, s: Session, src: dict[str, Any], created_at: datetime) -> int:
+        url = str(src["url"])
+        found = self.sources.get((url, created_at))
+        if found is None:
+            found = s.scalar(
+                select(Source.id).where(Source.url == url, Source.created_at == created_at)
+                .order_by(Source.id).limit(1)
+            )
+        if found is None:
+            depth, scope = src.get("depth"), src.get("scope")
+            row = Source(
+                url=url, surt=surt_key(url), note=src.get("note"),
+                depth=depth if isinstance(depth, int) else 1,
+                scope=scope if scope in ("cited", "all") else "cited",
+                schedule=src.get("schedule"), created_at=created_at,
+            )
+            s.add(row)
+            s.flush()
+            found = row.id
+            self.result.sources += 1
+        self.sources[(url, created_at)] = found
+        return found
+
+    # -- capture records -------------------------------------------------------------------------
+    def capture(self, path: Path, it: ArchiveIterator, rec: ArcWarcRecord) -> Capture | None:
+        """The row of a response/revisit/resource record, or None when it is indexed already."""
+        url = rec.rec_headers.get_header("WARC-Target-URI")
+        payload = rec.raw_stream.read() if rec.rec_type != "revisit" else b""
+        offset = it.get_record_offset()  # reads to the end of the record: after the payload
+        record_id = rec.rec_headers.get_header("WARC-Record-ID")
+        known = self.known.get((path.name, offset))
+        if known is not None:
+            if record_id:
+                self.record_ids[record_id] = known
+            return None
+        date = rec.rec_headers.get_header("WARC-Date") or ""
+        ts = "".join(ch for ch in date if ch.isdigit())[:14]
+        http = rec.http_headers
+        ctype = http.get_header("Content-Type") if http else None
+        digest: str | None
+        sha256: str | None
+        digest, sha256 = payload_digests(payload)
+        if rec.rec_type == "revisit":
+            digest, sha256 = rec.rec_headers.get_header("WARC-Payload-Digest"), None
+        role = rec.rec_headers.get_header(ROLE_HEADER) or "requisite"
+        location = http.get_header("Location") if http else None
+        status = http.get_statuscode() if http else None
+        return Capture(
+            url=url, surt=surt_key(url), timestamp=ts,
+            status=int(status) if status and status.isdigit() else None,
+            mime=ctype.split(";")[0].strip().lower() if ctype else None,
+            digest=digest, sha256=sha256, length=len(payload),
+            warc=path.name, offset=offset, record_length=it.get_record_length(),
+            record_type=rec.rec_type, role=role,
+            redirect_to=urljoin(url, location.strip()) if role == "redirect" and location else None,
+        )
+
+    def add(self, rows: list[tuple[Capture, ArcWarcRecord]]) -> None:
+        """Insert the rows of one file, placed in their snapshots where the key is known."""
+        if not rows:
+            return
+        with self.index.session() as s:
+            for cap, rec in rows:
+                key = rec.rec_headers.get_header(SNAPSHOT_HEADER)
+                if key:
+                    cap.snapshot_id = self.snapshots.get(key)
+            s.add_all([cap for cap, _ in rows])
+            s.flush()
+            for cap, rec in rows:
+                head = rec.rec_headers
+                if rid := head.get_header("WARC-Record-ID"):
+                    self.record_ids[rid] = cap.id
+                if parent := head.get_header(PARENT_HEADER):
+                    self.parents.append((cap.id, parent))
+                if (key := head.get_header(SNAPSHOT_HEADER)) and cap.snapshot_id is None:
+                    self.unplaced.append((cap.id, key))
+                if cap.record_type == "revisit":
+                    self.revisits.append((cap.id, head.get_header("WARC-Refers-To-Target-URI")))
+                self.known[(cap.warc, cap.offset)] = cap.id
+        self.result.added += len(rows)
+
+    # -- links between rows, and settling --------------------------------------------------------
+    def finish(self) -> None:
+        with self.index.session() as s:
+            placed = [{"id": cid, "snapshot_id": self.snapshots[k]}
+                      for cid, k in self.unplaced if k in self.snapshots]
+            parents = [{"id": cid, "parent_id": self.record_ids[r]}
+                       for cid, r in self.parents if r in self.record_ids]
+            for batch in (placed, parents, self._refers(s)):
+                if batch:
+                    s.execute(update(Capture), batch)
+            for sid in sorted(self.created):
+                self._settle(s, sid)
+
+    def _refers(self, s: Session) -> list[dict[str, Any]]:
+        """Each new revisit -> the newest response of its target URI and digest before it, whose
+        payload (sha256, length) it repeats."""
+        out = []
+        for cid, target_uri in self.revisits:
+            rev = s.get(Capture, cid)
+            if rev is None or not rev.digest:
+                continue
+            target = target_uri or rev.url
+            orig = s.execute(
+                select(Capture.id, Capture.sha256, Capture.length).where(
+                    Capture.surt == surt_key(target), Capture.url == target,
+                    Capture.digest == rev.digest, Capture.record_type == "response",
+                    Capture.timestamp <= rev.timestamp,
+                ).order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)
+            ).first()
+            if orig is not None:
+                out.append({"id": cid, "refers_to_id": orig.id, "sha256": orig.sha256,
+                            "length": orig.length})
+        return out
+
+    @staticmethod
+    def _settle(s: Session, sid: int) -> None:
+        caps = s.execute(
+            select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == sid)
+        ).all()
+        state, why = settle_state((r, e, w) for r, e, w in caps)
+        done, nbytes, last = s.execute(
+            select(func.count(Capture.id), func.coalesce(func.sum(Capture.record_length), 0),
+                   func.max(Capture.timestamp)).where(Capture.snapshot_id == sid)
+        ).one()
+        values: dict[str, Any] = dict(state=state, error=why, urls_done=done, bytes_written=nbytes)
+        if last:
+            values["finished_at"] = timestamp_to_datetime(last).replace(tzinfo=None)
+        s.execute(update(Snapshot).where(Snapshot.id == sid).values(**values))
+
+
 def reindex(index: Index, warc_dir: Path) -> ReindexResult:
-    """Add a Capture row for every response/revisit record of the closed WARC files that the
-    index lacks (matched by file and offset). Files still being written (.open) are skipped."""
+    """Add to the index what the closed WARC files hold and it lacks (captures matched by file
+    and offset): each snapshot's metadata record gives back its source and snapshot rows, the
+    records' extension headers their snapshot, role and parent capture; revisits are linked to
+    the capture they repeat. Records written before snapshots had metadata become captures of
+    no snapshot. Files still being written (.open) are skipped."""
     result = ReindexResult()
     result.skipped_open = sorted(p.name for p in warc_dir.glob(f"*{OPEN_SUFFIX}"))
-    with index.session() as s:
-        known = {(w, o) for w, o in s.execute(select(Capture.warc, Capture.offset)).all()}
+    run = _Rebuild(index, result)
     for path in _warc_files(warc_dir):
         result.files += 1
-        rows: list[Capture] = []
+        rows: list[tuple[Capture, ArcWarcRecord]] = []
         with open(path, "rb") as fh:
             it = ArchiveIterator(fh)
             for rec in it:
+                if rec.rec_type == "metadata":
+                    run.metadata(rec)
+                    continue
                 if rec.rec_type not in ("response", "revisit", "resource"):
                     continue
                 result.records += 1
-                url = rec.rec_headers.get_header("WARC-Target-URI")
-                payload = rec.raw_stream.read() if rec.rec_type != "revisit" else b""
-                offset = it.get_record_offset()  # reads to the end of the record: after the payload
-                if (path.name, offset) in known:
-                    continue
-                date = rec.rec_headers.get_header("WARC-Date") or ""
-                ts = "".join(ch for ch in date if ch.isdigit())[:14]
-                http = rec.http_headers
-                ctype = http.get_header("Content-Type") if http else None
-                digest: str | None
-                sha256: str | None
-                digest, sha256 = payload_digests(payload)
-                if rec.rec_type == "revisit":
-                    digest, sha256 = rec.rec_headers.get_header("WARC-Payload-Digest"), None
-                rows.append(Capture(
-                    url=url, surt=surt_key(url), timestamp=ts,
-                    status=int(http.get_statuscode()) if http and http.get_statuscode().isdigit() else None,
-                    mime=ctype.split(";")[0].strip().lower() if ctype else None,
-                    digest=digest, sha256=sha256, length=len(payload),
-                    warc=path.name, offset=offset, record_length=it.get_record_length(),
-                    record_type=rec.rec_type,
-                    role=rec.rec_headers.get_header(ROLE_HEADER) or "requisite",
-                ))
-        if rows:
-            with index.session() as s:
-                s.add_all(rows)
-            result.added += len(rows)
+                cap = run.capture(path, it, rec)
+                if cap is not None:
+                    rows.append((cap, rec))
+        run.add(rows)
+    run.finish()
     return result

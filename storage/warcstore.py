@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import socket
 import threading
@@ -28,7 +29,9 @@ from warcio.warcwriter import WARCWriter
 from .errors import NotFound, StorageError
 
 __all__ = [
+    "PARENT_HEADER",
     "ROLE_HEADER",
+    "SNAPSHOT_HEADER",
     "ArchivedPayload",
     "WarcStore",
     "WrittenRecord",
@@ -42,6 +45,10 @@ OPEN_SUFFIX = ".open"
 # An extension field naming why a record was captured (seed, cited, ...), so `reindex` can
 # restore the role from the WARC files alone.
 ROLE_HEADER = "WARC-Citevault-Role"
+# The snapshot a record belongs to (the key of its snapshot's metadata record), and the
+# WARC-Record-ID of the record whose page led to it: `reindex` rebuilds snapshots and the tree.
+SNAPSHOT_HEADER = "WARC-Citevault-Snapshot"
+PARENT_HEADER = "WARC-Citevault-Parent"
 
 
 @dataclass(frozen=True)
@@ -262,6 +269,19 @@ class WarcStore:
             )
         return self._write(records)
 
+    def write_metadata(
+        self, url: str, info: dict[str, object], extra_headers: dict[str, str] | None = None
+    ) -> WrittenRecord:
+        """A metadata record holding `info` as JSON (application/json), about `url`."""
+        w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
+        body = json.dumps(info, sort_keys=True).encode()
+        rec = w.create_warc_record(
+            url, "metadata", payload=BytesIO(body), length=len(body),
+            warc_content_type="application/json",
+            warc_headers_dict={"WARC-Date": _warc_date(datetime.now(UTC)), **(extra_headers or {})},
+        )
+        return self._write([rec])
+
 
 # -- reading ---------------------------------------------------------------------------------------
 @dataclass
@@ -333,16 +353,23 @@ def read_record_bytes(directory: Path, warc: str, offset: int, length: int) -> b
 
 
 def read_payload(directory: Path, warc: str, offset: int) -> ArchivedPayload:
-    """Read the record at `offset` in `warc`."""
+    """Read the record at `offset` in `warc`. A damaged record is a StorageError naming it
+    (`citevault verify` lists every one), never a bare parser exception."""
     with open(resolve_path(directory, warc), "rb") as fh:
         fh.seek(offset)
-        for rec in ArchiveIterator(fh):
-            return ArchivedPayload(
-                record_type=rec.rec_type,
-                url=rec.rec_headers.get_header("WARC-Target-URI"),
-                warc_date=rec.rec_headers.get_header("WARC-Date"),
-                http_headers=rec.http_headers,
-                payload=rec.raw_stream.read() if rec.rec_type != "revisit" else b"",
-                rec_headers=rec.rec_headers,
-            )
+        try:
+            for rec in ArchiveIterator(fh):
+                return ArchivedPayload(
+                    record_type=rec.rec_type,
+                    url=rec.rec_headers.get_header("WARC-Target-URI"),
+                    warc_date=rec.rec_headers.get_header("WARC-Date"),
+                    http_headers=rec.http_headers,
+                    payload=rec.raw_stream.read() if rec.rec_type != "revisit" else b"",
+                    rec_headers=rec.rec_headers,
+                )
+        except Exception as exc:  # warcio, zlib and OS errors alike: the record cannot be read
+            raise StorageError(
+                f"the record at {warc}:{offset} is damaged ({type(exc).__name__}); "
+                "run `citevault verify`"
+            ) from exc
     raise StorageError(f"no record at {warc}:{offset}")

@@ -4,14 +4,51 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from sqlalchemy import insert, select
 
+from citevault.storage.errors import CitevaultError
 from citevault.storage.fixity import reindex as rebuild_index
 from citevault.storage.fixity import verify as verify_records
+from citevault.storage.models import Capture, Link
 
 from .archive import Archive
 from .clibase import JsonOpt, app, cli_errors, print_json, settings
 
-__all__ = ["reindex", "verify"]
+__all__ = ["rebuild_links", "reindex", "verify"]
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def rebuild_links(archive: Archive) -> int:
+    """Outlinks of every seed or cited HTML page that has none indexed, found again in its
+    archived payload the way the capture found them. Returns how many links were added."""
+    from citevault.crawler.links import extract_page_links  # lxml: only when needed
+
+    with archive.index.session() as s:
+        pages = list(s.scalars(
+            select(Capture).where(
+                Capture.role.in_(("seed", "cited")), Capture.mime.in_(_HTML_TYPES),
+                Capture.status >= 200, Capture.status < 300, Capture.warc.is_not(None),
+                ~select(Link.id).where(Link.capture_id == Capture.id).exists(),
+            ).order_by(Capture.id)
+        ))
+    added = 0
+    for cap in pages:
+        try:
+            _, rec = archive.resolve(cap)
+        except CitevaultError:
+            continue  # a missing or damaged record: `verify` reports it
+        page = extract_page_links(rec.decoded, cap.url, guess_favicon=cap.role == "seed")
+        links = [(u, t, "cited") for u, t in page.cited]
+        links += [(u, t, "navigation") for u, t in page.navigation]
+        links += [(u, "", "embed") for u in page.embeds]
+        if links:
+            with archive.index.session() as s:
+                s.execute(insert(Link), [
+                    {"capture_id": cap.id, "url": u, "text": t or None, "kind": k} for u, t, k in links
+                ])
+            added += len(links)
+    return added
 
 
 @app.command()
@@ -34,13 +71,16 @@ def verify(json_out: JsonOpt = False) -> None:
 @app.command()
 @cli_errors
 def reindex(json_out: JsonOpt = False) -> None:
-    """Rebuild the capture index from the WARC files: add every record the index lacks."""
+    """Rebuild the index from the WARC files: add every source, snapshot, capture and link the
+    index lacks (after losing the database, point it at an empty one and run this)."""
     with Archive(settings()) as archive:
         result = rebuild_index(archive.index, archive.warc_dir)
+        links = rebuild_links(archive)
         if json_out:
-            print_json(result.__dict__)
+            print_json({**result.__dict__, "links": links})
             return
         Console().print(
             f"{result.files} WARC files, {result.records} records, {result.added} added to the index"
+            f" ({result.sources} sources, {result.snapshots} snapshots, {links} links)"
             + (f"; skipped {len(result.skipped_open)} open file(s)" if result.skipped_open else "")
         )
