@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from citevault.storage.db import open_index
+from citevault.storage.index import settle_state
 from citevault.storage.models import Capture, Snapshot
 from citevault.storage.warcstore import WarcStore
 
@@ -96,16 +97,7 @@ def finish_snapshots(database_url: str, snapshot_ids: list[int], error: str | No
                 caps = s.execute(
                     select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == sid)
                 ).all()
-                seed_ok = any(r == "seed" and w is not None for r, _, w in caps)
-                seed_err = next((e for r, e, _ in caps if r == "seed" and e), None)
-                if error is not None:
-                    state, why = "failed", error
-                elif not seed_ok:
-                    state, why = "failed", seed_err or "the seed page was not captured"
-                elif any(e for _, e, _ in caps):
-                    state, why = "partial", None
-                else:
-                    state, why = "done", None
+                state, why = settle_state(((r, e, w) for r, e, w in caps), error)
                 s.execute(
                     update(Snapshot).where(Snapshot.id == sid)
                     .values(state=state, error=why, finished_at=_now())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from base64 import b32encode
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from warcio.recordloader import ArcWarcRecord
 
 from .db import Index
 from .errors import CitevaultError
-from .index import surt_key, timestamp_to_datetime
+from .index import settle_state, surt_key, timestamp_to_datetime
 from .models import Capture, Snapshot, Source
 from .warcstore import (
     OPEN_SUFFIX,
@@ -31,7 +31,7 @@ from .warcstore import (
     resolve_path,
 )
 
-__all__ = ["Problem", "ReindexResult", "reindex", "settle_state", "verify"]
+__all__ = ["Problem", "ReindexResult", "reindex", "verify"]
 
 
 @dataclass(frozen=True)
@@ -88,23 +88,6 @@ def verify(index: Index, warc_dir: Path, on_item: Callable[[int], None] | None =
         elif declared and declared != got_sha1:
             problems.append(Problem(cid, url, warc, offset, "payload digest differs from the record"))
     return problems
-
-
-def settle_state(captures: Iterable[tuple[str, str | None, str | None]],
-                 error: str | None = None) -> tuple[str, str | None]:
-    """A finished snapshot's (state, error) from its captures' (role, error, warc): failed when
-    the seed got no response, partial when something else failed, done otherwise; `error` (the
-    crawl itself failed) makes it failed."""
-    caps = list(captures)
-    seed_ok = any(r == "seed" and w is not None for r, _, w in caps)
-    seed_err = next((e for r, e, _ in caps if r == "seed" and e), None)
-    if error is not None:
-        return "failed", error
-    if not seed_ok:
-        return "failed", seed_err or "the seed page was not captured"
-    if any(e for _, e, _ in caps):
-        return "partial", None
-    return "done", None
 
 
 @dataclass

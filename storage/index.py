@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ __all__ = [
     "latest_with_digest",
     "now_timestamp",
     "parse_timestamp",
+    "settle_state",
     "surt_key",
     "timestamp_to_datetime",
 ]
@@ -123,3 +124,20 @@ def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
     if snap is None:
         raise NotFound(f"no snapshot with id {snapshot_id}")
     return snap
+
+
+def settle_state(captures: Iterable[tuple[str, str | None, str | None]],
+                 error: str | None = None) -> tuple[str, str | None]:
+    """A finished snapshot's (state, error) from its captures' (role, error, warc): failed when
+    the seed got no response, partial when something else failed, done otherwise; `error` (the
+    crawl itself failed) makes it failed."""
+    caps = list(captures)
+    seed_ok = any(r == "seed" and w is not None for r, _, w in caps)
+    seed_err = next((e for r, e, _ in caps if r == "seed" and e), None)
+    if error is not None:
+        return "failed", error
+    if not seed_ok:
+        return "failed", seed_err or "the seed page was not captured"
+    if any(e for _, e, _ in caps):
+        return "partial", None
+    return "done", None
