@@ -9,6 +9,7 @@ import os
 import selectors
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -120,14 +121,21 @@ def crawl(
         software="citevault (Scrapy, warcio)",
     )
     recorder = CaptureRecorder(index, store, batch_size=64, batch_age=0.25)
+    # Pending requests wait on disk, not in memory, so a crawl's memory stays flat however many
+    # URLs it queues (a `--scope all` hub, hundreds of seeds). The directory lives for this crawl
+    # only: an interrupted crawl is queued again whole, never resumed from it.
+    queue_dir = tempfile.TemporaryDirectory(prefix="citevault-queue-")
     try:
-        process = CrawlerProcess(options.scrapy_settings())
+        settings = options.scrapy_settings()
+        settings["JOBDIR"] = queue_dir.name
+        process = CrawlerProcess(settings)
         process.crawl(CaptureSpider, seeds=seeds, recorder=recorder, on_progress=on_progress)
         process.start()
     finally:
         recorder.commit()  # rows still pending when the crawl was stopped
         store.close()
         index.dispose()
+        queue_dir.cleanup()
     finish_snapshots(options.database_url, [s.snapshot_id for s in seeds])
 
 

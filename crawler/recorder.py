@@ -251,7 +251,8 @@ class CaptureRecorder:
                 error=None,
             )
             result = self._insert(s, row)
-            self._record_ids[result.id] = written.record_id
+            if _may_lead_on(exchange):  # only pages, stylesheets and redirects have children
+                self._record_ids[result.id] = written.record_id
             self._added(snapshot_id, done=1, nbytes=written.length)
             return result
 
@@ -333,3 +334,10 @@ def _dt(when: datetime | None) -> str | None:
 
 def _iso(ts: str) -> str:
     return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"
+
+
+def _may_lead_on(exchange: Exchange) -> bool:
+    """Whether a capture can be the parent of others (the crawl follows links only from these)."""
+    return 300 <= exchange.status < 400 or exchange.mime() in (
+        "text/html", "application/xhtml+xml", "text/css"
+    )
