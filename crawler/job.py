@@ -85,7 +85,9 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def finish_snapshots(database_url: str, snapshot_ids: list[int], error: str | None = None) -> None:
+def finish_snapshots(
+    database_url: str, snapshot_ids: list[int], error: str | None = None, *, keep_captured: bool = False
+) -> None:
     """Settle each snapshot's state from its captures: failed when the seed got no response,
     partial when something else failed, done otherwise. `error` marks unfinished ones failed."""
     index = open_index(database_url, migrate=False)
@@ -98,7 +100,8 @@ def finish_snapshots(database_url: str, snapshot_ids: list[int], error: str | No
                 caps = s.execute(
                     select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == sid)
                 ).all()
-                state, why = settle_state(((r, e, w) for r, e, w in caps), error)
+                state, why = settle_state(((r, e, w) for r, e, w in caps), error,
+                                          keep_captured=keep_captured)
                 s.execute(
                     update(Snapshot).where(Snapshot.id == sid)
                     .values(state=state, error=why, finished_at=_now())
@@ -129,14 +132,19 @@ def crawl(
         settings = options.scrapy_settings()
         settings["JOBDIR"] = queue_dir.name
         process = CrawlerProcess(settings)
-        process.crawl(CaptureSpider, seeds=seeds, recorder=recorder, on_progress=on_progress)
+        crawler = process.create_crawler(CaptureSpider)
+        process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress)
         process.start()
+        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
     finally:
         recorder.commit()  # rows still pending when the crawl was stopped
         store.close()
         index.dispose()
         queue_dir.cleanup()
-    finish_snapshots(options.database_url, [s.snapshot_id for s in seeds])
+    # Stopped by a signal before the queue ran dry: what was captured stays, the rest was not
+    # fetched, so the snapshot is partial at best, never done.
+    stopped = None if reason == "finished" else "interrupted: the crawl stopped before it finished"
+    finish_snapshots(options.database_url, [s.snapshot_id for s in seeds], stopped, keep_captured=True)
 
 
 def _child_main() -> None:
@@ -219,13 +227,17 @@ def crawl_in_subprocess(
                     proc.terminate()
                     second_signal = True
     except KeyboardInterrupt:
-        # The child has its own session, so Ctrl-C reached only us: settle, stop it, pass it on.
-        finish_snapshots(options.database_url, ids, "interrupted by the user")
+        # The child has its own session, so Ctrl-C reached only us: stop it (twice: at once),
+        # let it commit what it captured, then settle what it left unsettled, and pass it on.
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(1)
         proc.terminate()
         try:
             proc.wait(grace)
         except subprocess.TimeoutExpired:
             proc.kill()
+        finish_snapshots(options.database_url, ids, "interrupted by the user", keep_captured=True)
         raise
     sel.close()
     proc.stdout.close()

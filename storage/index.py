@@ -127,15 +127,16 @@ def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
 
 
 def settle_state(captures: Iterable[tuple[str, str | None, str | None]],
-                 error: str | None = None) -> tuple[str, str | None]:
+                 error: str | None = None, *, keep_captured: bool = False) -> tuple[str, str | None]:
     """A finished snapshot's (state, error) from its captures' (role, error, warc): failed when
     the seed got no response, partial when something else failed, done otherwise; `error` (the
-    crawl itself failed) makes it failed."""
+    crawl itself failed) makes it failed, or partial with `keep_captured` when the seed was
+    captured (a crawl the user interrupted still holds what it archived)."""
     caps = list(captures)
     seed_ok = any(r == "seed" and w is not None for r, _, w in caps)
     seed_err = next((e for r, e, _ in caps if r == "seed" and e), None)
     if error is not None:
-        return "failed", error
+        return ("partial" if keep_captured and seed_ok else "failed"), error
     if not seed_ok:
         return "failed", seed_err or "the seed page was not captured"
     if any(e for _, e, _ in caps):

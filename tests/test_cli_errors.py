@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from citevault.cli import get_app
-from tests.fakeweb import FakeWeb
+from tests.fakeweb import FakeWeb, NewsSite
 
 
 def run(*args: str, input: str | None = None) -> Any:
@@ -251,3 +251,27 @@ def test_private_address_shorthands_refused_through_a_proxy(web: FakeWeb, host: 
     error = json.loads(result.stdout)["sources"][0]["snapshot"]["captures"][0]["error"]
     assert error.startswith("refused:") and "loopback" in error
 
+
+
+def test_interrupted_add_keeps_what_it_captured_as_partial(news: NewsSite, fakeweb: FakeWeb) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fakeweb.add(news.slow_page, "<p>slow</p>", delay=30.0)
+    cli = Path(sys.executable).with_name("citevault")
+    proc = subprocess.Popen([str(cli), "add", news.article, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and fakeweb.hits(news.slow_page) == 0:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the rest of the article's citations are captured meanwhile
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    snap = json.loads(run("show", "1", "--json").stdout)["snapshots"][0]
+    assert snap["state"] == "partial" and snap["error"].startswith("interrupted")
+    roles = {c["role"] for c in snap["captures"] if c["warc"]}
+    assert {"seed", "cited", "requisite"} <= roles
+    assert news.slow_page not in {c["url"] for c in snap["captures"] if c["warc"]}
