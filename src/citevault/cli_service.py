@@ -130,34 +130,30 @@ def schedule_list(json_out: JsonOpt = False) -> None:
 Target = Annotated[str, typer.Argument(help="A job id (see `schedule list`) or a source id (all its jobs).")]
 
 
+def _edit_schedules(target: str, action: str) -> None:
+    from .scheduler import open_schedules
+
+    with Archive(settings()) as archive, open_schedules(archive) as sched:
+        ids = getattr(sched, f"{action}_jobs")(target)
+    err.print(f"{action}d {', '.join(ids)}")  # paused, resumed, removed
+
+
 @schedule_app.command("pause")
 @cli_errors
 def schedule_pause(target: Target) -> None:
     """Pause schedules (they keep their settings; resume restarts them)."""
-    from .scheduler import open_schedules
-
-    with Archive(settings()) as archive, open_schedules(archive) as sched:
-        ids = sched.pause_jobs(target)
-    err.print(f"paused {', '.join(ids)}")
+    _edit_schedules(target, "pause")
 
 
 @schedule_app.command("resume")
 @cli_errors
 def schedule_resume(target: Target) -> None:
     """Resume paused schedules."""
-    from .scheduler import open_schedules
-
-    with Archive(settings()) as archive, open_schedules(archive) as sched:
-        ids = sched.resume_jobs(target)
-    err.print(f"resumed {', '.join(ids)}")
+    _edit_schedules(target, "resume")
 
 
 @schedule_app.command("remove")
 @cli_errors
 def schedule_remove(target: Target) -> None:
     """Remove schedules."""
-    from .scheduler import open_schedules
-
-    with Archive(settings()) as archive, open_schedules(archive) as sched:
-        ids = sched.remove_jobs(target)
-    err.print(f"removed {', '.join(ids)}")
+    _edit_schedules(target, "remove")

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -223,26 +224,29 @@ class _Live:
     notes: list[str]
 
 
+E = TypeVar("E", bound=BaseException)
+
+
 class _Refused(Exception):
     pass
 
 
-def _dns_failure(exc: BaseException) -> socket.gaierror | None:
+def _cause(exc: BaseException, kind: type[E]) -> E | None:
+    """The first exception of `kind` in the chain of causes and contexts of `exc`."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, socket.gaierror):
+        if isinstance(seen, kind):
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
 
 
+def _dns_failure(exc: BaseException) -> socket.gaierror | None:
+    return _cause(exc, socket.gaierror)
+
+
 def _cert_failure(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return _cause(exc, ssl.SSLCertVerificationError) is not None
 
 
 class LinkChecker:
