@@ -34,7 +34,7 @@ from .urls import normalize_url
 from .views import cdx_row, snapshot_json, source_detail, source_summary
 from .workqueue import WorkQueue, open_workqueue
 
-__all__ = ["SourceRequest", "install", "router"]
+__all__ = ["SourceRequest", "install", "router", "submit_source"]
 
 router = APIRouter()
 
@@ -79,9 +79,9 @@ def _workqueue(request: Request) -> WorkQueue:
     return queue
 
 
-@router.post("/api/sources", status_code=202, tags=["api"], responses={200: {"description": "Skipped"}})
-def add_source(body: SourceRequest, request: Request) -> JSONResponse:
-    """Queue a capture of a URL; it runs in the background. Watch it at /api/snapshots/{id}."""
+def submit_source(body: SourceRequest, request: Request) -> dict[str, Any]:
+    """Queue a capture of `body.url` (or skip it, when archived within the given duration):
+    the one path both POST /api/sources and the web interface's form take."""
     archive = _archive(request)
     settings = request.app.state.settings
     url = normalize_url(body.url)
@@ -91,12 +91,12 @@ def add_source(body: SourceRequest, request: Request) -> JSONResponse:
         with archive.index.session() as s:
             recent = archived_within(s, url, within)
             if recent is not None:
-                return JSONResponse({
+                return {
                     "skipped": True,
                     "url": url,
                     "reason": f"archived at {recent.timestamp}, within {body.if_not_archived_within}",
                     "capture": cdx_row(recent),
-                })
+                }
     queued = archive.queue([url], depth=body.depth, scope=body.scope, note=body.note, schedule=spec,
                            trigger="api")[0]
     jobs: list[str] = []
@@ -106,11 +106,18 @@ def add_source(body: SourceRequest, request: Request) -> JSONResponse:
     _workqueue(request).notify([queued.snapshot_id])
     with archive.index.session() as s:
         schedule = s.scalar(select(Source.schedule).where(Source.id == queued.source_id))
-    return JSONResponse(
-        {"source_id": queued.source_id, "snapshot_id": queued.snapshot_id, "url": queued.url,
-         "state": "queued", "schedule": schedule, "jobs": jobs},
-        status_code=202, headers={"Location": f"/api/snapshots/{queued.snapshot_id}"},
-    )
+    return {"source_id": queued.source_id, "snapshot_id": queued.snapshot_id, "url": queued.url,
+            "state": "queued", "schedule": schedule, "jobs": jobs}
+
+
+@router.post("/api/sources", status_code=202, tags=["api"], responses={200: {"description": "Skipped"}})
+def add_source(body: SourceRequest, request: Request) -> JSONResponse:
+    """Queue a capture of a URL; it runs in the background. Watch it at /api/snapshots/{id}."""
+    doc = submit_source(body, request)
+    if doc.get("skipped"):
+        return JSONResponse(doc)
+    return JSONResponse(doc, status_code=202,
+                        headers={"Location": f"/api/snapshots/{doc['snapshot_id']}"})
 
 
 @router.get("/api/sources", tags=["api"])

@@ -10,9 +10,7 @@ source's snapshots, link health and citations. No scripts; every value put into 
 
 from __future__ import annotations
 
-import json
 from importlib import resources
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -25,7 +23,7 @@ from citevault.storage.errors import BadInput, CitevaultError, Forbidden, NotFou
 from citevault.storage.index import get_source, history
 from citevault.storage.models import Snapshot, Source
 
-from .api import SourceRequest, add_source
+from .api import SourceRequest, submit_source
 from .archive import Archive
 from .auth import check_access, list_tokens
 from .citations import render, source_citations
@@ -196,16 +194,15 @@ def _same_origin(request: Request) -> None:
 
 
 async def add(request: Request) -> Response:
-    """Queue a capture through the API's own path (add_source), then show the source's page."""
+    """Queue a capture through the API's own path (submit_source), then show the source's page."""
     values: dict[str, str] = {}
     try:
         _same_origin(request)
         values = await _read_form(request)
         await run_in_threadpool(_authorize_form, request, values.get("token", "").strip())
-        res = await run_in_threadpool(add_source, _source_request(values), request)
+        doc = await run_in_threadpool(submit_source, _source_request(values), request)
     except CitevaultError as exc:
         return await run_in_threadpool(_home, request, values, str(exc), exc.status_code)
-    doc: dict[str, Any] = json.loads(bytes(res.body))  # the form never asks to skip: always queued
     return RedirectResponse(f"{_root(request)}/ui/sources/{doc['source_id']}", status_code=303)
 
 
