@@ -266,6 +266,10 @@ def memory_bench(sizes: list[int], log: Any = print, deadline: float | None = No
         try:
             with WebFarm(spec) as web:
                 run, delta = _citevault_add(work / "home", web, "--scope", "all", spec.hub_url)
+        except RuntimeError as exc:  # a failed size must not lose the sizes measured before it
+            skipped.append(f"{n:,} URLs: {exc}")
+            log(f"  memory {n} URLs: failed: {exc}")
+            continue
         finally:
             shutil.rmtree(work, ignore_errors=True)
         rows.append({

@@ -68,14 +68,14 @@ def _aggregate(raw: Path) -> dict[str, Any]:
             continue
         crawl += n
         leaf = frames[-1]
-        if leaf.startswith("WarcStore._write (") and int(leaf.rsplit(":", 1)[1][:-1]) in fsync_lines:
+        if "(storage/warcstore.py:" in leaf and int(leaf.rsplit(":", 1)[1][:-1]) in fsync_lines:
             fsync += n
         self_t[_LINE.sub(")", leaf)] += n
         for f in {_LINE.sub(")", f) for f in frames}:
             if any(f"({p}" in f for p in _OWN):
                 incl[f] += n
-        if leaf.startswith("WarcStore._write (") and int(leaf.rsplit(":", 1)[1][:-1]) in fsync_lines:
-            libs["fsync (storage/warcstore.py WarcStore._write)"] += n
+        if "(storage/warcstore.py:" in leaf and int(leaf.rsplit(":", 1)[1][:-1]) in fsync_lines:
+            libs["fsync (storage/warcstore.py)"] += n
             continue
         for f in reversed(frames):
             lib = next((name for name, prefixes in _LIBS if any(f"({p}" in f for p in prefixes)), None)

@@ -19,7 +19,7 @@ def main() -> None:
     from citevault.storage.warcstore import WarcStore
 
     if "--no-fsync" in sys.argv[2:]:
-        job.WarcStore = functools.partial(WarcStore, fsync=False)  # type: ignore[misc]
+        setattr(job, "WarcStore", functools.partial(WarcStore, fsync=False))  # noqa: B010
     archive = Archive(load_settings())
     queued = archive.queue([url], depth=1, scope="all")
     options = archive.crawl_options()

@@ -145,8 +145,8 @@ def write_markdown(res: dict[str, Any], path: Path, plot_name: str) -> None:
             L += ["py-spy, 200 Hz, `citevault add --scope all` on the no-delay site, parent and crawl child: "
                   f"{p['samples']} samples, {100 * p['import_share']:.0f}% of them imports at start-up. "
                   f"Shares below are of the {p['crawl_samples']} samples inside `crawl()` (py-spy counts a "
-                  "thread blocked in fsync as active). Per-record `os.fsync` in storage/warcstore.py "
-                  f"`WarcStore._write`: **{100 * p['fsync_share']:.0f}%**.", "",
+                  "thread blocked in fsync as active). `os.fsync` in storage/warcstore.py: "
+                  f"**{100 * p['fsync_share']:.0f}%**.", "",
                   "| component (innermost frame of each sample) | share |", "| --- | --- |"]
             L += [f"| {k} | {100 * v:.0f}% |" for k, v in p["libraries"]]
             L += ["", "| own function (inclusive) | share |", "| --- | --- |"]
@@ -160,7 +160,7 @@ def write_markdown(res: dict[str, Any], path: Path, plot_name: str) -> None:
         f, nf = prof.get("fsync", {}), prof.get("no_fsync", {})
         if "wall" in f and "wall" in nf:
             L += [f"What-if (crawl in-process, benchmarks/fsync_whatif.py): {f['wall']:.1f} s wall / "
-                  f"{f['cpu']:.1f} s CPU with the per-record fsync, {nf['wall']:.1f} s / {nf['cpu']:.1f} s "
+                  f"{f['cpu']:.1f} s CPU with fsync, {nf['wall']:.1f} s / {nf['cpu']:.1f} s "
                   "without it.", ""]
 
     if idx := res.get("index"):
