@@ -281,6 +281,11 @@ class CaptureRecorder:
                 insert(Link),
                 [{"capture_id": capture_id, "url": u, "text": t or None, "kind": k} for u, t, k in links],
             )
+            if len(links) >= self.batch_size:
+                # A big page (a hub of thousands of links) is followed by a long burst of requests
+                # to queue; commit now so the write lock is not held through it (SQLite writers
+                # elsewhere, such as the parent's heartbeat, would time out).
+                self._commit()
 
     def start_snapshot(self, snapshot_id: int) -> None:
         """Mark the snapshot running, and write a metadata record describing it and its source:
