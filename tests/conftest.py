@@ -89,12 +89,26 @@ def fakeweb() -> Iterator[FakeWeb]:
         yield fw
 
 
+def route_through(fw: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send this test's fetches (and those of its crawl child processes) through the fake web,
+    which lives on loopback: private networks are switched on."""
+    for k, v in fw.proxy_env().items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
+
+
+@pytest.fixture
+def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeb]:
+    """A fake web of this test's own (routes it adds go away with it), with fetches routed to it."""
+    with FakeWeb() as fw:
+        route_through(fw, monkeypatch)
+        yield fw
+
+
 @pytest.fixture
 def news(fakeweb: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> NewsSite:
     """The fake news site, freshly registered, with the proxy and private networks switched on."""
     site = build_news_site(fakeweb)  # re-registering restores routes an earlier test replaced
     fakeweb.clear_requests()
-    for k, v in fakeweb.proxy_env().items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
+    route_through(fakeweb, monkeypatch)
     return site

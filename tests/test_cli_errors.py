@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +29,9 @@ def snapshot_of_files(root: Path) -> dict[str, tuple[int, float]]:
 
 
 @pytest.fixture
-def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeb]:
-    with FakeWeb() as fw:
-        fw.add("https://site.example.test/", "<html><body><p>hello</p></body></html>")
-        for k, v in fw.proxy_env().items():
-            monkeypatch.setenv(k, v)
-        monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
-        yield fw
+def web(web: FakeWeb) -> FakeWeb:
+    web.add("https://site.example.test/", "<html><body><p>hello</p></body></html>")
+    return web
 
 
 @pytest.mark.parametrize(

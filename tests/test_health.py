@@ -4,7 +4,6 @@ history, `citevault check` / `report`, and the report and check routes of the AP
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -117,15 +116,11 @@ def run_json(*args: str) -> Any:
 
 
 @pytest.fixture
-def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeb]:
-    with FakeWeb() as fw:
-        _serve_originals(fw)
-        for k, v in fw.proxy_env().items():
-            monkeypatch.setenv(k, v)
-        monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
-        monkeypatch.setenv("CITEVAULT_PUBLIC_URL", BASE)
-        monkeypatch.setenv("CITEVAULT_RETRIES", "0")
-        yield fw
+def web(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> FakeWeb:
+    _serve_originals(web)
+    monkeypatch.setenv("CITEVAULT_PUBLIC_URL", BASE)
+    monkeypatch.setenv("CITEVAULT_RETRIES", "0")
+    return web
 
 
 @dataclass

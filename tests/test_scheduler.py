@@ -221,13 +221,9 @@ def run(*args: str) -> Any:
 
 
 @pytest.fixture
-def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeb]:
-    with FakeWeb() as fw:
-        for k, v in fw.proxy_env().items():
-            monkeypatch.setenv(k, v)
-        monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
-        fw.add("http://news.test/a", "<html><head><title>a</title></head><body><p>hello</p></body></html>")
-        yield fw
+def web(web: FakeWeb) -> FakeWeb:
+    web.add("http://news.test/a", "<html><head><title>a</title></head><body><p>hello</p></body></html>")
+    return web
 
 
 def test_add_every_then_schedule_commands(web: FakeWeb) -> None:

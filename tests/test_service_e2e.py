@@ -120,15 +120,6 @@ class Served:
 
 
 @pytest.fixture
-def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeb]:
-    with FakeWeb() as fw:
-        for k, v in fw.proxy_env().items():
-            monkeypatch.setenv(k, v)
-        monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
-        yield fw
-
-
-@pytest.fixture
 def served(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     started: list[Served] = []
 
