@@ -19,7 +19,15 @@ from citevault.storage.db import Index
 from citevault.storage.errors import BadInput, NotFound, Unauthorized
 from citevault.storage.models import ApiToken
 
-__all__ = ["check_access", "create_token", "hash_token", "list_tokens", "revoke_token"]
+__all__ = [
+    "check_access",
+    "create_token",
+    "hash_token",
+    "list_tokens",
+    "revoke_token",
+    "tokens_exist",
+    "verify_token",
+]
 
 _PREFIX = "cvt_"
 
@@ -86,8 +94,10 @@ def _bearer(header: str | None) -> str | None:
     return value.strip()
 
 
-def check_access(index: Index, authorization: str | None, *, write: bool, reads_closed: bool) -> None:
-    """Raise Unauthorized unless the request may go ahead."""
+def check_access(index: Index, authorization: str | None, *, write: bool, reads_closed: bool,
+                 session: str | None = None) -> None:
+    """Raise Unauthorized unless the request may go ahead. `session` is the token hash a signed-in
+    browser's session cookie carries (web/session.py); a bearer header wins over it."""
     if not write and not reads_closed:
         return
     with index.session() as s:
@@ -95,14 +105,31 @@ def check_access(index: Index, authorization: str | None, *, write: bool, reads_
         if write and active == 0 and not reads_closed:
             return
         token = _bearer(authorization)
-        if token is None:
+        if token is not None:
+            digest = hash_token(token)
+        elif session is not None:
+            digest = session
+        else:
             what = "writes" if write else "reads"
             if active == 0:
                 raise Unauthorized(f"{what} need a token and none exists: run `citevault token create NAME`")
             raise Unauthorized(f"{what} need a token: send 'Authorization: Bearer <token>'")
-        digest = hash_token(token)
         row = s.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
-        raise Unauthorized("invalid token")
+        raise Unauthorized("invalid token" if token is not None else "the session has ended: log in again")
     if row.revoked_at is not None:
         raise Unauthorized(f"the token {row.name!r} was revoked")
+
+
+def tokens_exist(index: Index) -> bool:
+    """Whether any unrevoked token exists (then writes need one)."""
+    with index.session() as s:
+        return _active(s) > 0
+
+
+def verify_token(index: Index, token: str) -> str:
+    """The hash of `token` if it is a valid, unrevoked token; else Unauthorized."""
+    if not token.strip():
+        raise Unauthorized("enter your API token")
+    check_access(index, f"Bearer {token.strip()}", write=True, reads_closed=True)
+    return hash_token(token.strip())

@@ -3,9 +3,13 @@ rot and web-interface routers, and turns every error into a response in one hand
 
 from __future__ import annotations
 
+from importlib.resources import files
+from urllib.parse import quote
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -15,9 +19,10 @@ from citevault.storage.errors import CitevaultError
 from ..archive import Archive
 from ..config import Settings
 from ..metrics import Metrics
-from . import api, cite, linkrot, memento, replay, ui
+from . import api, cite, linkrot, memento, replay, session, sources, ui
 from .deps import authorize, get_root, init_state
-from .pages import make_templates
+from .pages import make_templates, page_headers
+from .session import Sessions, load_secret
 
 __all__ = ["create_app"]
 
@@ -30,11 +35,14 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
         version="0.1.0",
         description="Keeps cited web sources alive: capture, index, re-check and replay them.",
         dependencies=[Depends(authorize)],  # bearer tokens for writes (and reads, if closed)
+        docs_url=None,  # served below from our own copy of Swagger UI: /docs works offline
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.archive = archive or Archive(settings)
     app.state.metrics = Metrics(app.state.archive)
     app.state.templates = make_templates()
+    app.state.sessions = Sessions(load_secret(settings.home))
     init_state(app.state)
 
     for exc_type in (CitevaultError, RequestValidationError, StarletteHTTPException):
@@ -44,17 +52,35 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (api, cite, linkrot, memento, replay, ui):
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        assets = f"{get_root(request)}/docs/assets"
+        return get_swagger_ui_html(
+            openapi_url=f"{get_root(request)}{app.openapi_url}", title="citevault API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js", swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png",
+        )
+
+    for module in (api, cite, linkrot, memento, replay, session, sources, ui):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(packages=[("citevault.web", "static")]), name="static")
+    # Swagger UI 5 as packaged by fastapi-offline (only its files are used): swagger-ui-bundle's
+    # 4.15 cannot render the OpenAPI 3.1 document FastAPI writes.
+    app.mount("/docs/assets", StaticFiles(directory=str(files("fastapi_offline") / "static")),
+              name="docs-assets")
     return app
 
 
+_MACHINE_PREFIXES = ("/api/", "/cdx", "/timegate/", "/timemap/", "/metrics", "/healthz", "/openapi.json")
+
+
 def _is_page(request: Request) -> bool:
-    """Routes a person opens in a browser get an HTML error page; the rest (API, CDX, replay
-    machinery) get JSON."""
+    """Routes a person opens in a browser get an HTML error page; the API and the interfaces of
+    archive tools (CDX, Memento, metrics) get JSON."""
     path = request.url.path
-    return path == "/" or path.startswith("/ui/")
+    if path.startswith(_MACHINE_PREFIXES):
+        return False
+    return path == "/" or path.startswith("/ui/") or "text/html" in request.headers.get("accept", "")
 
 
 def _message(exc: Exception) -> tuple[int, str]:
@@ -78,10 +104,16 @@ async def _error_response(request: Request, exc: Exception) -> Response:
     status, message = _message(exc)
     headers = getattr(exc, "headers", None)
     if _is_page(request):
+        if status == 401 and request.method in ("GET", "HEAD"):
+            # A browser without a session: to the login page, and back here afterwards.
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"{get_root(request)}/ui/login?next={quote(here)}", status_code=303)
         templates: Jinja2Templates = request.app.state.templates
+        heading = {404: "Not found", 401: "Please log in", 403: "Not allowed"}.get(
+            status, "Something went wrong" if status >= 500 else "That did not work")
         return templates.TemplateResponse(
             request, "error.html",
-            {"root": get_root(request), "message": message, "status": status},
-            status_code=status, headers=ui.page_headers(headers),
+            {"root": get_root(request), "title": heading, "heading": heading, "message": message},
+            status_code=status, headers=page_headers(headers),
         )
     return JSONResponse({"error": message}, status_code=status, headers=headers)

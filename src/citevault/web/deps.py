@@ -5,7 +5,7 @@ the work queue, the page templates and the bearer-token check. State lives on `a
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -16,7 +16,11 @@ from ..auth import check_access
 from ..config import Settings
 from ..workqueue import WorkQueue, open_workqueue
 
+if TYPE_CHECKING:
+    from .session import Sessions
+
 __all__ = [
+    "COOKIE",
     "ArchiveDep",
     "BaseUrlDep",
     "RootDep",
@@ -31,11 +35,13 @@ __all__ = [
     "get_templates",
     "get_workqueue",
     "init_state",
+    "session_hash",
     "target_after",
 ]
 
-# Liveness probes and the interface's own assets stay open even when reads need a token.
-_OPEN_PATHS = frozenset({"/healthz"})
+COOKIE = "citevault_session"
+# Liveness probes and the way in stay open even when reads need a token.
+_OPEN_PATHS = frozenset({"/healthz", "/ui/login"})
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -81,18 +87,29 @@ def init_state(state: State) -> None:
     state.workqueue = None
     state.scheduler = None
     state.workqueue_lock = threading.Lock()
+    state.titles = {}  # capture id -> page title (web/titles.py)
+
+
+def session_hash(request: Request) -> str | None:
+    """The token hash this browser's signed session cookie carries, if it is valid and unexpired."""
+    sessions: Sessions = request.app.state.sessions
+    return sessions.read(request.cookies.get(COOKIE))
 
 
 def authorize(request: Request) -> None:
     """App-wide dependency: reads (GET, HEAD, OPTIONS) and writes (the rest) checked against the
-    bearer tokens, as auth.check_access decides."""
+    bearer tokens, as auth.check_access decides. A browser session opens reads only: writes
+    through the API keep needing the bearer header (the forms check the session themselves,
+    with the origin: forms.py)."""
     if request.url.path in _OPEN_PATHS:
         return
+    write = request.method not in _READ_METHODS
     check_access(
         get_archive(request).index,
         request.headers.get("authorization"),
-        write=request.method not in _READ_METHODS,
+        write=write,
         reads_closed=get_settings(request).read_token_required,
+        session=None if write else session_hash(request),
     )
 
 
