@@ -1,6 +1,8 @@
-"""The web interface in-process: every page renders with a strict CSP and no scripts, values are
-escaped, the archive form queues through the API's path (bad input and missing tokens refused with
-a message), search hits and misses, and the replay links of a source page resolve."""
+"""The web interface in-process: every page renders with a strict CSP and only our own script,
+values are escaped, the archive form queues through the API's path (bad input and missing logins
+refused with a message), search hits and misses, a source page groups its captures, marks failures
+and offers citations only for archived copies, and errors are pages for browsers, JSON for /api.
+Logging in is tests/web/test_session.py; the real browser is tests/web/test_ui_browser.py."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from fastapi.testclient import TestClient
 from httpx2 import Response  # what starlette's TestClient returns
 
 from citevault.archive import Archive
-from citevault.auth import create_token, revoke_token
+from citevault.auth import create_token
 from citevault.config import Settings
 from citevault.crawler.recorder import CaptureRecorder
 from citevault.health import check_source
@@ -48,7 +50,8 @@ def _html(res: Response) -> lxml.html.HtmlElement:
     assert res.headers["x-content-type-options"] == "nosniff"
     doc = lxml.html.document_fromstring(res.text)
     # One script, our own file: no inline code (the CSP would refuse it anyway).
-    assert [(s.get("src"), (s.text or "").strip()) for s in doc.xpath("//script")] == [("/ui/static/ui.js", "")]
+    scripts = [(s.get("src"), (s.text or "").strip()) for s in doc.xpath("//script")]
+    assert scripts == [("/ui/static/ui.js", "")]
     assert not [a for el in doc.iter() if isinstance(el.tag, str) for a in el.attrib if a.startswith("on")]
     return doc
 
@@ -124,11 +127,17 @@ def test_form_queues_through_the_api_and_redirects(client: TestClient) -> None:
     page = client.get("/ui/sources/1")
     assert page.status_code == 200
     doc = _html(page)
-    # Queued: the page refreshes itself (no script needed) and says so.
-    assert doc.xpath('//meta[@http-equiv="refresh"]/@content') == ["3"]
-    assert "queued" in doc.xpath("//details/summary")[0].text_content()
+    # Queued: the progress box, polled by the script, and a refresh for browsers without scripts.
+    assert doc.xpath('//noscript/meta[@http-equiv="refresh"]/@content') == ["3"]
+    [box] = doc.xpath('//section[@class="progress"]')
+    assert box.get("data-progress") == "/ui/snapshots/1/progress"
+    assert "is queued: 0 done, 0 failed" in " ".join(box.text_content().split())
+    assert client.get("/ui/snapshots/1/progress").json() == {
+        "id": 1, "state": "queued", "done": 0, "failed": 0, "bytes": 0, "latest": None, "finished": False}
+    assert "queued" in doc.xpath('//ol[@class="timeline"]/li')[0].text_content()
     assert doc.xpath('//a[text()="Download WACZ"]/@href') == ["/api/sources/1/wacz"]
     assert "every 6h" in doc.text_content()
+    assert not doc.xpath('//*[@id="cite"]/following::textarea')  # nothing archived: nothing to cite
 
     home = _html(client.get("/"))
     [row] = home.xpath("//tbody/tr")
@@ -137,27 +146,35 @@ def test_form_queues_through_the_api_and_redirects(client: TestClient) -> None:
 
 
 def test_the_source_list_is_paged(client: TestClient) -> None:
-    _archive(client).queue([f"https://example.com/{n}" for n in range(1, 102)])
+    _archive(client).queue([f"https://example.com/{n}" for n in range(1, 27)])
     doc = _html(client.get("/"))
     rows = doc.xpath("//tbody/tr")
-    assert len(rows) == 100 and "https://example.com/101" in rows[0].text_content()
-    [older] = doc.xpath('//a[text()="Older sources"]/@href')
+    assert len(rows) == 25 and "https://example.com/26" in rows[0].text_content()
+    assert "26 in all" in doc.xpath("//caption")[0].text_content()
+    [older] = doc.xpath('//nav[@class="pager"]//a[@rel="next"]/@href')
     assert older == "/?before=2#sources"
-    rest = _html(client.get("/", params={"before": "2"})).xpath("//tbody/tr")
-    assert [r.xpath(".//a/@href")[0] for r in rest] == ["/ui/sources/1"]
+    rest = _html(client.get("/", params={"before": "2"}))
+    assert [r.xpath(".//a/@href")[0] for r in rest.xpath("//tbody/tr")] == ["/ui/sources/1"]
+    assert not rest.xpath('//a[@rel="next"]') and rest.xpath('//a[@rel="prev"]/@href') == ["/"]
     assert "No older sources" in _html(client.get("/", params={"before": "1"})).text_content()
 
 
-def test_only_the_newest_runs_list_their_captures(client: TestClient) -> None:
+def test_the_timeline_lists_every_run_and_shows_one(client: TestClient) -> None:
     [queued] = _archive(client).queue(["https://example.com/often"])
     for _ in range(6):
         _archive(client).requeue(queued.source_id)
     doc = _html(client.get(f"/ui/sources/{queued.source_id}"))
-    runs = doc.xpath("//details")
-    assert [r.xpath("./summary")[0].text_content().split(" · ")[0] for r in runs] == [
-        f"Snapshot #{n}" for n in range(7, 0, -1)]
-    assert ["No captures yet" in r.text_content() for r in runs] == [True] * 5 + [False] * 2
-    assert runs[-1].xpath(".//a/@href") == ["/api/snapshots/1"]
+    runs = doc.xpath('//ol[@class="timeline"]/li')
+    assert [r.xpath("./a")[0].text_content() for r in runs] == [f"Snapshot #{n}" for n in range(7, 0, -1)]
+    assert runs[0].get("aria-current") == "true"
+    assert runs[-1].xpath("./a/@href") == ["/ui/sources/1?snapshot=1#captures"]
+    assert "No captures yet" in doc.text_content()
+    old = _html(client.get("/ui/sources/1", params={"snapshot": "1"}))
+    assert old.xpath('//h2[@id="captures"]')[0].text_content() == "Captures of snapshot #1"
+    # A snapshot of another source is not shown here.
+    [other] = _archive(client).queue(["https://example.com/other"])
+    doc = _html(client.get("/ui/sources/1", params={"snapshot": str(other.snapshot_id)}))
+    assert doc.xpath('//h2[@id="captures"]')[0].text_content() == "Captures of snapshot #7"
 
 
 def test_everything_is_escaped(client: TestClient) -> None:
@@ -179,33 +196,18 @@ def test_everything_is_escaped(client: TestClient) -> None:
     assert res.status_code == 400 and "unsupported URL scheme" in _error(_html(res))
 
 
-def test_the_form_needs_a_token_once_one_exists(client: TestClient) -> None:
-    assert not _html(client.get("/")).xpath('//input[@name="token"]')
+def test_the_form_needs_a_login_once_a_token_exists(client: TestClient) -> None:
     token = create_token(_archive(client).index, "editor")
-    [field] = _html(client.get("/")).xpath('//form[@action="/ui/add"]//input[@name="token"]')
-    assert field.get("type") == "password"
-
+    doc = _html(client.get("/"))
+    assert not doc.xpath('//input[@name="token"]')  # never a token field in a form
+    assert doc.xpath('//a[@href="/ui/login"]')
     res = _add(client, url="https://example.com/a")
-    assert res.status_code == 401 and "enter it in the token field" in _error(_html(res))
-    res = _add(client, url="https://example.com/a", token="cvt_wrong")
-    assert res.status_code == 401 and _error(_html(res)) == "invalid token"
-    assert token not in res.text
+    assert res.status_code == 401 and "log in" in _error(_html(res))
     assert client.get("/api/sources").json() == {"sources": []}
-    # The API itself still wants the header: the form route did not open a hole.
-    assert client.post("/api/sources", json={"url": "https://example.com/a"}).status_code == 401
-
-    res = _add(client, url="https://example.com/a", token=token)
-    assert res.status_code == 303 and res.headers["location"] == "/ui/sources/1"
-    # A script may send the header instead.
+    # A script may send the bearer header instead of a session.
     res = client.post("/ui/add", data={"url": "https://example.com/b"}, follow_redirects=False,
                       headers={"Authorization": f"Bearer {token}"})
-    assert res.status_code == 303 and res.headers["location"] == "/ui/sources/2"
-    create_token(_archive(client).index, "other")  # with no token left, writes would be open again
-    revoke_token(_archive(client).index, "editor")
-    res = _add(client, url="https://example.com/c", token=token)
-    assert res.status_code == 401 and "revoked" in _error(_html(res))
-    assert [s["url"] for s in client.get("/api/sources").json()["sources"]] == [
-        "https://example.com/a", "https://example.com/b"]
+    assert res.status_code == 303 and res.headers["location"] == "/ui/sources/1"
 
 
 PAGE = "http://site.test/article"
@@ -234,30 +236,46 @@ def test_search_and_source_page_from_recorded_captures(client: TestClient) -> No
 
     res = client.get("/ui/sources/1")
     doc = _html(res)
-    assert doc.xpath('//meta[@http-equiv="refresh"]') == []
-    hrefs = [h for h in doc.xpath("//details//a/@href") if h.startswith("/web/")]
+    assert doc.xpath('//meta[@http-equiv="refresh"]') == [] and not doc.xpath('//section[@class="progress"]')
+    assert doc.xpath("//h1")[0].text_content() == "The article"
+    # Pages first (seed, then what it cites); requisites folded away, the failed one marked.
+    [pages, reqs] = doc.xpath('//h2[@id="captures"]/following::table[position() <= 2]')
+    hrefs = [h for h in pages.xpath(".//a/@href") if h.startswith("/web/")]
     assert hrefs == [f"/web/20240101000000/{PAGE}", f"/web/20240101000000id_/{PAGE}",
                      f"/web/20240101000001/{CITED}", f"/web/20240101000001id_/{CITED}"]
+    assert reqs.xpath("ancestor::details[@class='requisites']/@open") == []
+    [failed] = reqs.xpath(".//tbody/tr")
+    assert failed.get("class") == "bad" and "not archived: DNS lookup failed" in failed.text_content()
     for href in hrefs:
         got = client.get(href, follow_redirects=False)
         assert got.status_code == 200, href
     raw = client.get(f"/web/20240101000000id_/{PAGE}")
     assert raw.content == PAGE_HTML  # the client undid the archived gzip: byte-identical
     assert client.get(f"/web/20240101000001id_/{CITED}").content == b"report body"
-    text = doc.text_content()
-    assert "not archived: DNS lookup failed" in text and "partial" in text
+    assert "partial" in doc.xpath('//ol[@class="timeline"]')[0].text_content()
+    assert doc.xpath('//a[text()="Open the archived page"]/@href') == [f"/web/20240101000000/{PAGE}"]
     # Cited links with their archived copies, and citations pointing at them.
     cited_rows = {r.xpath("./td[1]//a/@href")[0]: r
-                  for r in doc.xpath("//h2[2]/following-sibling::table[1]//tr") if r.xpath("./td[1]//a")}
+                  for r in doc.xpath('//h2[@id="cited"]/following-sibling::table[1]//tbody/tr')}
     assert set(cited_rows) == {PAGE, CITED}
     assert cited_rows[CITED].xpath(".//td[5]//a/@href") == [f"/web/20240101000001/{CITED}"]
     assert "“the <report>”" in cited_rows[CITED].text_content()
     assert "unchecked" in cited_rows[CITED].text_content()
-    pres = [p.text_content() for p in doc.xpath("//pre")]
-    assert len(pres) == 3
-    assert f'data-versionurl="http://testserver/web/20240101000000/{PAGE}"' in pres[0]
-    assert f"[archived 2024-01-01](http://testserver/web/20240101000001/{CITED})" in pres[1]
-    assert pres[2].startswith("@misc{citevault1,") and "The article" in pres[2]
+    boxes = {t.get("id"): t.text_content() for t in doc.xpath("//textarea")}
+    assert list(boxes) == ["cite-robust-html", "cite-markdown", "cite-text", "cite-bibtex"]
+    assert f'data-versionurl="http://testserver/web/20240101000000/{PAGE}"' in boxes["cite-robust-html"]
+    assert f"[archived 2024-01-01](http://testserver/web/20240101000001/{CITED})" in boxes["cite-markdown"]
+    assert boxes["cite-bibtex"].startswith("@misc{citevault1,") and "The article" in boxes["cite-bibtex"]
+    # Each copy button works without scripts too: it links to that format's text.
+    assert doc.xpath('//a[@data-copy="cite-markdown"]/@href') == ["/api/sources/1/cite?format=markdown"]
+    assert client.get("/api/sources/1/cite?format=markdown").text.strip() == boxes["cite-markdown"].strip()
+    # The same as pages of their own.
+    report = _html(client.get("/ui/sources/1/report"))
+    assert len(report.xpath("//tbody/tr")) == 2 and "“the <report>”" in report.text_content()
+    cite = _html(client.get("/ui/sources/1/cite"))
+    assert [t.get("id") for t in cite.xpath("//textarea")] == list(boxes)
+    # The start page names the source by its title.
+    assert _html(client.get("/")).xpath('//tbody/tr[last()]//a[@class="title"]')[0].text == "The article"
 
     hit = client.get("/ui/search", params={"url": PAGE})
     assert hit.status_code == 200
@@ -265,7 +283,7 @@ def test_search_and_source_page_from_recorded_captures(client: TestClient) -> No
     rows = hdoc.xpath("//tbody/tr")
     assert [r.xpath("./td[1]")[0].text_content() for r in rows] == [
         "2025-01-01 00:00:00", "2024-01-01 00:00:00"]
-    assert [r.xpath(".//a/@href") for r in rows] == [
+    assert [[h for h in r.xpath(".//a/@href") if h.startswith("/")] for r in rows] == [
         [f"/web/20250101000000/{PAGE}", f"/web/20250101000000id_/{PAGE}", "/ui/sources/2"],
         [f"/web/20240101000000/{PAGE}", f"/web/20240101000000id_/{PAGE}", "/ui/sources/1"],
     ]
@@ -306,8 +324,10 @@ def test_a_real_capture_seen_through_the_ui(client: TestClient, monkeypatch: pyt
 
         doc = _html(client.get("/ui/sources/1"))
         assert doc.xpath('//meta[@http-equiv="refresh"]') == []
-        assert "done" in doc.xpath("//details/summary")[0].text_content()
-        hrefs = [h for h in doc.xpath("//details//a/@href") if h.startswith("/web/")]
+        assert "done" in doc.xpath('//ol[@class="timeline"]/li')[0].text_content()
+        assert doc.xpath("//h1")[0].text_content() == "Story"
+        hrefs = [h for h in doc.xpath('//h2[@id="captures"]/following::table[position() <= 2]//a/@href')
+                 if h.startswith("/web/")]
         assert {h.split("/", 3)[3] for h in hrefs} == {ARTICLE, SOURCE, "http://news.ui.test/s.css", FAVICON}
         for href in hrefs:
             assert client.get(href, follow_redirects=False).status_code == 200, href
@@ -317,11 +337,12 @@ def test_a_real_capture_seen_through_the_ui(client: TestClient, monkeypatch: pyt
         fw.add(SOURCE, "gone", status=404)
         check_source(archive, 1)
         doc = _html(client.get("/ui/sources/1"))
-        [row] = [r for r in doc.xpath("//tr") if r.xpath(f'./td[1]//a[@href="{SOURCE}"]')]
-        assert "gone" in row.text_content()
-        [instead] = row.xpath('.//a[text()="cite instead"]/@href')
-        assert instead.startswith("http://testserver/web/") and instead.endswith(SOURCE)
-        assert client.get(instead.removeprefix("http://testserver")).status_code == 200
+        [row] = [r for r in doc.xpath('//h2[@id="cited"]/following-sibling::table[1]//tbody/tr')
+                 if r.xpath(f'./td[1]//a[@href="{SOURCE}"]')]
+        assert "gone" in row.text_content() and "cite this copy instead" in row.text_content()
+        [copy] = row.xpath("./td[5]/a/@href")
+        assert copy.startswith("/web/") and copy.endswith(SOURCE)
+        assert client.get(copy).status_code == 200
         home = _html(client.get("/"))
         assert "1 gone" in " ".join(home.xpath("//tbody/tr")[0].text_content().split())
 
