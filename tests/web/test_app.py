@@ -3,6 +3,7 @@ tools) and the offline API documentation."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 
@@ -30,3 +31,19 @@ def test_docs_work_offline(client: TestClient) -> None:
         assert client.get(f"/docs/assets/{asset}").status_code == 200
     assert client.get("/redoc").status_code == 404
     assert client.get("/openapi.json").json()["info"]["title"] == "citevault"
+
+
+def test_an_unexpected_error_is_a_page_too(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("citevault.web.ui.source_summary", broken)
+    monkeypatch.setattr("citevault.web.api.source_summary", broken)
+    client.app.state.archive.queue(["https://example.com/"])  # type: ignore[attr-defined]
+    quiet = TestClient(client.app, raise_server_exceptions=False)
+    page = quiet.get("/")
+    assert page.status_code == 500 and "<h1>Something went wrong</h1>" in page.text
+    assert "boom" not in page.text
+    api = quiet.get("/api/sources")
+    assert api.status_code == 500
+    assert api.json() == {"error": "internal error: the service log has the details"}

@@ -45,7 +45,8 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
     app.state.sessions = Sessions(load_secret(settings.home))
     init_state(app.state)
 
-    for exc_type in (CitevaultError, RequestValidationError, StarletteHTTPException):
+    # Exception: Starlette answers unexpected errors through this handler too (and still logs them).
+    for exc_type in (CitevaultError, RequestValidationError, StarletteHTTPException, Exception):
         app.add_exception_handler(exc_type, _error_response)
 
     @app.get("/healthz", tags=["service"])
@@ -95,7 +96,7 @@ def _message(exc: Exception) -> tuple[int, str]:
         return 400, "bad request: " + "; ".join(problems)
     if isinstance(exc, StarletteHTTPException):
         return exc.status_code, str(exc.detail)
-    raise exc  # only the types registered above come here
+    return 500, "internal error: the service log has the details"
 
 
 async def _error_response(request: Request, exc: Exception) -> Response:
