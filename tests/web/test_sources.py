@@ -6,6 +6,7 @@ from __future__ import annotations
 import lxml.html
 from fastapi.testclient import TestClient
 
+from tests.fakeweb import FakeWeb
 from tests.test_cdx import record
 from tests.web.conftest import archive_of, recording
 
@@ -66,3 +67,20 @@ def test_big_snapshots_and_citation_lists_are_paged(client: TestClient) -> None:
     progress = client.get("/ui/snapshots/1/progress").json()
     assert progress["finished"] and progress["state"] == "partial" and progress["latest"] == "http://c59.test/"
     assert client.get("/ui/snapshots/99/progress").status_code == 404
+
+
+def test_the_report_page_checks_the_links_now(client: TestClient, web: FakeWeb) -> None:
+    web.add("http://cited.test/", "<title>Cited</title><p>still here</p>")
+    archive = archive_of(client)
+    [queued] = archive.queue([URL])
+    with recording(archive, queued.snapshot_id) as rec:
+        seed = record(rec, queued.snapshot_id, URL, "20240101000000", b"<title>Article</title>")
+        rec.record_links(seed.id, [("http://cited.test/", "a source", "cited")])
+    doc = _doc(client, "/ui/sources/1/report")
+    assert doc.xpath('//form[@action="/ui/sources/1/check"]//button')
+    assert doc.text_content().count("unchecked") == 2
+    res = client.post("/ui/sources/1/check", headers=FORM, follow_redirects=False)
+    assert res.status_code == 303 and res.headers["location"] == "/ui/sources/1/report"
+    rows = {r.xpath("./td[1]//a/@href")[0]: r.xpath("./td[3]")[0].text_content()
+            for r in _doc(client, "/ui/sources/1/report").xpath("//tbody/tr")}
+    assert "alive" in rows["http://cited.test/"]

@@ -5,6 +5,7 @@ capture runs, cited links with their health, the link-health report and the cita
                                     "cite this" (?snapshot=ID&page=N&links=N)
     GET /ui/sources/{id}/report     link-health report as a page (JSON: /api/sources/{id}/report)
     GET /ui/sources/{id}/cite       every citation format, with copy buttons
+    POST /ui/sources/{id}/check     check the cited links now, then show the report
     GET /ui/snapshots/{id}/progress a running snapshot's counts, for the page's polling script
 """
 
@@ -13,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,9 +23,10 @@ from citevault.storage.index import get_snapshot, get_source
 from citevault.storage.models import Capture, Snapshot
 
 from ..citations import Citation, render, source_citations
-from ..health import report_source
+from ..health import check_source, report_source
 from ..views import snapshot_json, source_summary
-from .deps import get_archive, get_base_url
+from .deps import get_archive, get_base_url, get_root
+from .forms import authorize_form, read_form, same_origin
 from .pages import render_page
 
 __all__ = ["CITE_FORMATS", "router"]
@@ -137,3 +140,17 @@ def cite_page(request: Request, source_id: int) -> HTMLResponse:
         "title": f"Cite source {source_id}", "d": detail, "citations": cites, "usable": usable,
         "formats": [(label, fmt, render(cites, fmt, source_id=source_id)) for label, fmt in CITE_FORMATS],
     })
+
+
+async def check_now(request: Request) -> Response:
+    """Check every cited link of a source now (as POST /api/sources/{id}/check), then show the report."""
+    source_id = int(request.path_params["source_id"])
+    same_origin(request)
+    await read_form(request)
+    await run_in_threadpool(authorize_form, request)
+    await run_in_threadpool(check_source, get_archive(request), source_id)
+    return RedirectResponse(f"{get_root(request)}/ui/sources/{source_id}/report", status_code=303)
+
+
+# A write from a form: a plain route that checks the session and the origin itself (forms.py).
+router.add_route("/ui/sources/{source_id:int}/check", check_now, methods=["POST"], include_in_schema=False)
