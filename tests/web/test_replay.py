@@ -19,7 +19,7 @@ from citevault.crawler.recorder import CaptureRecorder
 from citevault.replay import CSP
 from citevault.storage.warcstore import WarcStore
 from citevault.web import create_app
-from tests.test_cdx import record
+from tests.web.test_cdx import record
 
 TS = "20210101000000"
 PAGE = "http://site.test/dir/page.html"

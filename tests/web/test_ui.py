@@ -23,7 +23,7 @@ from citevault.ui import CSP
 from citevault.web import create_app
 from citevault.workqueue import WorkQueue
 from tests.fakeweb import FakeWeb
-from tests.test_cdx import record
+from tests.web.test_cdx import record
 
 EVIL = "https://example.com/<script>alert(1)</script>"
 

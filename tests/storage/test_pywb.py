@@ -21,9 +21,9 @@ from citevault.config import Settings
 from citevault.crawler.recorder import CaptureRecorder
 from citevault.storage.warcstore import WarcStore
 from citevault.web import create_app
-from tests.test_cdx import record
+from tests.web.test_cdx import record
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WAYBACK = REPO / ".venv-pywb" / "bin" / "wayback"
 URL = "http://pywb.test/article?id=7"
 PAGE = (b'<html><head><title>Archived</title></head><body><p>archived words</p>'

@@ -22,7 +22,7 @@ from citevault.config import Settings
 from citevault.crawler.recorder import CaptureRecorder
 from citevault.storage.warcstore import WarcStore
 from citevault.web import create_app
-from tests.test_cdx import record
+from tests.web.test_cdx import record
 
 URL = "http://news.test/story"
 STAMPS = ["20200101000000", "20210601120000", "20220101000000", "20230101000000"]

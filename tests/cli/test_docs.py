@@ -6,7 +6,7 @@ from pathlib import Path
 
 from citevault.config import Settings
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+README = (Path(__file__).parents[2] / "README.md").read_text()
 
 
 def test_every_setting_has_a_description() -> None:
@@ -22,7 +22,7 @@ def test_every_setting_is_in_the_readme() -> None:
 def test_readme_opens_with_the_two_commands() -> None:
     head = README[:1500]
     assert "make serve" in head and "make test" in head
-    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    ci = (Path(__file__).parents[2] / ".ci" / "run").read_text()
     assert "make test" in ci
 
 
@@ -42,5 +42,5 @@ def test_openapi_lists_the_design_routes(tmp_path: Path) -> None:
 def test_cli_reference_is_current() -> None:
     from citevault.clidocs import render
 
-    current = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    current = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
     assert current == render(), "docs/cli.md is stale: python -m citevault.clidocs > docs/cli.md"
