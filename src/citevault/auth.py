@@ -1,7 +1,7 @@
 """Bearer tokens for the HTTP API: created once and shown once, kept only as their sha256.
 
 Writes need a valid token once any (unrevoked) token exists; with `read_token_required` reads
-need one too. /healthz stays open for liveness probes.
+need one too. Framework-free: the web app's dependency (web/deps.py) and the CLI call it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -20,11 +19,9 @@ from citevault.storage.db import Index
 from citevault.storage.errors import BadInput, NotFound, Unauthorized
 from citevault.storage.models import ApiToken
 
-__all__ = ["authorize", "check_access", "create_token", "hash_token", "list_tokens", "revoke_token"]
+__all__ = ["check_access", "create_token", "hash_token", "list_tokens", "revoke_token"]
 
 _PREFIX = "cvt_"
-_OPEN_PATHS = frozenset({"/healthz"})
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _now() -> datetime:
@@ -109,16 +106,3 @@ def check_access(index: Index, authorization: str | None, *, write: bool, reads_
         raise Unauthorized("invalid token")
     if row.revoked_at is not None:
         raise Unauthorized(f"the token {row.name!r} was revoked")
-
-
-def authorize(request: Request) -> None:
-    """FastAPI dependency for every route: reads (GET, HEAD, OPTIONS) and writes (the rest)."""
-    if request.url.path in _OPEN_PATHS:
-        return
-    app = request.app
-    check_access(
-        app.state.archive.index,
-        request.headers.get("authorization"),
-        write=request.method not in _READ_METHODS,
-        reads_closed=app.state.settings.read_token_required,
-    )

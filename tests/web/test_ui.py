@@ -19,8 +19,8 @@ from citevault.config import Settings
 from citevault.crawler.recorder import CaptureRecorder
 from citevault.health import check_source
 from citevault.storage.warcstore import WarcStore
-from citevault.ui import CSP
 from citevault.web import create_app
+from citevault.web.ui import CSP
 from citevault.workqueue import WorkQueue
 from tests.fakeweb import FakeWeb
 from tests.web.test_cdx import record
