@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from sqlalchemy import select, update
 
 from citevault.storage.db import open_index
 from citevault.storage.index import settle_state
-from citevault.storage.models import Capture, Snapshot
+from citevault.storage.models import Capture, Snapshot, utcnow
 from citevault.storage.warcstore import WarcStore
 
 from .progress import Progress, Seed
@@ -81,9 +80,6 @@ class CrawlOptions:
         }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
 
 def finish_snapshots(
     database_url: str, snapshot_ids: list[int], error: str | None = None, *, keep_captured: bool = False
@@ -104,7 +100,7 @@ def finish_snapshots(
                                           keep_captured=keep_captured)
                 s.execute(
                     update(Snapshot).where(Snapshot.id == sid)
-                    .values(state=state, error=why, finished_at=_now())
+                    .values(state=state, error=why, finished_at=utcnow())
                 )
     finally:
         index.dispose()

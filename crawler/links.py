@@ -11,6 +11,7 @@ import lxml.html
 from lxml import etree
 
 __all__ = [
+    "HTML_TYPES",
     "PageLinks",
     "css_links",
     "extract_page_links",
@@ -18,6 +19,9 @@ __all__ = [
     "oembed_url",
     "srcset_urls",
 ]
+
+# The media types of HTML pages: the ones parsed for links, rewritten in replay, titled and checked.
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 # Containers that hold the article itself, most specific first.
 _MAIN_XPATHS = (

@@ -22,7 +22,7 @@ from warcio.statusandheaders import StatusAndHeaders
 
 from citevault.storage.db import Index
 from citevault.storage.index import latest_with_digest, now_timestamp, surt_key
-from citevault.storage.models import Capture, Link, Snapshot, Source
+from citevault.storage.models import Capture, Link, Snapshot, Source, utcnow
 from citevault.storage.warcstore import (
     PARENT_HEADER,
     ROLE_HEADER,
@@ -293,7 +293,7 @@ class CaptureRecorder:
         was captured, for which source, and why (`citevault reindex` rebuilds the index so)."""
         with self._lock:
             self._commit()
-            started = _now()
+            started = utcnow()
             with self.index.session() as s:
                 s.execute(
                     update(Snapshot).where(Snapshot.id == snapshot_id)
@@ -324,12 +324,9 @@ class CaptureRecorder:
             with self.index.session() as s:
                 s.execute(
                     update(Snapshot).where(Snapshot.id == snapshot_id)
-                    .values(state=state, finished_at=_now(), error=error)
+                    .values(state=state, finished_at=utcnow(), error=error)
                 )
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _dt(when: datetime | None) -> str | None:

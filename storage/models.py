@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -16,7 +16,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Capture", "Link", "LinkCheck", "Snapshot", "Source", "ApiToken"]
+__all__ = ["Base", "Capture", "Link", "LinkCheck", "Snapshot", "Source", "ApiToken", "utcnow"]
+
+
+def utcnow() -> datetime:
+    """Now as the index stores times: naive UTC (SQLite keeps no time zone)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):

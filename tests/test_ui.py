@@ -17,7 +17,7 @@ from citevault.archive import Archive
 from citevault.auth import create_token, revoke_token
 from citevault.config import Settings
 from citevault.crawler.recorder import CaptureRecorder
-from citevault.health import check_source
+from citevault.linkrot import check_source
 from citevault.storage.warcstore import WarcStore
 from citevault.ui import CSP
 from citevault.web import create_app

@@ -30,8 +30,8 @@ from citevault.storage.models import Source
 from .archive import Archive
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .scheduler import archived_within, open_schedules, parse_duration, schedule_spec
-from .urls import normalize_url
-from .views import cdx_row, snapshot_json, source_detail, source_summary
+from .serializers import cdx_row, snapshot_json, source_detail, source_summary
+from .urlnorm import normalize_url
 from .workqueue import WorkQueue, open_workqueue
 
 __all__ = ["SourceRequest", "install", "router", "submit_source"]

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from .archive import Archive
 from .config import Settings
-from .health import check_source, linkcheck_json, report_source
+from .linkrot import check_source, linkcheck_json, report_source
 
 __all__ = ["router"]
 

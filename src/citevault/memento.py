@@ -54,7 +54,8 @@ def parse_accept_datetime(value: str | None) -> str:
 
 
 def replay_url(base: str, ts: str, url: str, modifier: str = "") -> str:
-    return f"{base}/web/{ts}{modifier}/{url}"
+    """The Wayback-style replay URL of the capture of `url` at `ts` (14 digits)."""
+    return f"{base.rstrip('/')}/web/{ts}{modifier}/{url}"
 
 
 def _link(uri: str, rel: str, **params: str) -> str:

@@ -31,7 +31,7 @@ from citevault.storage.index import parse_timestamp, surt_key
 from citevault.storage.models import Capture
 from citevault.storage.warcstore import ArchivedPayload
 
-from .urls import normalize_url
+from .urlnorm import normalize_url
 
 __all__ = [
     "CSP",

@@ -27,7 +27,8 @@ from .api import SourceRequest, submit_source
 from .archive import Archive
 from .auth import check_access, list_tokens
 from .citations import render, source_citations
-from .health import report_source
+from .linkrot import report_source
+from .serializers import snapshot_json, source_summary
 from .ui_pages import (
     Html,
     add_form,
@@ -40,8 +41,7 @@ from .ui_pages import (
     sources_table,
     t,
 )
-from .urls import normalize_url
-from .views import snapshot_json, source_summary
+from .urlnorm import normalize_url
 
 __all__ = ["CSP", "router"]
 
