@@ -16,11 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
-
 from citevault.storage.db import open_index
-from citevault.storage.index import settle_state
-from citevault.storage.models import Capture, Snapshot, utcnow
+from citevault.storage.snapshots import finish_snapshots as settle
 from citevault.storage.warcstore import WarcStore
 
 from .progress import Progress, Seed
@@ -84,24 +81,11 @@ class CrawlOptions:
 def finish_snapshots(
     database_url: str, snapshot_ids: list[int], error: str | None = None, *, keep_captured: bool = False
 ) -> None:
-    """Settle each snapshot's state from its captures: failed when the seed got no response,
-    partial when something else failed, done otherwise. `error` marks unfinished ones failed."""
+    """Settle the snapshots of a crawl that ended or was stopped (storage.snapshots decides how),
+    from a process that may hold no index of its own."""
     index = open_index(database_url, migrate=False)
     try:
-        with index.session() as s:
-            for sid in snapshot_ids:
-                snap = s.get(Snapshot, sid)
-                if snap is None or snap.state in ("done", "partial", "failed"):
-                    continue
-                caps = s.execute(
-                    select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == sid)
-                ).all()
-                state, why = settle_state(((r, e, w) for r, e, w in caps), error,
-                                          keep_captured=keep_captured)
-                s.execute(
-                    update(Snapshot).where(Snapshot.id == sid)
-                    .values(state=state, error=why, finished_at=utcnow())
-                )
+        settle(index, snapshot_ids, error, keep_captured=keep_captured)
     finally:
         index.dispose()
 

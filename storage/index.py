@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,6 @@ __all__ = [
     "latest_with_digest",
     "now_timestamp",
     "parse_timestamp",
-    "settle_state",
     "surt_key",
     "timestamp_to_datetime",
 ]
@@ -124,21 +123,3 @@ def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
     if snap is None:
         raise NotFound(f"no snapshot with id {snapshot_id}")
     return snap
-
-
-def settle_state(captures: Iterable[tuple[str, str | None, str | None]],
-                 error: str | None = None, *, keep_captured: bool = False) -> tuple[str, str | None]:
-    """A finished snapshot's (state, error) from its captures' (role, error, warc): failed when
-    the seed got no response, partial when something else failed, done otherwise; `error` (the
-    crawl itself failed) makes it failed, or partial with `keep_captured` when the seed was
-    captured (a crawl the user interrupted still holds what it archived)."""
-    caps = list(captures)
-    seed_ok = any(r == "seed" and w is not None for r, _, w in caps)
-    seed_err = next((e for r, e, _ in caps if r == "seed" and e), None)
-    if error is not None:
-        return ("partial" if keep_captured and seed_ok else "failed"), error
-    if not seed_ok:
-        return "failed", seed_err or "the seed page was not captured"
-    if any(e for _, e, _ in caps):
-        return "partial", None
-    return "done", None

@@ -14,7 +14,7 @@ import socket
 import threading
 import zlib
 from base64 import b32encode
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -60,6 +60,7 @@ class WrittenRecord:
     length: int  # bytes of the (gzipped) record in the file
     record_id: str
     warc_date: str  # ISO 8601, as in WARC-Date
+    record: ArcWarcRecord = field(compare=False, repr=False)  # its headers make the index row
 
 
 def payload_digests(payload: bytes) -> tuple[str, str]:
@@ -201,6 +202,7 @@ class WarcStore:
                 length=len(members[0]),
                 record_id=head.get_header("WARC-Record-ID"),
                 warc_date=head.get_header("WARC-Date"),
+                record=records[0],
             )
 
     def write_exchange(
@@ -213,11 +215,16 @@ class WarcStore:
         when: datetime,
         ip_address: str | None = None,
         extra_headers: dict[str, str] | None = None,
+        payload_digest: str | None = None,
     ) -> WrittenRecord:
-        """A response record (raw payload, digests) followed by its request record."""
+        """A response record (raw payload, digests) followed by its request record.
+        `payload_digest` (from `payload_digests`), when the caller has it, spares warcio
+        hashing the payload a second time."""
         w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
         date = _warc_date(when)
         extra = {"WARC-Date": date, **(extra_headers or {})}
+        if payload_digest:
+            extra["WARC-Payload-Digest"] = payload_digest
         if ip_address:
             extra["WARC-IP-Address"] = ip_address
         resp = w.create_warc_record(

@@ -7,9 +7,9 @@ from rich.console import Console
 from sqlalchemy import insert, select
 
 from citevault.storage.errors import CitevaultError
-from citevault.storage.fixity import reindex as rebuild_index
-from citevault.storage.fixity import verify as verify_records
 from citevault.storage.models import Capture, Link
+from citevault.storage.reindex import reindex as rebuild_index
+from citevault.storage.verify import verify as verify_records
 
 from .archive import Archive
 from .clibase import JsonOpt, app, cli_errors, print_json, settings
