@@ -71,21 +71,7 @@ class Archive:
         self.close()
 
     def crawl_options(self) -> CrawlOptions:
-        s = self.settings
-        return CrawlOptions(
-            database_url=s.effective_database_url,
-            warc_dir=str(self.warc_dir),
-            warc_prefix=s.warc_prefix,
-            warc_max_size=s.warc_max_size,
-            user_agent=s.user_agent,
-            allow_private_networks=s.allow_private_networks,
-            obey_robots=s.obey_robots,
-            concurrency=s.concurrency,
-            concurrency_per_host=s.concurrency_per_host,
-            timeout=s.timeout,
-            max_response_size=s.max_response_size,
-            retries=s.retries,
-        )
+        return CrawlOptions(self.settings)
 
     # -- writing ---------------------------------------------------------------------------------
     def queue(
