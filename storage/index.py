@@ -9,6 +9,8 @@ from typing import Any
 import surt as _surt
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+from warcio.timeutils import datetime_to_timestamp
+from warcio.timeutils import timestamp_to_datetime as _timestamp_to_datetime
 
 from .errors import BadInput, NotFound
 from .models import Capture, Snapshot, Source
@@ -34,7 +36,8 @@ def surt_key(url: str) -> str:
 
 
 def now_timestamp(when: datetime | None = None) -> str:
-    return (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    """The 14-digit timestamp of `when` (an aware datetime; default now)."""
+    return str(datetime_to_timestamp((when or datetime.now(UTC)).astimezone(UTC)))
 
 
 def parse_timestamp(ts: str) -> str:
@@ -51,7 +54,8 @@ def parse_timestamp(ts: str) -> str:
 
 
 def timestamp_to_datetime(ts: str) -> datetime:
-    return datetime.strptime(ts, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    """An aware UTC datetime of a 14-digit timestamp."""
+    return _timestamp_to_datetime(ts, tz_aware=True)  # type: ignore[no-any-return]
 
 
 def _by_url(url: str) -> Select[Any]:

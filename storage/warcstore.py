@@ -6,7 +6,6 @@ the final file, and readers fall back to the `.open` name while a writer still h
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
@@ -310,27 +310,21 @@ class ArchivedPayload:
 
 
 def decode_content(payload: bytes, encoding: str | None) -> bytes:
-    """Undo gzip/deflate/br content codings (outermost last listed); unknown ones are kept."""
-    if not encoding:
-        return payload
+    """Undo gzip/deflate/br content codings (outermost last listed) with warcio's
+    `ArcWarcRecord.content_stream()`; an unknown or broken coding leaves the payload as archived."""
     data = payload
-    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
+    for coding in reversed([c.strip().lower() for c in (encoding or "").split(",") if c.strip()]):
+        coding = "gzip" if coding == "x-gzip" else coding
+        if coding == "identity":
+            continue
+        if coding not in BufferedReader.get_supported_decompressors():
+            return payload
+        http = StatusAndHeaders("200 OK", [("Content-Encoding", coding)], protocol="HTTP/1.1")
+        record = ArcWarcRecord(
+            "warc", "response", StatusAndHeaders("", []), BytesIO(data), http, "", len(data)
+        )
         try:
-            if coding in ("gzip", "x-gzip"):
-                data = gzip.decompress(data)
-            elif coding == "deflate":
-                try:
-                    data = zlib.decompress(data)
-                except zlib.error:
-                    data = zlib.decompress(data, -zlib.MAX_WBITS)
-            elif coding == "br":
-                import brotli
-
-                data = brotli.decompress(data)
-            elif coding == "identity":
-                continue
-            else:
-                return payload
+            data = record.content_stream().read()
         except Exception:
             return payload
     return data

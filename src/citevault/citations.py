@@ -19,6 +19,7 @@ from typing import Any
 
 import lxml.html
 from sqlalchemy import select
+from warcio.timeutils import timestamp_to_iso_date
 
 from citevault.crawler.links import HTML_TYPES
 from citevault.storage.errors import BadInput, CitevaultError
@@ -82,13 +83,11 @@ class ArchivedCopy:
     @property
     def date(self) -> str:
         """YYYY-MM-DD, as Robust Links' data-versiondate wants it."""
-        ts = self.timestamp
-        return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}"
+        return str(timestamp_to_iso_date(self.timestamp))[:10]
 
     @property
     def datetime(self) -> str:
-        ts = self.timestamp
-        return f"{self.date} {ts[8:10]}:{ts[10:12]}:{ts[12:14]} UTC"
+        return str(timestamp_to_iso_date(self.timestamp))[:19].replace("T", " ") + " UTC"
 
     @property
     def usable(self) -> bool:
