@@ -12,7 +12,6 @@ from lxml import etree
 
 __all__ = [
     "CSS_URL_RE",
-    "HTML_TYPES",
     "PageLinks",
     "css_links",
     "extract_page_links",
@@ -21,9 +20,6 @@ __all__ = [
     "srcset_candidates",
     "srcset_urls",
 ]
-
-# The media types of HTML pages: the ones parsed for links, rewritten in replay, titled and checked.
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 # Containers that hold the article itself, most specific first.
 _MAIN_XPATHS = (

@@ -23,7 +23,7 @@ from warcio.timeutils import timestamp_to_iso_date
 
 from citevault.storage.db import Index
 from citevault.storage.index import latest_with_digest, now_timestamp, surt_key
-from citevault.storage.models import Capture, Link, Snapshot, Source, utcnow
+from citevault.storage.models import HTML_TYPES, Capture, Link, Snapshot, Source, utcnow
 from citevault.storage.records import capture_row
 from citevault.storage.warcstore import (
     PARENT_HEADER,
@@ -32,8 +32,6 @@ from citevault.storage.warcstore import (
     WarcStore,
     payload_digests,
 )
-
-from .links import HTML_TYPES
 
 __all__ = ["CaptureRecorder", "Exchange", "Recorded"]
 

@@ -12,7 +12,9 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from .links import HTML_TYPES, css_links, extract_page_links, oembed_url
+from citevault.storage.models import HTML_TYPES
+
+from .links import css_links, extract_page_links, oembed_url
 from .middlewares import RAW_META_KEY
 from .progress import Progress, Seed
 from .recorder import CaptureRecorder, Exchange

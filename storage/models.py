@@ -16,7 +16,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Capture", "Link", "LinkCheck", "Snapshot", "Source", "ApiToken", "utcnow"]
+__all__ = ["Base", "Capture", "Link", "LinkCheck", "Snapshot", "Source", "ApiToken", "HTML_TYPES", "utcnow"]
+
+# The Capture.mime values of HTML pages: the ones parsed for links, rewritten in replay, titled
+# and checked for link rot.
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 def utcnow() -> datetime:

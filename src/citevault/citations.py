@@ -21,10 +21,9 @@ import lxml.html
 from sqlalchemy import select
 from warcio.timeutils import timestamp_to_iso_date
 
-from citevault.crawler.links import HTML_TYPES
 from citevault.storage.errors import BadInput, CitevaultError
 from citevault.storage.index import get_source, surt_key
-from citevault.storage.models import Capture, Link, Snapshot
+from citevault.storage.models import HTML_TYPES, Capture, Link, Snapshot
 
 from .archive import Archive
 from .memento import replay_url

@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding
 from warcio.statusandheaders import StatusAndHeaders
 
-from citevault.crawler.links import CSS_URL_RE, HTML_TYPES, srcset_candidates
+from citevault.crawler.links import CSS_URL_RE, srcset_candidates
 from citevault.storage.errors import BadInput, UnsupportedURL
 from citevault.storage.index import parse_timestamp, surt_key, timestamp_to_datetime
-from citevault.storage.models import Capture
+from citevault.storage.models import HTML_TYPES, Capture
 from citevault.storage.warcstore import ArchivedPayload
 
 from .urlnorm import normalize_url

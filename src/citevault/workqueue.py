@@ -4,6 +4,14 @@ through a Redis list), each claim a lease kept alive by heartbeats so that lost 
 The index is the source of truth: a snapshot is work while its state is `queued`; a worker takes
 it by moving it to `running` in one conditional statement, so two workers never run the same
 snapshot even when Redis hands the same id out twice.
+
+Why home-made, not a queue library (RQ, Celery, Dramatiq, procrastinate, ...): the Snapshot row
+already is the job (state, attempts, lease, error), so a library would keep a second copy of the
+state that can disagree with the index; SQLite is the default database, which rules out the
+PostgreSQL-only queues (procrastinate, pgqueuer); and the work is one kind of job with one retry
+rule, about 300 lines here. What would make us switch: jobs of many kinds with their own retry,
+priority and rate policies, scheduling across machines beyond one Redis list, or dropping SQLite
+so that a PostgreSQL queue could keep its jobs in the same rows.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ import lxml.html
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
-from citevault.crawler.links import HTML_TYPES, main_text
-from citevault.storage.models import utcnow
+from citevault.crawler.links import main_text
+from citevault.storage.models import HTML_TYPES, utcnow
 
 __all__ = [
     "OUTCOMES",
