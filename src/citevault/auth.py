@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,15 +16,12 @@ from sqlalchemy.exc import IntegrityError
 
 from citevault.storage.db import Index
 from citevault.storage.errors import BadInput, NotFound, Unauthorized
-from citevault.storage.models import ApiToken
+from citevault.storage.models import ApiToken, utcnow
 
 __all__ = ["check_access", "create_token", "hash_token", "list_tokens", "revoke_token"]
 
 _PREFIX = "cvt_"
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def hash_token(token: str) -> str:
@@ -42,7 +38,7 @@ def create_token(index: Index, name: str) -> str:
         with index.session() as s:
             if s.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
                 raise BadInput(f"a token named {name!r} exists already (revoke it or pick another name)")
-            s.add(ApiToken(name=name, token_hash=hash_token(token), created_at=_now()))
+            s.add(ApiToken(name=name, token_hash=hash_token(token), created_at=utcnow()))
     except IntegrityError as exc:
         raise BadInput(f"a token named {name!r} exists already") from exc
     return token
@@ -68,7 +64,7 @@ def revoke_token(index: Index, name: str) -> int:
         if tok is None:
             raise NotFound(f"no token named {name!r}")
         if tok.revoked_at is None:
-            tok.revoked_at = _now()
+            tok.revoked_at = utcnow()
         s.flush()
         return _active(s)
 

@@ -23,8 +23,8 @@ from citevault.storage.models import Snapshot, Source
 from .archive import Archive
 from .clibase import JsonOpt, app, cli_errors, err, print_json, settings
 from .scheduler import archived_within, open_schedules, parse_duration, schedule_spec
-from .urls import normalize_url
-from .views import cdx_row, snapshot_json, source_detail, source_summary
+from .serializers import cdx_row, snapshot_json, source_detail, source_summary
+from .urlnorm import normalize_url
 from .workqueue import WorkQueue
 
 __all__ = ["app", "get_app", "main"]

@@ -14,7 +14,7 @@ from citevault.storage.models import LinkCheck
 
 from .archive import Archive
 from .clibase import JsonOpt, app, cli_errors, err, print_json, settings
-from .health import check_all, check_source, linkcheck_json, report_all, report_source
+from .linkrot import check_all, check_source, linkcheck_json, report_all, report_source
 
 __all__ = ["check", "report"]
 

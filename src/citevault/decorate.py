@@ -28,7 +28,7 @@ from citevault.storage.models import Capture
 
 from .archive import Archive
 from .citations import ArchivedCopy, CaptureSet
-from .urls import normalize_url
+from .urlnorm import normalize_url
 from .wacz_export import check_writable
 from .workqueue import WorkQueue
 

@@ -28,8 +28,8 @@ from citevault.storage.models import Source
 
 from ..metrics import CONTENT_TYPE_LATEST
 from ..scheduler import archived_within, open_schedules, parse_duration, schedule_spec
-from ..urls import normalize_url
-from ..views import cdx_row, snapshot_json, source_detail, source_summary
+from ..serializers import cdx_row, snapshot_json, source_detail, source_summary
+from ..urlnorm import normalize_url
 from .deps import ArchiveDep
 from .deps import get_archive as _archive
 from .deps import get_workqueue as _workqueue

@@ -27,9 +27,9 @@ from citevault.storage.models import Snapshot, Source
 from ..archive import Archive
 from ..auth import check_access, list_tokens
 from ..citations import render, source_citations
-from ..health import report_source
-from ..urls import normalize_url
-from ..views import snapshot_json, source_summary
+from ..linkrot import report_source
+from ..serializers import snapshot_json, source_summary
+from ..urlnorm import normalize_url
 from .api import SourceRequest, submit_source
 from .deps import get_archive, get_base_url, get_root, get_templates
 
