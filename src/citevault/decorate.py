@@ -30,7 +30,6 @@ from .archive import Archive
 from .citations import ArchivedCopy, CaptureSet
 from .urls import normalize_url
 from .wacz_export import check_writable
-from .workqueue import WorkQueue
 
 __all__ = ["Decorated", "LinkOutcome", "decorate_file", "decorate_text", "document_kind", "find_links"]
 
@@ -340,10 +339,8 @@ def decorate_file(
     copies: dict[str, ArchivedCopy] = {}
     if wanted:
         targets = list(dict.fromkeys(wanted.values()))
-        queued = archive.queue(targets, depth=0, note=f"linked from {path.name} (decorate)")
-        WorkQueue(archive.index, lease=archive.settings.lease_timeout).run_here(
-            archive, queued, on_progress
-        )
+        queued = archive.capture_now(targets, depth=0, note=f"linked from {path.name} (decorate)",
+                                     on_progress=on_progress).queued
         by_url = {q.url: q for q in queued}
         with archive.index.session() as s:
             for url, norm in wanted.items():

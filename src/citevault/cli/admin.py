@@ -11,12 +11,19 @@ from citevault.storage.fixity import reindex as rebuild_index
 from citevault.storage.fixity import verify as verify_records
 from citevault.storage.models import Capture, Link
 
-from .archive import Archive
-from .clibase import JsonOpt, app, cli_errors, print_json, settings
+from ..archive import Archive
+from . import JsonOpt, print_json, settings
 
-__all__ = ["rebuild_links", "reindex", "verify"]
+__all__ = ["commands", "rebuild_links", "reindex", "verify"]
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def commands() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(verify)
+    app.command()(reindex)
+    return app
 
 
 def rebuild_links(archive: Archive) -> int:
@@ -51,8 +58,6 @@ def rebuild_links(archive: Archive) -> int:
     return added
 
 
-@app.command()
-@cli_errors
 def verify(json_out: JsonOpt = False) -> None:
     """Fixity check: read every indexed record back and compare its digests. Exit 1 on any problem."""
     with Archive(settings()) as archive:
@@ -68,8 +73,6 @@ def verify(json_out: JsonOpt = False) -> None:
             raise typer.Exit(1)
 
 
-@app.command()
-@cli_errors
 def reindex(json_out: JsonOpt = False) -> None:
     """Rebuild the index from the WARC files: add every source, snapshot, capture and link the
     index lacks (after losing the database, point it at an empty one and run this)."""
