@@ -11,11 +11,18 @@ from citevault.storage.models import HTML_TYPES, Capture, Link
 from citevault.storage.reindex import reindex as rebuild_index
 from citevault.storage.verify import verify as verify_records
 
-from .archive import Archive
-from .clibase import JsonOpt, app, cli_errors, print_json, settings
+from ..archive import Archive
+from . import JsonOpt, print_json, settings
 
-__all__ = ["rebuild_links", "reindex", "verify"]
+__all__ = ["commands", "rebuild_links", "reindex", "verify"]
 
+
+
+def commands() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(verify)
+    app.command()(reindex)
+    return app
 
 
 def rebuild_links(archive: Archive) -> int:
@@ -50,8 +57,6 @@ def rebuild_links(archive: Archive) -> int:
     return added
 
 
-@app.command()
-@cli_errors
 def verify(json_out: JsonOpt = False) -> None:
     """Fixity check: read every indexed record back and compare its digests. Exit 1 on any problem."""
     with Archive(settings()) as archive:
@@ -67,8 +72,6 @@ def verify(json_out: JsonOpt = False) -> None:
             raise typer.Exit(1)
 
 
-@app.command()
-@cli_errors
 def reindex(json_out: JsonOpt = False) -> None:
     """Rebuild the index from the WARC files: add every source, snapshot, capture and link the
     index lacks (after losing the database, point it at an empty one and run this)."""
