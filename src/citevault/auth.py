@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from citevault.storage.db import Index
 from citevault.storage.errors import BadInput, NotFound, Unauthorized
-from citevault.storage.models import ApiToken
+from citevault.storage.models import ApiToken, utcnow
 
 __all__ = [
     "check_access",
@@ -31,9 +30,6 @@ __all__ = [
 
 _PREFIX = "cvt_"
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def hash_token(token: str) -> str:
@@ -50,7 +46,7 @@ def create_token(index: Index, name: str) -> str:
         with index.session() as s:
             if s.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
                 raise BadInput(f"a token named {name!r} exists already (revoke it or pick another name)")
-            s.add(ApiToken(name=name, token_hash=hash_token(token), created_at=_now()))
+            s.add(ApiToken(name=name, token_hash=hash_token(token), created_at=utcnow()))
     except IntegrityError as exc:
         raise BadInput(f"a token named {name!r} exists already") from exc
     return token
@@ -76,7 +72,7 @@ def revoke_token(index: Index, name: str) -> int:
         if tok is None:
             raise NotFound(f"no token named {name!r}")
         if tok.revoked_at is None:
-            tok.revoked_at = _now()
+            tok.revoked_at = utcnow()
         s.flush()
         return _active(s)
 

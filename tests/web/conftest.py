@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from citevault.archive import Archive
 from citevault.config import Settings
 from citevault.crawler.recorder import CaptureRecorder
+from citevault.storage.snapshots import finish_snapshots
 from citevault.storage.warcstore import WarcStore
 from citevault.web import create_app
 
@@ -31,10 +32,11 @@ def archive_of(client: TestClient) -> Archive:
 
 
 @contextmanager
-def recording(archive: Archive, snapshot_id: int, state: str = "done") -> Iterator[CaptureRecorder]:
-    """A recorder writing into `snapshot_id`, which ends in `state`."""
+def recording(archive: Archive, snapshot_id: int) -> Iterator[CaptureRecorder]:
+    """A recorder writing into `snapshot_id`, settled from its captures at the end."""
     with WarcStore(Path(archive.warc_dir)) as store:
         rec = CaptureRecorder(archive.index, store)
         rec.start_snapshot(snapshot_id)
         yield rec
-        rec.finish_snapshot(snapshot_id, state)
+        rec.commit()
+        finish_snapshots(archive.index, [snapshot_id])

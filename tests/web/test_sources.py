@@ -7,8 +7,8 @@ import lxml.html
 from fastapi.testclient import TestClient
 
 from tests.fakeweb import FakeWeb
-from tests.test_cdx import record
 from tests.web.conftest import archive_of, recording
+from tests.web.test_cdx import record
 
 URL = "http://site.test/article"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -23,7 +23,7 @@ def _doc(client: TestClient, path: str) -> lxml.html.HtmlElement:
 def test_a_failed_capture_offers_no_citation_and_a_retry(client: TestClient) -> None:
     archive = archive_of(client)
     [queued] = archive.queue([URL])
-    with recording(archive, queued.snapshot_id, "failed") as rec:
+    with recording(archive, queued.snapshot_id) as rec:
         record(rec, queued.snapshot_id, URL, "20240101000000", b"<title>Unavailable</title>", status=503)
     doc = _doc(client, "/ui/sources/1")
     [alert] = doc.xpath('//*[@role="alert"]')
@@ -47,7 +47,7 @@ def test_a_failed_capture_offers_no_citation_and_a_retry(client: TestClient) -> 
 def test_big_snapshots_and_citation_lists_are_paged(client: TestClient) -> None:
     archive = archive_of(client)
     [queued] = archive.queue([URL])
-    with recording(archive, queued.snapshot_id, "partial") as rec:
+    with recording(archive, queued.snapshot_id) as rec:
         seed = record(rec, queued.snapshot_id, URL, "20240101000000", b"<title>Hub</title>")
         rec.record_links(seed.id, [(f"http://c{n}.test/", f"link {n}", "cited") for n in range(60)])
         for n in range(60):

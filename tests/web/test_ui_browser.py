@@ -17,8 +17,8 @@ import pytest
 from citevault.archive import Archive
 from citevault.auth import create_token
 from citevault.config import Settings
+from tests.app.test_service_e2e import Served
 from tests.fakeweb import FakeWeb, build_news_site
-from tests.test_service_e2e import Served
 
 pytestmark = pytest.mark.slow
 

@@ -27,9 +27,9 @@ from citevault.storage.index import get_snapshot, get_source, history
 from citevault.storage.models import Source
 
 from ..metrics import CONTENT_TYPE_LATEST
-from ..scheduler import archived_within, open_schedules, parse_duration, schedule_spec
-from ..urls import normalize_url
-from ..views import cdx_row, snapshot_json, source_detail, source_summary
+from ..scheduler import open_schedules
+from ..serializers import cdx_row, snapshot_json, source_detail, source_summary
+from ..urlnorm import normalize_url
 from .deps import ArchiveDep
 from .deps import get_archive as _archive
 from .deps import get_workqueue as _workqueue
@@ -59,31 +59,21 @@ def submit_source(body: SourceRequest, request: Request) -> dict[str, Any]:
     """Queue a capture of `body.url` (or skip it, when archived within the given duration):
     the one path both POST /api/sources and the web interface's form take."""
     archive = _archive(request)
-    settings = request.app.state.settings
-    url = normalize_url(body.url)
-    spec = schedule_spec(body.every, body.cron)
-    if body.if_not_archived_within is not None:
-        within = parse_duration(body.if_not_archived_within)
-        with archive.index.session() as s:
-            recent = archived_within(s, url, within)
-            if recent is not None:
-                return {
-                    "skipped": True,
-                    "url": url,
-                    "reason": f"archived at {recent.timestamp}, within {body.if_not_archived_within}",
-                    "capture": cdx_row(recent),
-                }
-    queued = archive.queue([url], depth=body.depth, scope=body.scope, note=body.note, schedule=spec,
-                           trigger="api")[0]
-    jobs: list[str] = []
-    if spec is not None or settings.default_schedule:
-        with open_schedules(archive, request.app.state.scheduler) as sched:
-            jobs = sched.apply(settings, queued.source_id, spec)
-    _workqueue(request).notify([queued.snapshot_id])
+    done = archive.submit(
+        [body.url], depth=body.depth, scope=body.scope, note=body.note, every=body.every,
+        cron=body.cron, if_not_archived_within=body.if_not_archived_within, trigger="api",
+        scheduler=request.app.state.scheduler, notify=_workqueue(request),
+    )
+    if done.skipped:
+        [skip] = done.skipped
+        return {"skipped": True, "url": skip.url,
+                "reason": f"archived at {skip.capture.timestamp}, within {body.if_not_archived_within}",
+                "capture": cdx_row(skip.capture)}
+    [queued] = done.queued
     with archive.index.session() as s:
         schedule = s.scalar(select(Source.schedule).where(Source.id == queued.source_id))
     return {"source_id": queued.source_id, "snapshot_id": queued.snapshot_id, "url": queued.url,
-            "state": "queued", "schedule": schedule, "jobs": jobs}
+            "state": "queued", "schedule": schedule, "jobs": done.jobs.get(queued.source_id, [])}
 
 
 @router.post("/api/sources", status_code=202, tags=["api"], responses={200: {"description": "Skipped"}})

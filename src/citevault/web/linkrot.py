@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from ..health import check_source, linkcheck_json, report_source
+from ..linkrot import check_source, linkcheck_json, report_source
 from .deps import ArchiveDep, BaseUrlDep
 
 __all__ = ["router"]

@@ -23,8 +23,8 @@ from citevault.storage.index import get_snapshot, get_source
 from citevault.storage.models import Capture, Snapshot
 
 from ..citations import Citation, render, source_citations
-from ..health import check_source, report_source
-from ..views import snapshot_json, source_summary
+from ..linkrot import check_source, report_source
+from ..serializers import snapshot_json, source_summary
 from .deps import get_archive, get_base_url, get_root
 from .forms import authorize_form, read_form, same_origin
 from .pages import render_page

@@ -23,8 +23,8 @@ from citevault.storage.index import history
 from citevault.storage.models import Snapshot, Source
 
 from ..auth import tokens_exist
-from ..urls import normalize_url
-from ..views import source_summary
+from ..serializers import source_summary
+from ..urlnorm import normalize_url
 from .api import SourceRequest, submit_source
 from .deps import get_archive, get_root, get_workqueue
 from .forms import authorize_form, read_form, same_origin
