@@ -43,7 +43,7 @@ __all__ = [
     "source_citations",
 ]
 
-FORMATS = ("robust-html", "markdown", "text", "bibtex")
+FORMATS = ("robust-html", "markdown", "text", "bibtex", "wikipedia")
 _MAX_HOPS = 10
 _TITLE_BYTES = 5_000_000  # a title is near the top; do not parse huge payloads to find one
 # A title (or one part of it, split at " | ", " - ", ...) that names an error, not a page: soft 404s
@@ -326,6 +326,27 @@ def _bibtex(c: Citation, key: str) -> str:
     return f"@misc{{{key},\n{body}\n}}"
 
 
+def _wiki(text: str) -> str:
+    """A value inside a wiki template: a pipe would start the next parameter, braces end it."""
+    return text.replace("{", "&#123;").replace("}", "&#125;").replace("|", "{{!}}")
+
+
+def _wiki_url(url: str) -> str:
+    return url.replace(" ", "%20").replace("|", "%7C").replace("{", "%7B").replace("}", "%7D")
+
+
+def _wikipedia(c: Citation) -> str:
+    """Wikipedia's {{cite web}}. With an archived copy, url-status is left to its default (the
+    title links to the archived copy): citevault does not know here whether the live page still
+    shows what was cited; editors switch it to `live` after checking."""
+    parts = [f"url={_wiki_url(c.url)}", f"title={_wiki(c.title)}"]
+    copy = c.copy
+    if copy is not None and copy.usable:
+        parts += [f"archive-url={_wiki_url(copy.replay_url)}", f"archive-date={copy.date}",
+                  f"access-date={copy.date}"]
+    return "{{cite web |" + " |".join(parts) + "}}"
+
+
 def render(citations: Sequence[Citation], fmt: str, *, source_id: int | None = None) -> str:
     """The citations in one format (see FORMATS): the article first, then what it cites."""
     if fmt not in FORMATS:
@@ -341,6 +362,11 @@ def render(citations: Sequence[Citation], fmt: str, *, source_id: int | None = N
         lines = [robust_link(article)]
         if cited:
             lines += ["<ul>"] + [f"  <li>{robust_link(c)}</li>" for c in cited] + ["</ul>"]
+        return "\n".join(lines) + "\n"
+    if fmt == "wikipedia":
+        lines = [_wikipedia(article)]
+        if cited:
+            lines += ["", "Sources cited:"] + [f"* {_wikipedia(c)}" for c in cited]
         return "\n".join(lines) + "\n"
     if fmt == "markdown":
         lines = [_markdown(article)]

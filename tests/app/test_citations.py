@@ -216,6 +216,33 @@ def test_bibtex(archived: Archived, archive: Archive) -> None:
     assert all(_balanced(v) for e in odd for v in e.values())
 
 
+def _cite_web(text: str) -> list[dict[str, str]]:
+    """The parameters of each {{cite web}} in a wikipedia rendering."""
+    out = []
+    for line in text.splitlines():
+        line = line.removeprefix("* ")
+        if line.startswith("{{cite web |"):
+            assert line.endswith("}}") and line.count("{{") == line.count("}}")
+            out.append(dict(p.split("=", 1) for p in line[len("{{cite web |"):-2].split(" |")))
+    return out
+
+
+def test_wikipedia_cite_web(archived: Archived, archive: Archive) -> None:
+    cites = source_citations(archive, archived.article_id, BASE)
+    templates = _cite_web(cite(archive, archived.article_id, "wikipedia", BASE))
+    assert len(templates) == len(cites)
+    for t, c in zip(templates, cites, strict=True):
+        assert t["url"] == c.url and t["title"] == c.title.replace("|", "{{!}}")
+        if c.copy is not None and c.copy.usable:
+            assert (t["archive-url"], t["archive-date"]) == (c.copy.replay_url, c.copy.date)
+        else:
+            assert "archive-url" not in t
+    [odd, *_] = _cite_web(cite(archive, archived.odd_id, "wikipedia", BASE))
+    # Braces and pipes in a title would end the template or start a parameter.
+    assert odd["title"] == "Costs & &#123;benefits&#125; of 100% <clean> water_act #2"
+    assert _cite_web("{{cite web |url=u |title=a {{!}} b}}") == [{"url": "u", "title": "a {{!}} b"}]
+
+
 def test_dead_links_are_cited_by_anchor_text_in_every_format(
     archived: Archived, archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -242,7 +269,7 @@ def test_dead_links_are_cited_by_anchor_text_in_every_format(
     assert entry["title"] == "{" + GONE_ANCHOR + "}"
     assert "howpublished" not in entry and "urldate" not in entry
     assert entry["note"] == f"{gone.reason}; the archived error page is not cited"
-    for fmt in ("robust-html", "markdown", "text", "bibtex"):
+    for fmt in ("robust-html", "markdown", "text", "bibtex", "wikipedia"):
         out = render(cites, fmt)
         assert replay not in out and "Page not found" not in out and "404 Not Found" not in out
     # The CLI prints the same.

@@ -34,7 +34,7 @@ __all__ = ["CITE_FORMATS", "router"]
 router = APIRouter(include_in_schema=False)
 
 CITE_FORMATS = (("Robust Links (HTML)", "robust-html"), ("Markdown", "markdown"), ("Plain text", "text"),
-                ("BibTeX", "bibtex"))
+                ("BibTeX", "bibtex"), ("Wikipedia {{cite web}}", "wikipedia"))
 _ACTIVE = ("queued", "running")
 _SNAPSHOTS_SHOWN = 20
 _CAPTURES_SHOWN = 50  # per group and page
