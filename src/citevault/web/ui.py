@@ -38,7 +38,9 @@ router = APIRouter(include_in_schema=False)
 _SOURCES_SHOWN = 25  # a page of the list: titles come from the archived pages
 _CAPTURES_SHOWN = 200
 # The form offers the browser choice only once the API accepts it (browser capture, issue 9).
-_BROWSER_CHOICES = (("auto", "when the page needs it"), ("always", "always"), ("never", "never"))
+# An empty choice keeps the service's default (CITEVAULT_BROWSER).
+_BROWSER_CHOICES = (("", "as configured for this archive"), ("auto", "when the page needs it"),
+                    ("always", "always render in a browser"), ("never", "never (HTTP only)"))
 
 
 def _browser_field() -> bool:
@@ -86,7 +88,7 @@ def _source_request(values: dict[str, str]) -> SourceRequest:
     }
     browser = values.get("browser", "").strip()
     if browser and _browser_field():
-        if browser not in {c for c, _ in _BROWSER_CHOICES}:
+        if browser not in {c for c, _ in _BROWSER_CHOICES if c}:
             raise BadInput(f"browser must be auto, always or never, not {browser!r}")
         fields["browser"] = browser
     try:
