@@ -21,6 +21,7 @@ from citevault.linkrot import check_source
 from citevault.storage.snapshots import finish_snapshots
 from citevault.storage.warcstore import WarcStore
 from citevault.web import create_app
+from citevault.web.api import SourceRequest
 from citevault.web.ui import CSP
 from citevault.workqueue import WorkQueue
 from tests.fakeweb import FakeWeb
@@ -56,8 +57,10 @@ def test_pages_render_when_empty(client: TestClient) -> None:
     doc = _html(client.get("/"))
     [form] = doc.xpath('//form[@action="/ui/add"]')
     assert form.get("method") == "post"
+    # The browser choice appears once the API takes it (browser capture).
+    browser = {"browser"} if "browser" in SourceRequest.model_fields else set()
     assert {el.get("name") for el in form.xpath(".//input|.//select")} == {"url", "depth", "scope", "every",
-                                                                          "note"}
+                                                                          "note", *browser}
     assert "Nothing archived yet" in doc.text_content()
     assert doc.xpath('//form[@action="/ui/search"]//input[@name="url"]')
     assert doc.xpath('//link[@rel="stylesheet"]/@href') == ["/ui/static/style.css"]
