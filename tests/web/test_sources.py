@@ -29,6 +29,7 @@ def test_a_failed_capture_offers_no_citation_and_a_retry(client: TestClient) -> 
     [alert] = doc.xpath('//*[@role="alert"]')
     assert "Not archived." in alert.text_content() and "HTTP 503" in alert.text_content()
     assert doc.xpath("//textarea") == [] and "Nothing to cite yet" in doc.text_content()
+    assert "page not archived" in doc.xpath('//ol[@class="timeline"]/li')[0].text_content()
     assert not doc.xpath('//a[text()="Open the archived page"]')
     [row] = doc.xpath('//h2[@id="captures"]/following::table[1]//tbody/tr')
     assert row.get("class") == "bad" and "HTTP 503" in row.text_content()
