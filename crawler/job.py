@@ -47,6 +47,13 @@ class CrawlOptions:
     max_response_size: int = 100_000_000
     retries: int = 2
     log_level: str = "CRITICAL"
+    # Browser capture (crawler/browsercapture.py): auto|always|never, and its limits.
+    browser: str = "auto"
+    chromium: str | None = None
+    browser_pool: int = 2
+    browser_budget: float = 30.0
+    browser_pdf: bool = False
+    browser_hosts: list[str] | None = None
 
     def scrapy_settings(self) -> dict[str, Any]:
         return {
@@ -77,6 +84,14 @@ class CrawlOptions:
                 "citevault.crawler.middlewares.RawExchangeMiddleware": 950,
             },
             "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
+            # https through Scrapy's own handler, recording each origin's TLS facts (tlsfacts.py).
+            "DOWNLOAD_HANDLERS": {"https": "citevault.crawler.tlsfacts.RecordingHTTPSHandler"},
+            "CITEVAULT_BROWSER": self.browser,
+            "CITEVAULT_CHROMIUM": self.chromium,
+            "CITEVAULT_BROWSER_POOL": self.browser_pool,
+            "CITEVAULT_BROWSER_BUDGET": self.browser_budget,
+            "CITEVAULT_BROWSER_PDF": self.browser_pdf,
+            "CITEVAULT_BROWSER_HOSTS": self.browser_hosts or [],
             "STATS_DUMP": False,
         }
 

@@ -27,6 +27,7 @@ from citevault.storage.warcstore import (
     PARENT_HEADER,
     ROLE_HEADER,
     SNAPSHOT_HEADER,
+    VIA_HEADER,
     WarcStore,
     payload_digests,
 )
@@ -94,6 +95,7 @@ class Recorded:
     sha256: str | None
     error: str | None
     record_type: str | None = None
+    via: str = "http"
 
 
 class CaptureRecorder:
@@ -181,7 +183,7 @@ class CaptureRecorder:
             id=cid, url=row["url"], status=row["status"], role=row["role"], mime=row["mime"],
             timestamp=row["timestamp"], warc=row["warc"], offset=row["offset"],
             length=row["record_length"], sha256=row["sha256"], error=row["error"],
-            record_type=row["record_type"],
+            record_type=row["record_type"], via=row.get("via") or "http",
         )
 
     # -- the capture flow ------------------------------------------------------------------------
@@ -193,18 +195,15 @@ class CaptureRecorder:
         role: str,
         parent_id: int | None = None,
         redirect_to: str | None = None,
+        via: str = "http",
     ) -> Recorded:
         """Archive one exchange; a payload identical to an earlier capture of the URL becomes a
-        revisit record."""
+        revisit record. `via` says whether the HTTP crawler or the browser asked for it."""
         digest, sha256 = payload_digests(exchange.body)
         ts = now_timestamp(exchange.fetched_at)
         with self._lock:
             s = self._tx()
-            extra = {ROLE_HEADER: role}
-            if snapshot_id in self._snapshot_keys:
-                extra[SNAPSHOT_HEADER] = self._snapshot_keys[snapshot_id]
-            if parent_id is not None and parent_id in self._record_ids:
-                extra[PARENT_HEADER] = self._record_ids[parent_id]
+            extra = self._headers(snapshot_id, role, parent_id, via)
             original = latest_with_digest(s, exchange.url, digest) if exchange.body else None
             if original is not None:
                 written = self.store.write_revisit(
@@ -249,6 +248,7 @@ class CaptureRecorder:
                 role=role,
                 redirect_to=redirect_to,
                 error=None,
+                via=via,
             )
             result = self._insert(s, row)
             if _may_lead_on(exchange):  # only pages, stylesheets and redirects have children
@@ -256,8 +256,42 @@ class CaptureRecorder:
             self._added(snapshot_id, done=1, nbytes=written.length)
             return result
 
+    def _headers(self, snapshot_id: int, role: str, parent_id: int | None, via: str) -> dict[str, str]:
+        extra = {ROLE_HEADER: role}
+        if snapshot_id in self._snapshot_keys:
+            extra[SNAPSHOT_HEADER] = self._snapshot_keys[snapshot_id]
+        if parent_id is not None and parent_id in self._record_ids:
+            extra[PARENT_HEADER] = self._record_ids[parent_id]
+        if via != "http":
+            extra[VIA_HEADER] = via
+        return extra
+
+    def record_resource(
+        self, snapshot_id: int, uri: str, content_type: str, body: bytes, *, role: str,
+        parent_id: int | None, via: str = "browser",
+    ) -> Recorded:
+        """Archive something made of a page (screenshot, rendered DOM) as a resource record named
+        `uri` (a `urn:`), tied to the page by the parent header."""
+        digest, sha256 = payload_digests(body)
+        with self._lock:
+            s = self._tx()
+            written = self.store.write_resource(
+                uri, content_type, body, self._headers(snapshot_id, role, parent_id, via)
+            )
+            row = dict(
+                snapshot_id=snapshot_id, parent_id=parent_id, url=uri, surt=surt_key(uri),
+                timestamp=now_timestamp(), status=None, mime=content_type.split(";")[0].strip(),
+                digest=digest, sha256=sha256, length=len(body), warc=written.warc,
+                offset=written.offset, record_length=written.length, record_type="resource",
+                refers_to_id=None, role=role, redirect_to=None, error=None, via=via,
+            )
+            result = self._insert(s, row)
+            self._added(snapshot_id, done=1, nbytes=written.length)
+            return result
+
     def record_failure(
-        self, snapshot_id: int, url: str, error: str, *, role: str, parent_id: int | None = None
+        self, snapshot_id: int, url: str, error: str, *, role: str, parent_id: int | None = None,
+        via: str = "http",
     ) -> Recorded:
         """A fetch that got no response: an index row with the reason, no WARC record."""
         with self._lock:
@@ -265,7 +299,7 @@ class CaptureRecorder:
             row = dict(
                 snapshot_id=snapshot_id, parent_id=parent_id, url=url, surt=surt_key(url),
                 timestamp=now_timestamp(), status=None, mime=None, warc=None, offset=None,
-                record_length=None, sha256=None, record_type=None, role=role, error=error,
+                record_length=None, sha256=None, record_type=None, role=role, error=error, via=via,
             )
             result = self._insert(s, row)
             self._added(snapshot_id, failed=1)
@@ -317,6 +351,17 @@ class CaptureRecorder:
                     },
                 }
             self.store.write_metadata(src.url, info, {SNAPSHOT_HEADER: key})
+
+    def record_snapshot_info(self, snapshot_id: int, kind: str, info: dict[str, object]) -> None:
+        """A metadata record about the snapshot as a whole (e.g. kind "tls": each https origin's
+        upstream TLS facts), named `urn:citevault:<kind>:<snapshot key>` and carrying the snapshot
+        header, so it is found from the WARC files alone."""
+        with self._lock:
+            key = self._snapshot_keys.get(snapshot_id)
+            if key is None:
+                return
+            body: dict[str, object] = {"type": f"citevault-{kind}", "snapshot_key": key, **info}
+            self.store.write_metadata(f"urn:citevault:{kind}:{key}", body, {SNAPSHOT_HEADER: key})
 
     def finish_snapshot(self, snapshot_id: int, state: str, error: str | None = None) -> None:
         with self._lock:

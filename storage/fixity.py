@@ -27,6 +27,7 @@ from .warcstore import (
     PARENT_HEADER,
     ROLE_HEADER,
     SNAPSHOT_HEADER,
+    VIA_HEADER,
     payload_digests,
     resolve_path,
 )
@@ -210,7 +211,7 @@ class _Rebuild:
         date = rec.rec_headers.get_header("WARC-Date") or ""
         ts = "".join(ch for ch in date if ch.isdigit())[:14]
         http = rec.http_headers
-        ctype = http.get_header("Content-Type") if http else None
+        ctype = http.get_header("Content-Type") if http else rec.rec_headers.get_header("Content-Type")
         digest: str | None
         sha256: str | None
         digest, sha256 = payload_digests(payload)
@@ -227,6 +228,7 @@ class _Rebuild:
             warc=path.name, offset=offset, record_length=it.get_record_length(),
             record_type=rec.rec_type, role=role,
             redirect_to=urljoin(url, location.strip()) if role == "redirect" and location else None,
+            via=rec.rec_headers.get_header(VIA_HEADER) or "http",
         )
 
     def add(self, rows: list[tuple[Capture, ArcWarcRecord]]) -> None:

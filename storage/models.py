@@ -96,6 +96,7 @@ class Capture(Base):
     role: Mapped[str] = mapped_column(String(16))  # seed|cited|requisite|redirect
     redirect_to: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    via: Mapped[str | None] = mapped_column(String(8))  # http|browser: how the capture was taken
 
     snapshot: Mapped[Snapshot | None] = relationship(
         back_populates="captures", foreign_keys=[snapshot_id]

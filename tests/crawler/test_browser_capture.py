@@ -1,0 +1,100 @@
+"""Browser capture through `citevault add` on a site built the modern way (tests/sites/modern.py):
+what scripts fetched is archived raw, the screenshot and rendered DOM are recorded, citations
+inserted by scripts are followed, and plain HTML stays on the HTTP crawler."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+from warcio.archiveiterator import ArchiveIterator
+
+from citevault.cli import get_app
+from citevault.crawler.browser import chromium_path
+from tests.conftest import IN_CI
+from tests.fakeweb import FakeWeb
+from tests.sites.modern import TWEET_TEXT, ModernSite, build_modern_site
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def modern(web: FakeWeb) -> ModernSite:
+    if chromium_path() is None:
+        if IN_CI:
+            pytest.fail("Chromium is missing at /usr/bin/chromium (CI=true: browser tests must run)")
+        pytest.skip("Chromium is not installed (/usr/bin/chromium): browser capture not tested")
+    return build_modern_site(web)
+
+
+def add_json(*args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(get_app(), ["add", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def captures(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["url"]: c for c in doc["sources"][0]["snapshot"]["captures"]}
+
+
+def record_at(home: Path, cap: dict[str, Any]) -> tuple[Any, bytes]:
+    with open(home / "warcs" / cap["warc"], "rb") as fh:
+        fh.seek(cap["offset"])
+        rec = next(iter(ArchiveIterator(fh)))
+        return rec, rec.raw_stream.read()
+
+
+def test_script_built_article_is_captured_as_seen(modern: ModernSite, web: FakeWeb, home: Path) -> None:
+    doc = add_json(modern.article)
+    snap = doc["sources"][0]["snapshot"]
+    caps = captures(doc)
+    assert snap["state"] == "done", [c for c in caps.values() if c["error"]]
+    assert caps[modern.article]["via"] == "browser"
+    # What the scripts fetched, through the browser: the JSON API, both images, the ad frame.
+    api = next(c for u, c in caps.items() if u.startswith(modern.api_json))
+    assert api["status"] == 200 and api["via"] == "browser" and api["role"] == "requisite"
+    for url in (modern.hero, modern.lazy, modern.ad_frame, modern.widgets_json):
+        assert caps[url]["status"] == 200 and caps[url]["via"] == "browser", url
+    # The JSON's record keeps Content-Encoding: gzip and the gzip bytes as sent.
+    rec, payload = record_at(home, api)
+    assert rec.http_headers.get_header("Content-Encoding") == "gzip"
+    assert payload[:2] == b"\x1f\x8b" and json.loads(gzip.decompress(payload))["sources"] == modern.cited
+    # Citations inserted by script: found in the rendered DOM, followed, on the HTTP path.
+    for url in modern.cited:
+        assert caps[url]["role"] == "cited" and caps[url]["status"] == 200 and caps[url]["via"] == "http"
+    # The embedded tweet is cited: its status page through the browser (its API JSON archived),
+    # and its oEmbed JSON.
+    assert caps[modern.tweet]["via"] == "browser"
+    assert caps[modern.tweet_api]["status"] == 200
+    assert caps[modern.tweet_oembed]["status"] == 200
+    # The screenshot and the rendered DOM, as resource records tied to the page.
+    view = caps[f"urn:view:{modern.article}"]
+    dom = caps[f"urn:dom:{modern.article}"]
+    assert view["mime"] == "image/png" and view["record_type"] == "resource"
+    rec, png = record_at(home, view)
+    assert png.startswith(b"\x89PNG") and rec.rec_type == "resource"
+    _, html = record_at(home, dom)
+    assert modern.article_text.encode() in html and TWEET_TEXT.encode() in html
+    assert f"urn:view:{modern.tweet}" in caps
+    # Nothing went to the live web: every request the fake web saw came through our proxy chain.
+    result = CliRunner().invoke(get_app(), ["verify"])
+    assert result.exit_code == 0, result.output
+
+
+def test_plain_article_stays_on_http(modern: ModernSite, home: Path) -> None:
+    doc = add_json(modern.plain_article)
+    caps = captures(doc)
+    assert caps[modern.plain_article]["via"] == "http"
+    assert not any(u.startswith("urn:") for u in caps)
+    assert caps[modern.cited[0]]["role"] == "cited"
+
+
+def test_tweet_seed_gets_browser_capture_and_oembed(modern: ModernSite) -> None:
+    caps = captures(add_json(modern.tweet))
+    assert caps[modern.tweet]["via"] == "browser"
+    assert caps[modern.tweet_api]["status"] == 200
+    assert caps[modern.tweet_oembed]["status"] == 200
