@@ -53,6 +53,10 @@ _DROP_REQUEST = {"host", "connection", "content-length", "proxy-connection", "ke
 _DROP_RESPONSE = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
+_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+_IMAGES_DONE = "() => Array.from(document.images).every(i => !i.currentSrc && !i.src || i.complete)"
+
+
 class BrowserFailed(Exception):
     """The browser could not render a page: crashed, hung past its budget, or could not start."""
 
@@ -240,7 +244,7 @@ class BrowserPool:
         page = await context.new_page()
         deadline = started + opts.budget * 0.8  # leave time to take the pictures
         await page.goto(url, wait_until="load", timeout=max(1.0, deadline - time.monotonic()) * 1000)
-        await self._settle(traffic, deadline)
+        await self._settle(page, traffic, deadline)
         view_h = opts.viewport[1]
         for _ in range(opts.scroll_steps):
             if time.monotonic() >= deadline:
@@ -249,11 +253,11 @@ class BrowserPool:
                 "h => { window.scrollBy(0, h); return window.scrollY + window.innerHeight"
                 " >= document.documentElement.scrollHeight - 2; }", view_h,
             )
-            await self._settle(traffic, deadline, quiet=min(opts.quiet, 0.25))
+            await self._settle(page, traffic, deadline)
             if at_end:
                 break
         await page.evaluate("() => window.scrollTo(0, 0)")
-        await self._settle(traffic, deadline)
+        await self._settle(page, traffic, deadline)
         screenshot = await page.screenshot(type="png")
         height = await page.evaluate("() => document.documentElement.scrollHeight")
         full = None
@@ -265,12 +269,18 @@ class BrowserPool:
             full_page=full, pdf=pdf, seconds=time.monotonic() - started, requests=traffic.count,
         )
 
-    async def _settle(self, traffic: _Traffic, deadline: float, quiet: float | None = None) -> None:
-        """Wait until no request has been in flight for `quiet` seconds, or the deadline."""
-        quiet = self.options.quiet if quiet is None else quiet
+    async def _settle(self, page: Any, traffic: _Traffic, deadline: float) -> None:
+        """Wait (until the deadline at most) for the page to go quiet: two rendering frames passed
+        (so observers of what scrolled into view have run and started their loads), every image
+        that has a source finished loading, and no request in flight for `quiet` seconds."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(page.evaluate(_TWO_FRAMES), max(0.1, deadline - time.monotonic()))
+        traffic.last_change = max(traffic.last_change, time.monotonic() - self.options.quiet / 2)
         while time.monotonic() < deadline:
-            if traffic.in_flight <= 0 and time.monotonic() - traffic.last_change >= quiet:
-                return
+            if traffic.in_flight <= 0 and time.monotonic() - traffic.last_change >= self.options.quiet:
+                with contextlib.suppress(Exception):
+                    if await page.evaluate(_IMAGES_DONE):
+                        return
             await asyncio.sleep(0.05)
 
     async def _kill(self) -> None:

@@ -89,6 +89,12 @@ class Archive:
             timeout=s.timeout,
             max_response_size=s.max_response_size,
             retries=s.retries,
+            browser=s.browser,
+            chromium=s.chromium,
+            browser_pool=s.browser_pool,
+            browser_budget=s.browser_budget,
+            browser_pdf=s.browser_pdf,
+            browser_hosts=[h.strip() for h in s.browser_hosts.split(",") if h.strip()],
         )
 
     # -- writing ---------------------------------------------------------------------------------

@@ -23,11 +23,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def modern(web: FakeWeb) -> ModernSite:
+def modern(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> ModernSite:
     if chromium_path() is None:
         if IN_CI:
             pytest.fail("Chromium is missing at /usr/bin/chromium (CI=true: browser tests must run)")
         pytest.skip("Chromium is not installed (/usr/bin/chromium): browser capture not tested")
+    monkeypatch.setenv("CITEVAULT_BROWSER", "auto")
     return build_modern_site(web)
 
 
