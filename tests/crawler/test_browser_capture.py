@@ -17,7 +17,7 @@ from citevault.cli import get_app
 from citevault.crawler.browser import chromium_path
 from tests.conftest import IN_CI
 from tests.fakeweb import FakeWeb
-from tests.sites.modern import TWEET_TEXT, ModernSite, build_modern_site
+from tests.sites.modern import TWEET_AUTHOR, TWEET_HANDLE, TWEET_TEXT, ModernSite, build_modern_site
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +95,12 @@ def test_plain_article_stays_on_http(modern: ModernSite, home: Path) -> None:
 
 
 def test_tweet_seed_gets_browser_capture_and_oembed(modern: ModernSite) -> None:
-    caps = captures(add_json(modern.tweet))
+    doc = add_json(modern.tweet)
+    caps = captures(doc)
     assert caps[modern.tweet]["via"] == "browser"
     assert caps[modern.tweet_api]["status"] == 200
     assert caps[modern.tweet_oembed]["status"] == 200
+    # Cited by its author, handle and text, not by the status page's title ("X").
+    result = CliRunner().invoke(get_app(), ["cite", str(doc["sources"][0]["id"]), "--format", "text"])
+    assert result.exit_code == 0, result.output
+    assert f"{TWEET_AUTHOR} (@{TWEET_HANDLE}): {TWEET_TEXT}" in result.stdout
