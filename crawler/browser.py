@@ -62,8 +62,9 @@ class BrowserFailed(Exception):
 
 
 def chromium_path(configured: str | None = None) -> str | None:
-    """The Chromium executable to use, or None when there is none."""
-    for cand in (configured, "/usr/bin/chromium", shutil.which("chromium")):
+    """The Chromium executable to use, or None when there is none (a configured path is the only
+    one tried: the operator asked for that browser)."""
+    for cand in (configured,) if configured else ("/usr/bin/chromium", shutil.which("chromium")):
         if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
             return cand
     return None
@@ -210,6 +211,8 @@ class BrowserPool:
                     await self._kill()
 
     async def _routine(self, context: Any, url: str, document: Fetched, fetch: Fetcher) -> RenderedPage:
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
         opts = self.options
         started = time.monotonic()
         traffic = _Traffic()
@@ -243,7 +246,10 @@ class BrowserPool:
         await context.route("**/*", handle)
         page = await context.new_page()
         deadline = started + opts.budget * 0.8  # leave time to take the pictures
-        await page.goto(url, wait_until="load", timeout=max(1.0, deadline - time.monotonic()) * 1000)
+        try:
+            await page.goto(url, wait_until="load", timeout=max(1.0, deadline - time.monotonic()) * 1000)
+        except PlaywrightTimeout:
+            pass  # a load event that never comes (a stalled request): take the page as it is
         await self._settle(page, traffic, deadline)
         view_h = opts.viewport[1]
         for _ in range(opts.scroll_steps):

@@ -81,9 +81,27 @@ def test_script_built_article_is_captured_as_seen(modern: ModernSite, web: FakeW
     _, html = record_at(home, dom)
     assert modern.article_text.encode() in html and TWEET_TEXT.encode() in html
     assert f"urn:view:{modern.tweet}" in caps
-    # Nothing went to the live web: every request the fake web saw came through our proxy chain.
+    # Each https origin's upstream TLS facts, in a metadata record of the snapshot (the fake
+    # web's CA is no public one: recorded as not validated, with the reason).
+    tls = tls_records(home)
+    assert len(tls) == 1
+    origin = tls[0]["origins"]["https://modern.test"]
+    assert origin["validated"] is False and origin["errors"] and origin["tls_version"].startswith("TLS")
+    assert origin["chain_pem"][0].startswith("-----BEGIN CERTIFICATE-----")
+    assert "CN=modern.test" in origin["subject"]
     result = CliRunner().invoke(get_app(), ["verify"])
     assert result.exit_code == 0, result.output
+
+
+def tls_records(home: Path) -> list[dict[str, Any]]:
+    found = []
+    for path in sorted((home / "warcs").glob("*.warc.gz")):
+        with open(path, "rb") as fh:
+            for rec in ArchiveIterator(fh):
+                uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
+                if rec.rec_type == "metadata" and uri.startswith("urn:citevault:tls:"):
+                    found.append(json.loads(rec.raw_stream.read()))
+    return found
 
 
 def test_plain_article_stays_on_http(modern: ModernSite, home: Path) -> None:

@@ -179,3 +179,21 @@ def build_modern_site(fw: FakeWeb) -> ModernSite:
         ad_frame="https://ads.adnet.test/slot?size=300x250", plain_article=plain,
         article_text=paragraphs[1],
     )
+
+
+def add_hanging_page(fw: FakeWeb, cited: str) -> str:
+    """A script shell whose script never returns (a hung page), citing `cited` in its HTML."""
+    url = "https://modern.test/2026/05/15/hangs"
+    fw.add(url, '<!DOCTYPE html><html><head><title>Hangs</title></head><body><main><article>'
+           f'<p>Officials said on Thursday that <a href="{cited}">the report</a> was late.</p>'
+           "</article></main><script>for (;;) {}</script></body></html>")
+    return url
+
+
+def add_metadata_probe(fw: FakeWeb) -> str:
+    """A script shell whose script asks for the cloud metadata address (the policy refuses it)."""
+    url = "https://modern.test/2026/05/16/probe"
+    fw.add(url, '<!DOCTYPE html><html><head><title>Probe</title></head><body><div id="app"></div>'
+           "<script>fetch('http://169.254.169.254/latest/meta-data/').catch(() => {});</script>"
+           "</body></html>")
+    return url
