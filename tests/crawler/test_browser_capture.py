@@ -14,28 +14,11 @@ from typer.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
 from citevault.cli import get_app
-from citevault.crawler.browser import chromium_path
-from tests.conftest import IN_CI
+from tests.crawler.conftest import add_json
 from tests.fakeweb import FakeWeb
-from tests.sites.modern import TWEET_AUTHOR, TWEET_HANDLE, TWEET_TEXT, ModernSite, build_modern_site
+from tests.sites.modern import TWEET_AUTHOR, TWEET_HANDLE, TWEET_TEXT, ModernSite
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def modern(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> ModernSite:
-    if chromium_path() is None:
-        if IN_CI:
-            pytest.fail("Chromium is missing at /usr/bin/chromium (CI=true: browser tests must run)")
-        pytest.skip("Chromium is not installed (/usr/bin/chromium): browser capture not tested")
-    monkeypatch.setenv("CITEVAULT_BROWSER", "auto")
-    return build_modern_site(web)
-
-
-def add_json(*args: str) -> dict[str, Any]:
-    result = CliRunner().invoke(get_app(), ["add", *args, "--json"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def captures(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:

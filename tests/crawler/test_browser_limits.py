@@ -3,7 +3,6 @@ network policy holds for what page scripts ask for, and no Chromium outlives its
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,31 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from citevault.cli import get_app
-from citevault.crawler.browser import chromium_path
-from tests.conftest import IN_CI
+from tests.crawler.conftest import add_json
 from tests.fakeweb import FakeWeb
-from tests.sites.modern import ModernSite, add_hanging_page, add_metadata_probe, build_modern_site
+from tests.sites.modern import ModernSite, add_hanging_page, add_metadata_probe
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def modern(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> ModernSite:
-    if chromium_path() is None:
-        if IN_CI:
-            pytest.fail("Chromium is missing at /usr/bin/chromium (CI=true: browser tests must run)")
-        pytest.skip("Chromium is not installed (/usr/bin/chromium): browser capture not tested")
-    monkeypatch.setenv("CITEVAULT_BROWSER", "auto")
-    return build_modern_site(web)
-
-
-def add_json(*args: str) -> dict[str, Any]:
-    result = CliRunner().invoke(get_app(), ["add", *args, "--json"])
-    assert result.exit_code in (0, 1), result.output
-    return json.loads(result.stdout)
 
 
 def test_hung_page_fails_with_a_reason_and_the_crawl_goes_on(
@@ -45,7 +25,7 @@ def test_hung_page_fails_with_a_reason_and_the_crawl_goes_on(
 ) -> None:
     monkeypatch.setenv("CITEVAULT_BROWSER_BUDGET", "4")
     url = add_hanging_page(web, modern.cited[0])
-    snap = add_json(url)["sources"][0]["snapshot"]
+    snap = add_json(url, codes=(0, 1))["sources"][0]["snapshot"]
     caps = {c["url"]: c for c in snap["captures"]}
     assert caps[url]["status"] == 200  # archived as the server sent it
     assert "budget of 4s" in caps[f"urn:view:{url}"]["error"]
@@ -59,7 +39,7 @@ def test_page_scripts_cannot_reach_private_addresses(
     # The fake web is the operator's proxy (a trusted hop); IP literals are still checked.
     monkeypatch.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "0")
     url = add_metadata_probe(web)
-    caps = {c["url"]: c for c in add_json(url)["sources"][0]["snapshot"]["captures"]}
+    caps = {c["url"]: c for c in add_json(url, codes=(0, 1))["sources"][0]["snapshot"]["captures"]}
     probe = caps["http://169.254.169.254/latest/meta-data/"]
     assert probe["status"] is None and "cloud metadata" in probe["error"] and probe["via"] == "browser"
     assert not [r for r in web.requests if "169.254.169.254" in r.url]
