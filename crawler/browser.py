@@ -45,6 +45,10 @@ CHROMIUM_ARGS = [
     # Nowhere to go but through our routing: a closed loopback port as proxy for everything.
     "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
     "--host-resolver-rules=MAP * ~NOTFOUND",
+    # One renderer per page, not one more per cross-site frame (an ad iframe): measured in
+    # benchmarks/browser.py, memory of the tree with 2 pages at a time. The pages have no
+    # credentials or network of their own to isolate.
+    "--disable-features=IsolateOrigins,site-per-process", "--disable-site-isolation-trials",
 ]
 # Request headers the browser sets that describe its own connection, not the request.
 # Accept-Encoding too: the downloader asks for the encodings it can decode for the browser.
@@ -99,8 +103,9 @@ class PageOptions:
 
     budget: float = 30.0  # seconds, the whole routine
     quiet: float = 0.5  # the network counts as quiet after this long without requests in flight
+    scroll_quiet: float = 0.2  # the same after each scroll step (only what came into view loads)
     scroll_steps: int = 12
-    full_page_max_height: int = 12_000  # px; taller pages get the viewport screenshot only
+    full_page_max_height: int = 8_000  # px; taller pages get the viewport screenshot only
     pdf: bool = False
     viewport: tuple[int, int] = (1280, 900)
     user_agent: str | None = None
@@ -259,7 +264,7 @@ class BrowserPool:
                 "h => { window.scrollBy(0, h); return window.scrollY + window.innerHeight"
                 " >= document.documentElement.scrollHeight - 2; }", view_h,
             )
-            await self._settle(page, traffic, deadline)
+            await self._settle(page, traffic, deadline, opts.scroll_quiet)
             if at_end:
                 break
         await page.evaluate("() => window.scrollTo(0, 0)")
@@ -275,15 +280,18 @@ class BrowserPool:
             full_page=full, pdf=pdf, seconds=time.monotonic() - started, requests=traffic.count,
         )
 
-    async def _settle(self, page: Any, traffic: _Traffic, deadline: float) -> None:
+    async def _settle(
+        self, page: Any, traffic: _Traffic, deadline: float, quiet: float | None = None
+    ) -> None:
         """Wait (until the deadline at most) for the page to go quiet: two rendering frames passed
         (so observers of what scrolled into view have run and started their loads), every image
         that has a source finished loading, and no request in flight for `quiet` seconds."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(page.evaluate(_TWO_FRAMES), max(0.1, deadline - time.monotonic()))
-        traffic.last_change = max(traffic.last_change, time.monotonic() - self.options.quiet / 2)
+        quiet = self.options.quiet if quiet is None else quiet
+        traffic.last_change = max(traffic.last_change, time.monotonic() - quiet / 2)
         while time.monotonic() < deadline:
-            if traffic.in_flight <= 0 and time.monotonic() - traffic.last_change >= self.options.quiet:
+            if traffic.in_flight <= 0 and time.monotonic() - traffic.last_change >= quiet:
                 with contextlib.suppress(Exception):
                     if await page.evaluate(_IMAGES_DONE):
                         return

@@ -197,3 +197,15 @@ def add_metadata_probe(fw: FakeWeb) -> str:
            "<script>fetch('http://169.254.169.254/latest/meta-data/').catch(() => {});</script>"
            "</body></html>")
     return url
+
+
+def add_copies(fw: FakeWeb, n: int, *, shell: bool) -> list[str]:
+    """`n` more article pages for benchmarks: script shells like the modern article (same scripts,
+    API and images), or plain HTML articles that need no browser."""
+    urls = []
+    text = " ".join(["The council met on Wednesday to discuss the budget for the coming year."] * 10)
+    for i in range(n):
+        url = f"https://modern.test/bench/{'shell' if shell else 'plain'}/{i}"
+        fw.add(url, _SHELL if shell else _page(f"Council report {i}", f"<p>{text}</p>"))
+        urls.append(url)
+    return urls
