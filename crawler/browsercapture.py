@@ -55,7 +55,9 @@ class BrowserCapture:
         self.hosts = settings.getlist("CITEVAULT_BROWSER_HOSTS") or list(DEFAULT_BROWSER_HOSTS)
         executable = chromium_path(settings.get("CITEVAULT_CHROMIUM") or None)
         self.pool: BrowserPool | None = None
-        if executable is not None and self.mode != "never":
+        # Started on first use only: a crawl whose pages need no browser never starts Chromium
+        # (a source's own mode may ask for it where the crawl's setting says never).
+        if executable is not None:
             self.pool = BrowserPool(
                 executable, size=settings.getint("CITEVAULT_BROWSER_POOL", 2),
                 options=PageOptions(
@@ -64,15 +66,15 @@ class BrowserCapture:
                     user_agent=settings.get("USER_AGENT") or None,
                 ),
             )
-        self.missing = executable is None and self.mode == "always"
 
-    def wants(self, response: Response, role: str, mime: str) -> str | None:
-        """Why this page goes to the browser, or None."""
+    def wants(self, response: Response, role: str, mime: str, mode: str | None = None) -> str | None:
+        """Why this page goes to the browser, or None. `mode` is the source's own, if it has one."""
+        mode = mode or self.mode
         if role not in ("seed", "cited") or mime not in _HTML_TYPES or not 200 <= response.status < 300:
             return None
-        if self.mode == "always":
+        if mode == "always":
             return "--browser always"
-        if self.pool is None or self.mode != "auto":
+        if mode != "auto" or self.pool is None:  # auto without Chromium: the HTTP path
             return None
         return browser_reason(response.url, response.body, self.hosts)
 

@@ -151,7 +151,8 @@ class CaptureSpider(scrapy.Spider):
         meta = response.meta
         exchange: Exchange | None = meta.get(RAW_META_KEY)
         if self.browser is not None and exchange is not None:
-            why = self.browser.wants(response, meta["cv_role"], exchange.mime() or "")
+            seed: Seed = meta["cv_seed"]
+            why = self.browser.wants(response, meta["cv_role"], exchange.mime() or "", seed.browser)
             if why is not None:
                 return self._browse(response)
         return self._parse_http(response)

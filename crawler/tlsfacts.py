@@ -91,9 +91,12 @@ class _RecordingCreator:
         chain: dict[int, x509.Certificate] = {}
 
         def verify(c: SSL.Connection, cert: crypto.X509, err: int, depth: int, ok: int) -> bool:
-            chain[depth] = cert.to_cryptography()
-            if depth == 0:
-                self._record(c, [chain[d] for d in sorted(chain)])
+            try:
+                chain[depth] = cert.to_cryptography()
+                if depth == 0:
+                    self._record(c, [chain[d] for d in sorted(chain)])
+            except Exception:  # noqa: S110 - recording must never break the fetch
+                pass
             return True  # record, never refuse: the archive keeps what the server sent
 
         conn.set_verify(SSL.VERIFY_PEER, verify)

@@ -35,6 +35,7 @@ class Source(Base):
     depth: Mapped[int] = mapped_column(Integer, default=1)
     scope: Mapped[str] = mapped_column(String(16), default="cited")
     schedule: Mapped[str | None] = mapped_column(String(64))
+    browser: Mapped[str | None] = mapped_column(String(8))  # auto|always|never; None: the setting
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     snapshots: Mapped[list[Snapshot]] = relationship(
