@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
 from citevault.cli import get_app
+from citevault.storage.db import open_index
+from citevault.storage.models import Capture
 from tests.crawler.conftest import add_json
 from tests.fakeweb import FakeWeb
 from tests.sites.modern import TWEET_AUTHOR, TWEET_HANDLE, TWEET_TEXT, ModernSite
@@ -95,7 +98,9 @@ def test_plain_article_stays_on_http(modern: ModernSite, home: Path) -> None:
     assert caps[modern.cited[0]]["role"] == "cited"
 
 
-def test_tweet_seed_gets_browser_capture_and_oembed(modern: ModernSite) -> None:
+def test_tweet_seed_gets_browser_capture_and_oembed(
+    modern: ModernSite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     doc = add_json(modern.tweet)
     caps = captures(doc)
     assert caps[modern.tweet]["via"] == "browser"
@@ -105,3 +110,14 @@ def test_tweet_seed_gets_browser_capture_and_oembed(modern: ModernSite) -> None:
     result = CliRunner().invoke(get_app(), ["cite", str(doc["sources"][0]["id"]), "--format", "text"])
     assert result.exit_code == 0, result.output
     assert f"{TWEET_AUTHOR} (@{TWEET_HANDLE}): {TWEET_TEXT}" in result.stdout
+    # The WARC files alone say how each capture was taken: a fresh index rebuilt from them agrees.
+    monkeypatch.setenv("CITEVAULT_DATABASE_URL", f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    result = CliRunner().invoke(get_app(), ["reindex"])
+    assert result.exit_code == 0, result.output
+    index = open_index(f"sqlite:///{tmp_path / 'rebuilt.db'}")
+    with index.session() as s:
+        rebuilt = {c.url: (c.via, c.record_type, c.mime) for c in s.scalars(select(Capture))}
+    index.dispose()
+    for url, cap in caps.items():
+        if cap["warc"]:
+            assert rebuilt[url] == (cap["via"], cap["record_type"], cap["mime"]), url
