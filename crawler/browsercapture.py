@@ -16,6 +16,8 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
+from citevault.storage.models import HTML_TYPES
+
 from .browser import BrowserFailed, BrowserPool, BrowserRequest, Fetched, PageOptions, chromium_path
 from .browserchoice import DEFAULT_BROWSER_HOSTS, browser_reason
 from .middlewares import RAW_META_KEY
@@ -25,9 +27,6 @@ if TYPE_CHECKING:
     from .spider import CaptureSpider
 
 __all__ = ["BrowserCapture", "PageTask", "resource_uri"]
-
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
-
 
 def resource_uri(kind: str, url: str) -> str:
     """browsertrix-crawler's naming of what a page became: urn:view: (viewport PNG),
@@ -70,7 +69,7 @@ class BrowserCapture:
     def wants(self, response: Response, role: str, mime: str, mode: str | None = None) -> str | None:
         """Why this page goes to the browser, or None. `mode` is the source's own, if it has one."""
         mode = mode or self.mode
-        if role not in ("seed", "cited") or mime not in _HTML_TYPES or not 200 <= response.status < 300:
+        if role not in ("seed", "cited") or mime not in HTML_TYPES or not 200 <= response.status < 300:
             return None
         if mode == "always":
             return "--browser always"

@@ -11,8 +11,10 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.python.failure import Failure
+
+from citevault.storage.models import HTML_TYPES
 
 from .browsercapture import BrowserCapture, PageTask
 from .links import css_links, extract_page_links, oembed_url
@@ -24,7 +26,6 @@ from .tlsfacts import TLSFacts
 __all__ = ["CaptureSpider", "describe_failure"]
 
 _MAX_HOPS = 10
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 # Failure classes by name: Scrapy >= 2.14 wraps Twisted's errors in its own (scrapy.exceptions).
@@ -80,12 +81,9 @@ class CaptureSpider(scrapy.Spider):
         self.browser: BrowserCapture | None = None
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        # Rows are committed in batches; this bounds how long a row waits when fetches are slow.
-        self._committer = task.LoopingCall(self.recorder.commit_if_due)
-        self._committer.start(self.recorder.batch_age, now=False)
+        # The recorder's snapshots are opened, and its rows committed, by crawler.lifecycle.
         self.browser = BrowserCapture(self, self.settings)
         for seed in self.seeds:
-            self.recorder.start_snapshot(seed.snapshot_id)
             req = self._request(seed, seed.url, role="seed", level=0, parent=None)
             if req is not None:
                 yield req
@@ -209,7 +207,7 @@ class CaptureSpider(scrapy.Spider):
                 if r is not None:
                     yield r
             return
-        if mime not in _HTML_TYPES or role not in ("seed", "cited"):
+        if mime not in HTML_TYPES or role not in ("seed", "cited"):
             return
         yield from self.follow_page(seed, rec, level, response.body, response.url)
 
@@ -261,14 +259,10 @@ class CaptureSpider(scrapy.Spider):
         self._report()
 
     def closed(self, reason: str) -> defer.Deferred[None] | None:
-        committer = getattr(self, "_committer", None)
-        if committer is not None and committer.running:
-            committer.stop()
         for seed in self.seeds:
             origins = self.tls_facts.of(self._origins.get(seed.snapshot_id, set()))
             if origins:
                 self.recorder.record_snapshot_info(seed.snapshot_id, "tls", {"origins": origins})
-        self.recorder.commit()
         self._report(force=True)
         if self.browser is not None:
             # The browser goes with the crawl (its driver and Chromium processes with it).

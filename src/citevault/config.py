@@ -172,5 +172,3 @@ def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment and citevault.toml, with `overrides` (CLI flags) on top."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
-
-Robots = Literal["obey", "ignore"]
