@@ -143,6 +143,7 @@ def _source_request(values: dict[str, str]) -> SourceRequest:
             scope=values.get("scope", "").strip() or "cited",
             every=values.get("every", "").strip() or None,
             note=values.get("note", "").strip() or None,
+            browser=values.get("browser", "").strip() or None,
         )
     except ValidationError as exc:
         raise BadInput(f"bad form: {exc.errors()[0]['msg']}") from exc
