@@ -66,8 +66,8 @@ def test_pages_render_when_empty(client: TestClient) -> None:
     doc = _html(client.get("/"))
     [form] = doc.xpath('//form[@action="/ui/add"]')
     assert form.get("method") == "post"
-    assert {el.get("name") for el in form.xpath(".//input|.//select")} == {"url", "depth", "scope", "every",
-                                                                          "note"}
+    assert {el.get("name") for el in form.xpath(".//input|.//select")} == {"url", "depth", "scope", "browser",
+                                                                          "every", "note"}
     assert "Nothing archived yet" in doc.text_content()
     assert doc.xpath('//form[@action="/ui/search"]//input[@name="url"]')
     assert doc.xpath('//link[@rel="stylesheet"]/@href') == ["/ui/static/style.css"]
