@@ -165,7 +165,7 @@ class BrowserPool:
         self._pw: Any = None
         self._browser: Any = None
         self._starting = asyncio.Lock()
-        self._tmp = tempfile.TemporaryDirectory(prefix="citevault-browser-")
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None  # the launcher's directory
 
     async def _ensure(self) -> Any:
         async with self._starting:
@@ -175,6 +175,8 @@ class BrowserPool:
 
             if self._pw is None:
                 self._pw = await async_playwright().start()
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="citevault-browser-")
             try:
                 self._browser = await self._pw.chromium.launch(
                     executable_path=_deathsig_wrapper(Path(self._tmp.name), self.executable),
@@ -310,7 +312,9 @@ class BrowserPool:
         if pw is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(pw.stop(), timeout=10)
-        self._tmp.cleanup()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
 
 def _merge(headers: list[tuple[str, str]]) -> dict[str, str]:

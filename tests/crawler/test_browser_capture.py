@@ -101,9 +101,11 @@ def test_plain_article_stays_on_http(modern: ModernSite, home: Path) -> None:
 def test_tweet_seed_gets_browser_capture_and_oembed(
     modern: ModernSite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.setenv("CITEVAULT_BROWSER_PDF", "1")
     doc = add_json(modern.tweet)
     caps = captures(doc)
     assert caps[modern.tweet]["via"] == "browser"
+    assert caps[f"urn:pdf:{modern.tweet}"]["mime"] == "application/pdf"
     assert caps[modern.tweet_api]["status"] == 200
     assert caps[modern.tweet_oembed]["status"] == 200
     # Cited by its author, handle and text, not by the status page's title ("X").
