@@ -82,6 +82,15 @@ class CrawlOptions:
             },
             "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
             "EXTENSIONS": {"citevault.crawler.lifecycle.RecorderLifecycle": 100},
+            # https through Scrapy's own handler, recording each origin's TLS facts (tlsfacts.py).
+            "DOWNLOAD_HANDLERS": {"https": "citevault.crawler.tlsfacts.RecordingHTTPSHandler"},
+            # Browser capture (browsercapture.py): the mode, and its limits.
+            "CITEVAULT_BROWSER": c.browser,
+            "CITEVAULT_CHROMIUM": c.chromium,
+            "CITEVAULT_BROWSER_POOL": c.browser_pool,
+            "CITEVAULT_BROWSER_BUDGET": c.browser_budget,
+            "CITEVAULT_BROWSER_PDF": c.browser_pdf,
+            "CITEVAULT_BROWSER_HOSTS": [h.strip() for h in c.browser_hosts.split(",") if h.strip()],
             "STATS_DUMP": False,
         }
 

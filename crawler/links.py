@@ -16,6 +16,7 @@ __all__ = [
     "css_links",
     "extract_page_links",
     "main_text",
+    "is_tweet_status",
     "oembed_url",
     "srcset_candidates",
     "srcset_urls",
@@ -206,6 +207,11 @@ def main_text(html: bytes | str, base_url: str) -> str:
     for el in root.iter(*_BLOCK_TAGS):  # "<h1>Title</h1><p>Text" reads "Title Text", not "TitleText"
         el.tail = " " + (el.tail or "")
     return " ".join(root.text_content().split())
+
+
+def is_tweet_status(url: str) -> bool:
+    """A tweet's status page (twitter.com or x.com)."""
+    return bool(_TWEET_RE.match(url))
 
 
 def oembed_url(url: str) -> str | None:

@@ -15,6 +15,7 @@ class Seed:
     url: str
     depth: int = 1
     scope: str = "cited"  # cited|all
+    browser: str | None = None  # auto|always|never for this source; None: the crawl's setting
 
 
 @dataclass

@@ -29,6 +29,7 @@ from citevault.storage.warcstore import (
     PARENT_HEADER,
     ROLE_HEADER,
     SNAPSHOT_HEADER,
+    VIA_HEADER,
     WarcStore,
     payload_digests,
 )
@@ -96,6 +97,7 @@ class Recorded:
     sha256: str | None
     error: str | None
     record_type: str | None = None
+    via: str = "http"
 
 
 class CaptureRecorder:
@@ -183,7 +185,7 @@ class CaptureRecorder:
             id=cid, url=row["url"], status=row["status"], role=row["role"], mime=row["mime"],
             timestamp=row["timestamp"], warc=row["warc"], offset=row["offset"],
             length=row["record_length"], sha256=row["sha256"], error=row["error"],
-            record_type=row["record_type"],
+            record_type=row["record_type"], via=row.get("via") or "http",
         )
 
     # -- the capture flow ------------------------------------------------------------------------
@@ -195,17 +197,14 @@ class CaptureRecorder:
         role: str,
         parent_id: int | None = None,
         redirect_to: str | None = None,
+        via: str = "http",
     ) -> Recorded:
         """Archive one exchange; a payload identical to an earlier capture of the URL becomes a
-        revisit record."""
+        revisit record. `via` says whether the HTTP crawler or the browser asked for it."""
         digest, sha256 = payload_digests(exchange.body)
         with self._lock:
             s = self._tx()
-            extra = {ROLE_HEADER: role}
-            if snapshot_id in self._snapshot_keys:
-                extra[SNAPSHOT_HEADER] = self._snapshot_keys[snapshot_id]
-            if parent_id is not None and parent_id in self._record_ids:
-                extra[PARENT_HEADER] = self._record_ids[parent_id]
+            extra = self._headers(snapshot_id, role, parent_id, via)
             original = latest_with_digest(s, exchange.url, digest) if exchange.body else None
             if original is not None:
                 written = self.store.write_revisit(
@@ -245,8 +244,40 @@ class CaptureRecorder:
             self._added(snapshot_id, done=1, nbytes=written.length)
             return result
 
+    def _headers(self, snapshot_id: int, role: str, parent_id: int | None, via: str) -> dict[str, str]:
+        extra = {ROLE_HEADER: role}
+        if snapshot_id in self._snapshot_keys:
+            extra[SNAPSHOT_HEADER] = self._snapshot_keys[snapshot_id]
+        if parent_id is not None and parent_id in self._record_ids:
+            extra[PARENT_HEADER] = self._record_ids[parent_id]
+        if via != "http":
+            extra[VIA_HEADER] = via
+        return extra
+
+    def record_resource(
+        self, snapshot_id: int, uri: str, content_type: str, body: bytes, *, role: str,
+        parent_id: int | None, via: str = "browser",
+    ) -> Recorded:
+        """Archive something made of a page (screenshot, rendered DOM) as a resource record named
+        `uri` (a `urn:`), tied to the page by the parent header."""
+        _, sha256 = payload_digests(body)
+        with self._lock:
+            s = self._tx()
+            written = self.store.write_resource(
+                uri, content_type, body, self._headers(snapshot_id, role, parent_id, via)
+            )
+            row = capture_row(
+                written.record, warc=written.warc, offset=written.offset, record_length=written.length,
+                sha256=sha256, length=len(body),
+            )
+            row.update(snapshot_id=snapshot_id, parent_id=parent_id, error=None, refers_to_id=None)
+            result = self._insert(s, row)
+            self._added(snapshot_id, done=1, nbytes=written.length)
+            return result
+
     def record_failure(
-        self, snapshot_id: int, url: str, error: str, *, role: str, parent_id: int | None = None
+        self, snapshot_id: int, url: str, error: str, *, role: str, parent_id: int | None = None,
+        via: str = "http",
     ) -> Recorded:
         """A fetch that got no response: an index row with the reason, no WARC record."""
         with self._lock:
@@ -254,7 +285,7 @@ class CaptureRecorder:
             row = dict(
                 snapshot_id=snapshot_id, parent_id=parent_id, url=url, surt=surt_key(url),
                 timestamp=now_timestamp(), status=None, mime=None, warc=None, offset=None,
-                record_length=None, sha256=None, record_type=None, role=role, error=error,
+                record_length=None, sha256=None, record_type=None, role=role, error=error, via=via,
             )
             result = self._insert(s, row)
             self._added(snapshot_id, failed=1)
@@ -306,6 +337,17 @@ class CaptureRecorder:
                     },
                 }
             self.store.write_metadata(src.url, info, {SNAPSHOT_HEADER: key})
+
+    def record_snapshot_info(self, snapshot_id: int, kind: str, info: dict[str, object]) -> None:
+        """A metadata record about the snapshot as a whole (e.g. kind "tls": each https origin's
+        upstream TLS facts), named `urn:citevault:<kind>:<snapshot key>` and carrying the snapshot
+        header, so it is found from the WARC files alone."""
+        with self._lock:
+            key = self._snapshot_keys.get(snapshot_id)
+            if key is None:
+                return
+            body: dict[str, object] = {"type": f"citevault-{kind}", "snapshot_key": key, **info}
+            self.store.write_metadata(f"urn:citevault:{kind}:{key}", body, {SNAPSHOT_HEADER: key})
 
 
 def _dt(when: datetime | None) -> str | None:

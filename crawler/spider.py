@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
+from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from citevault.storage.models import HTML_TYPES
 
+from .browsercapture import BrowserCapture, PageTask
 from .links import css_links, extract_page_links, oembed_url
 from .middlewares import RAW_META_KEY
 from .progress import Progress, Seed
-from .recorder import CaptureRecorder, Exchange
+from .recorder import CaptureRecorder, Exchange, Recorded
+from .tlsfacts import TLSFacts
 
 __all__ = ["CaptureSpider", "describe_failure"]
 
@@ -72,13 +76,22 @@ class CaptureSpider(scrapy.Spider):
         self.progress = Progress()
         self._seen: set[tuple[int, str]] = set()
         self._last_report = 0.0
+        self.tls_facts = TLSFacts()  # filled by tlsfacts.RecordingHTTPSHandler
+        self._origins: dict[int, set[str]] = {}
+        self.browser: BrowserCapture | None = None
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         # The recorder's snapshots are opened, and its rows committed, by crawler.lifecycle.
+        self.browser = BrowserCapture(self, self.settings)
         for seed in self.seeds:
             req = self._request(seed, seed.url, role="seed", level=0, parent=None)
             if req is not None:
                 yield req
+            # A tweet or a video given as the seed gets its oEmbed text too, as when cited.
+            if (oembed := oembed_url(seed.url)) is not None:
+                req = self._request(seed, oembed, role="requisite", level=0, parent=None)
+                if req is not None:
+                    yield req
 
     # -- requests --------------------------------------------------------------------------------
     def _request(
@@ -112,8 +125,53 @@ class CaptureSpider(scrapy.Spider):
             self._last_report = now
             self.on_progress(self.progress)
 
+    def claim(self, snapshot_id: int, url: str) -> bool:
+        """Mark a URL fetched for a snapshot by other means (the browser); False if it was already."""
+        key = (snapshot_id, url)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+    def note_origin(self, snapshot_id: int, url: str) -> None:
+        """Remember that the snapshot contacted this https origin (its TLS facts are kept)."""
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname:
+            port = parts.port or 443
+            origin = f"https://{parts.hostname}" + ("" if port == 443 else f":{port}")
+            self._origins.setdefault(snapshot_id, set()).add(origin)
+
+    def failure_reason(self, failure: Failure) -> str:
+        return describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+
     # -- callbacks -------------------------------------------------------------------------------
-    def parse(self, response: Response) -> Iterable[scrapy.Request]:
+    def parse(self, response: Response) -> Iterable[scrapy.Request] | AsyncIterator[scrapy.Request]:
+        meta = response.meta
+        exchange: Exchange | None = meta.get(RAW_META_KEY)
+        if self.browser is not None and exchange is not None:
+            seed: Seed = meta["cv_seed"]
+            why = self.browser.wants(response, meta["cv_role"], exchange.mime() or "", seed.browser)
+            if why is not None:
+                return self._browse(response)
+        return self._parse_http(response)
+
+    async def _browse(self, response: Response) -> AsyncIterator[scrapy.Request]:
+        """A page that needs the browser: archived as sent, then rendered (browsercapture.py)."""
+        assert self.browser is not None
+        meta = response.meta
+        seed: Seed = meta["cv_seed"]
+        exchange: Exchange = meta.pop(RAW_META_KEY)
+        self.progress.queued -= 1
+        rec = self.recorder.record(
+            seed.snapshot_id, exchange, role=meta["cv_role"], parent_id=meta["cv_parent"], via="browser"
+        )
+        self.note_origin(seed.snapshot_id, response.url)
+        self._count(rec.length)
+        task = PageTask(seed.snapshot_id, response.url, rec, response, exchange)
+        async for req in self.browser.capture(task, meta["cv_level"], seed):
+            yield req
+
+    def _parse_http(self, response: Response) -> Iterable[scrapy.Request]:
         meta = response.meta
         seed: Seed = meta["cv_seed"]
         role: str = meta["cv_role"]
@@ -128,6 +186,7 @@ class CaptureSpider(scrapy.Spider):
                 seed.snapshot_id, exchange, role="redirect", parent_id=meta["cv_parent"],
                 redirect_to=target,
             )
+            self.note_origin(seed.snapshot_id, response.url)
             self._count(rec.length)
             nxt = self._request(
                 seed, target, role=role, level=level, parent=rec.id, hops=meta["cv_hops"] + 1
@@ -137,6 +196,7 @@ class CaptureSpider(scrapy.Spider):
             return
 
         rec = self.recorder.record(seed.snapshot_id, exchange, role=role, parent_id=meta["cv_parent"])
+        self.note_origin(seed.snapshot_id, response.url)
         self._count(rec.length)
         mime = exchange.mime() or ""
         if not 200 <= response.status < 300 or not isinstance(response, TextResponse):
@@ -149,8 +209,13 @@ class CaptureSpider(scrapy.Spider):
             return
         if mime not in HTML_TYPES or role not in ("seed", "cited"):
             return
+        yield from self.follow_page(seed, rec, level, response.body, response.url)
 
-        page = extract_page_links(response.body, response.url, guess_favicon=role == "seed")
+    def follow_page(
+        self, seed: Seed, rec: Recorded, level: int, body: bytes, base_url: str
+    ) -> Iterable[scrapy.Request]:
+        """Record a page's links, and request its requisites and (within depth) what it cites."""
+        page = extract_page_links(body, base_url, guess_favicon=rec.role == "seed")
         links = [(u, t, "cited") for u, t in page.cited]
         links += [(u, t, "navigation") for u, t in page.navigation]
         links += [(u, "", "embed") for u in page.embeds]
@@ -185,10 +250,21 @@ class CaptureSpider(scrapy.Spider):
         )
         self._report()
 
+    def count(self, nbytes: int | None) -> None:
+        self._count(nbytes)
+
     def _count(self, nbytes: int | None) -> None:
         self.progress.done += 1
         self.progress.bytes += nbytes or 0
         self._report()
 
-    def closed(self, reason: str) -> None:
+    def closed(self, reason: str) -> defer.Deferred[None] | None:
+        for seed in self.seeds:
+            origins = self.tls_facts.of(self._origins.get(seed.snapshot_id, set()))
+            if origins:
+                self.recorder.record_snapshot_info(seed.snapshot_id, "tls", {"origins": origins})
         self._report(force=True)
+        if self.browser is not None:
+            # The browser goes with the crawl (its driver and Chromium processes with it).
+            return defer.Deferred.fromFuture(asyncio.ensure_future(self.browser.close()))
+        return None

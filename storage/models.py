@@ -44,6 +44,7 @@ class Source(Base):
     depth: Mapped[int] = mapped_column(Integer, default=1)
     scope: Mapped[str] = mapped_column(String(16), default="cited")
     schedule: Mapped[str | None] = mapped_column(String(64))
+    browser: Mapped[str | None] = mapped_column(String(8))  # auto|always|never; None: the setting
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     snapshots: Mapped[list[Snapshot]] = relationship(
@@ -105,6 +106,7 @@ class Capture(Base):
     role: Mapped[str] = mapped_column(String(16))  # seed|cited|requisite|redirect
     redirect_to: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    via: Mapped[str | None] = mapped_column(String(8))  # http|browser: how the capture was taken
 
     snapshot: Mapped[Snapshot | None] = relationship(
         back_populates="captures", foreign_keys=[snapshot_id]

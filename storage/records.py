@@ -11,7 +11,7 @@ from warcio.recordloader import ArcWarcRecord
 from warcio.timeutils import iso_date_to_timestamp
 
 from .index import surt_key
-from .warcstore import ROLE_HEADER
+from .warcstore import ROLE_HEADER, VIA_HEADER
 
 __all__ = ["capture_row"]
 
@@ -32,7 +32,8 @@ def capture_row(
     head = rec.rec_headers
     url = head.get_header("WARC-Target-URI")
     http = rec.http_headers
-    ctype = http.get_header("Content-Type") if http else None
+    # A resource record (screenshot, rendered DOM) has no HTTP head: its record says the type.
+    ctype = http.get_header("Content-Type") if http else head.get_header("Content-Type")
     status = http.get_statuscode() if http else None
     role = head.get_header(ROLE_HEADER) or "requisite"
     if redirect_to is None and role == "redirect" and http is not None:
@@ -53,4 +54,5 @@ def capture_row(
         record_type=rec.rec_type,
         role=role,
         redirect_to=redirect_to,
+        via=head.get_header(VIA_HEADER) or "http",
     )

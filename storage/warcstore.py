@@ -31,6 +31,7 @@ from .errors import NotFound, StorageError
 __all__ = [
     "PARENT_HEADER",
     "ROLE_HEADER",
+    "VIA_HEADER",
     "SNAPSHOT_HEADER",
     "ArchivedPayload",
     "WarcStore",
@@ -49,6 +50,8 @@ ROLE_HEADER = "WARC-Citevault-Role"
 # WARC-Record-ID of the record whose page led to it: `reindex` rebuilds snapshots and the tree.
 SNAPSHOT_HEADER = "WARC-Citevault-Snapshot"
 PARENT_HEADER = "WARC-Citevault-Parent"
+# How a record was taken: "browser" for what the browser fetched or produced (absent: HTTP).
+VIA_HEADER = "WARC-Citevault-Via"
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,20 @@ class WarcStore:
             url, "metadata", payload=BytesIO(body), length=len(body),
             warc_content_type="application/json",
             warc_headers_dict={"WARC-Date": _warc_date(datetime.now(UTC)), **(extra_headers or {})},
+        )
+        return self._write([rec])
+
+    def write_resource(
+        self, url: str, content_type: str, body: bytes, extra_headers: dict[str, str] | None = None
+    ) -> WrittenRecord:
+        """A resource record: something we made of a page (screenshot, rendered DOM), `url` its
+        `urn:` name."""
+        w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
+        headers = {"WARC-Date": _warc_date(datetime.now(UTC)), **(extra_headers or {})}
+        headers.setdefault("WARC-Payload-Digest", payload_digests(body)[0])
+        rec = w.create_warc_record(
+            url, "resource", payload=BytesIO(body), length=len(body), warc_content_type=content_type,
+            warc_headers_dict=headers,
         )
         return self._write([rec])
 

@@ -42,6 +42,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
         if var.startswith("CITEVAULT_") or var.lower() in ("http_proxy", "https_proxy", "no_proxy"):
             monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CITEVAULT_HOME", str(tmp_path / "home"))
+    # HTTP-path tests stay off Chromium (fast, and independent of it); browser tests set auto.
+    monkeypatch.setenv("CITEVAULT_BROWSER", "never")
     yield
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from citevault.crawler.browserchoice import BROWSER_MODES
 from citevault.crawler.job import CrawlOptions, Seed, crawl_in_subprocess
 from citevault.storage.db import Index, open_index
 from citevault.storage.errors import BadInput, NotFound, StorageError
@@ -34,10 +35,12 @@ class Queued:
     url: str
     depth: int
     scope: str
+    browser: str | None = None  # the source's own browser mode (None: CITEVAULT_BROWSER)
 
     @property
     def seed(self) -> Seed:
-        return Seed(snapshot_id=self.snapshot_id, url=self.url, depth=self.depth, scope=self.scope)
+        return Seed(snapshot_id=self.snapshot_id, url=self.url, depth=self.depth, scope=self.scope,
+                    browser=self.browser)
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class Archive:
         every: str | None = None,
         cron: str | None = None,
         if_not_archived_within: str | None = None,
+        browser: str | None = None,
         trigger: str = "cli",
         scheduler: Scheduler | None = None,
         notify: WorkQueue | None = None,
@@ -119,7 +123,7 @@ class Archive:
 
         spec = schedule_spec(every, cron)
         within = parse_duration(if_not_archived_within) if if_not_archived_within is not None else None
-        _check_shape(depth, scope)
+        _check_shape(depth, scope, browser)
         clean = [normalize_url(u) for u in urls]
         out = Submitted()
         if within is not None:
@@ -131,7 +135,8 @@ class Archive:
             clean = [u for u in clean if u not in done]
         if not clean:
             return out
-        out.queued = self.queue(clean, depth=depth, scope=scope, note=note, schedule=spec, trigger=trigger)
+        out.queued = self.queue(clean, depth=depth, scope=scope, note=note, schedule=spec, trigger=trigger,
+                                browser=browser)
         if spec is not None or self.settings.default_schedule:
             with open_schedules(self, scheduler) as sched:
                 for q in out.queued:
@@ -169,10 +174,11 @@ class Archive:
         note: str | None = None,
         schedule: str | None = None,
         trigger: str = "cli",
+        browser: str | None = None,
     ) -> list[Queued]:
         """Register a source and a queued snapshot per URL. Validates everything first, so bad
         input changes nothing."""
-        _check_shape(depth, scope)
+        _check_shape(depth, scope, browser)
         if not urls:
             raise BadInput("no URL given")
         clean = [normalize_url(u) for u in urls]
@@ -180,7 +186,7 @@ class Archive:
         with self.index.session() as s:
             for url in clean:
                 src = Source(url=url, surt=surt_key(url), note=note, depth=depth, scope=scope,
-                             schedule=schedule, created_at=utcnow())
+                             schedule=schedule, created_at=utcnow(), browser=browser)
                 s.add(src)
                 s.flush()
                 out.append(self._new_snapshot(s, src, trigger))
@@ -199,7 +205,7 @@ class Archive:
         snap = Snapshot(source_id=src.id, trigger=trigger, state="queued", queued_at=utcnow())
         s.add(snap)
         s.flush()
-        return Queued(src.id, snap.id, src.url, src.depth, src.scope)
+        return Queued(src.id, snap.id, src.url, src.depth, src.scope, src.browser)
 
     def capture(
         self,
@@ -242,11 +248,13 @@ class Archive:
         return self.resolve(cap)
 
 
-def _check_shape(depth: int, scope: str) -> None:
+def _check_shape(depth: int, scope: str, browser: str | None = None) -> None:
     if depth not in (0, 1):
         raise BadInput(f"depth must be 0 or 1, not {depth}")
     if scope not in ("cited", "all"):
         raise BadInput(f"scope must be 'cited' or 'all', not {scope!r}")
+    if browser is not None and browser not in BROWSER_MODES:
+        raise BadInput(f"browser must be one of {', '.join(BROWSER_MODES)}, not {browser!r}")
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from citevault.storage.models import HTML_TYPES, Capture, Link, Snapshot
 
 from .archive import Archive
 from .memento import replay_url
+from .tweets import archived_tweet
 
 __all__ = [
     "FORMATS",
@@ -200,8 +201,11 @@ def is_error_title(title: str) -> bool:
 def source_title(archive: Archive, cap: Capture | None, anchor: str | None, url: str) -> str:
     """The title to cite a source by: the <title> of its archived copy `cap` when that is a usable
     page (answered < 400, HTML, a title that is not an error page's), else the anchor text it was
-    cited with, else its URL."""
+    cited with, else its URL. A tweet is titled by its author, handle and text (tweets.py)."""
     if cap is not None and (cap.status is None or cap.status < 400):
+        tweet = archived_tweet(archive, cap)  # a tweet's page title says only "X"
+        if tweet is not None:
+            return tweet.title
         title = page_title(archive, cap)
         if title and not is_error_title(title):
             return title

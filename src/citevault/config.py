@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field
@@ -71,6 +71,25 @@ class Settings(BaseSettings):
         default=100_000_000, description="Largest response body archived, in bytes; larger is an error."
     )
     retries: int = Field(default=2, description="Retries of a fetch after a transient error.")
+    browser: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Capture pages in Chromium: auto (script shells and hosts that need it), always "
+        "(every seed and cited page), never (HTTP only).",
+    )
+    chromium: str | None = Field(
+        default=None, description="Path of the Chromium executable; default /usr/bin/chromium."
+    )
+    browser_pool: int = Field(default=2, ge=1, description="Browser pages rendered at once per capture job.")
+    browser_budget: float = Field(
+        default=30.0, gt=0, description="Seconds one page may take in the browser (load, settle, scroll, "
+        "screenshot) before it is given up with a reason.",
+    )
+    browser_pdf: bool = Field(default=False, description="Also archive a PDF print of each browser page.")
+    browser_hosts: str = Field(
+        default="twitter.com,x.com",
+        description="Comma-separated hosts (and their subdomains) whose pages always need the browser "
+        "under auto.",
+    )
     capture_time_limit: float = Field(
         default=1800.0, description="Seconds a whole capture job may run before it is stopped."
     )

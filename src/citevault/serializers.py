@@ -33,6 +33,7 @@ def capture_json(c: Capture) -> dict[str, Any]:
         "error": c.error,
         "record_type": c.record_type,
         "redirect_to": c.redirect_to,
+        "via": c.via or "http",
     }
 
 

@@ -110,10 +110,10 @@ class WorkQueue:
             return None
         self.hold([snapshot_id])
         row = s.execute(
-            select(Source.id, Source.url, Source.depth, Source.scope)
+            select(Source.id, Source.url, Source.depth, Source.scope, Source.browser)
             .join(Snapshot, Snapshot.source_id == Source.id).where(Snapshot.id == snapshot_id)
         ).one()
-        return Queued(row.id, snapshot_id, row.url, row.depth, row.scope)
+        return Queued(row.id, snapshot_id, row.url, row.depth, row.scope, row.browser)
 
     def take(self, timeout: float = 1.0) -> Queued | None:
         """Claim the next snapshot, waiting up to `timeout` seconds for one to be queued."""

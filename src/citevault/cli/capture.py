@@ -13,10 +13,13 @@ from rich.filesize import decimal
 from rich.live import Live
 from rich.table import Table
 
+from citevault.crawler.browser import chromium_path
+from citevault.crawler.browserchoice import BROWSER_MODES
 from citevault.storage.errors import BadInput, CaptureFailed
 from citevault.storage.models import Snapshot
 
 from ..archive import Archive
+from ..config import Settings
 from ..decorate import decorate_file, document_kind
 from ..serializers import snapshot_json
 from ..wacz_export import check_writable
@@ -80,17 +83,22 @@ def add(
         "--if-not-archived-within", help="Skip URLs captured more recently than this (e.g. 24h).")] = None,
     note: Annotated[str | None, typer.Option(help="A note kept with the source.")] = None,
     from_file: Annotated[str | None, typer.Option("--from-file", help="Read URLs, one a line.")] = None,
+    browser: Annotated[str | None, typer.Option(
+        help="auto: render script-built pages in Chromium; always; never. Default: CITEVAULT_BROWSER. "
+        "Kept with the source for its recaptures.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Capture URLs now, in the foreground: the page, what it cites, and their requisites."""
     cfg = settings()
     wanted = _read_urls(urls or [], from_file)
     err = stderr()
+    if (note_line := browser_check(cfg, browser)) is not None:
+        err.print(note_line, highlight=False, markup=False)
     with Archive(cfg) as archive:
         view = _ProgressView()
         with Live(view, console=err, refresh_per_second=8, transient=True):
             done = archive.capture_now(
-                wanted, depth=depth, scope=scope, every=every, cron=cron, note=note,
+                wanted, depth=depth, scope=scope, every=every, cron=cron, note=note, browser=browser,
                 if_not_archived_within=if_not_archived_within, on_progress=view.update,
             )
         with archive.index.session() as s:
@@ -113,6 +121,21 @@ def add(
         first = failed[0]
         what = "" if len(results) == 1 else f"{len(failed)} of {len(results)} URLs failed; "
         raise CaptureFailed(f"{what}could not capture {first['url']}: {first['snapshot']['error']}")
+
+
+def browser_check(cfg: Settings, browser: str | None) -> str | None:
+    """A warning line when pages that need a browser will be captured over HTTP only (Chromium
+    missing under auto); BadInput when the browser was asked for (always) and is missing."""
+    mode = browser or cfg.browser
+    if mode not in BROWSER_MODES:
+        raise BadInput(f"--browser must be one of {', '.join(BROWSER_MODES)}, not {mode!r}")
+    if mode == "never" or chromium_path(cfg.chromium) is not None:
+        return None
+    where = cfg.chromium or "/usr/bin/chromium"
+    if mode == "always":
+        raise BadInput(f"--browser always needs Chromium, not found at {where} "
+                       "(apt-get install chromium, or set CITEVAULT_CHROMIUM)")
+    return f"warning: Chromium not found at {where}: pages that need a browser are captured over HTTP only"
 
 
 def _print_add_summary(results: list[dict[str, Any]]) -> None:

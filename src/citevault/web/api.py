@@ -1,7 +1,8 @@
 """The JSON API: queue captures, read sources, snapshots and captures, schedules, Prometheus metrics.
 
 Shapes (the same views as the CLI's --json):
-    POST /api/sources {"url", "depth"?, "scope"?, "every"?, "cron"?, "note"?, "if_not_archived_within"?}
+    POST /api/sources {"url", "depth"?, "scope"?, "every"?, "cron"?, "note"?, "browser"?,
+                       "if_not_archived_within"?}
         202 {"source_id", "snapshot_id", "url", "state": "queued", "schedule", "jobs"}
             (Location: /api/snapshots/{snapshot_id})
         200 {"skipped": true, "url", "reason", "capture"}   archived within the given duration
@@ -50,6 +51,10 @@ class SourceRequest(BaseModel):
     every: str | None = Field(default=None, description="Recapture interval, e.g. 6h, 30m, 1d, 90s.")
     cron: str | None = Field(default=None, description="Recapture cron expression (5 fields, UTC).")
     note: str | None = Field(default=None, description="A note kept with the source.")
+    browser: str | None = Field(
+        default=None, description="auto|always|never: render pages in Chromium (default: CITEVAULT_BROWSER); "
+        "kept with the source for its recaptures.",
+    )
     if_not_archived_within: str | None = Field(
         default=None, description="Skip the URL if it was captured more recently than this (e.g. 24h)."
     )
@@ -62,6 +67,7 @@ def submit_source(body: SourceRequest, request: Request) -> dict[str, Any]:
     done = archive.submit(
         [body.url], depth=body.depth, scope=body.scope, note=body.note, every=body.every,
         cron=body.cron, if_not_archived_within=body.if_not_archived_within, trigger="api",
+        browser=body.browser,
         scheduler=request.app.state.scheduler, notify=_workqueue(request),
     )
     if done.skipped:
