@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .measure import Summary
+from .report_perf import perf_markdown
 
 __all__ = ["targets", "write_markdown", "write_plot"]
 
@@ -75,6 +76,20 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                     growth <= _FLAT))
     else:
         out.append(("(6) peak RSS flat", "not run", None))
+    if st and "share_warc" in st:
+        share_db = st["added_db"] / max(st["first_db"], 1)
+        out.append(("(5) unchanged recapture adds <= 25% of the index", f"{100 * share_db:.1f}%",
+                    share_db <= 0.25))
+    if (up := res.get("startup")) and "ratio" in up:
+        out.append(("(2a) start-up CPU <= 2x Scrapy's", up["ratio"].fmt(".2f", "x"), up["ratio"].median <= 2))
+    if (so := res.get("scaleout")) and so.get("rows"):
+        want = {2: 1.8, 4: 3.0}
+        got = {r["workers"]: r for r in so["rows"]}
+        shown = ", ".join(f"{n} workers {got[n]['ratio'].fmt('.2f', 'x')}" for n in sorted(got) if n > 1)
+        clean = all(r["twice"] == 0 and r["missed"] == 0 and r["reruns"] == 0 for r in so["rows"])
+        ok = clean and all(got[n]["ratio"].median >= w for n, w in want.items() if n in got)
+        out.append(("(5a) scale-out >= 1.8x at 2 workers, 3x at 4, nothing twice or missed",
+                    shown + ("" if clean else "; duplicates or misses, see (5a)"), ok))
     return out
 
 
@@ -217,6 +232,7 @@ def write_markdown(res: dict[str, Any], path: Path, plot_name: str) -> None:
                      f"{r['maxrss_mb']:.0f} | {r['tree_peak_mb']:.0f} |")
         L.append("")
 
+    L += perf_markdown(res)
     if res.get("skipped"):
         L += ["## Not run", ""] + [f"- {s}" for s in res["skipped"]] + [""]
     L += ["## What stands in the way", ""] + [f"- {a}" for a in res.get("analysis", [])] + [""]

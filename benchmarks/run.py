@@ -31,17 +31,24 @@ from benchmarks.capture import (  # noqa: E402
 )
 from benchmarks.cpu_profile import profile_bench  # noqa: E402
 from benchmarks.lookup import build_base, lookup_bench, replay_bench  # noqa: E402
+from benchmarks.record_cpu import record_bench  # noqa: E402
 from benchmarks.report import targets, write_markdown, write_plot  # noqa: E402
+from benchmarks.report_perf import perf_plots  # noqa: E402
+from benchmarks.scaleout import scaleout_bench  # noqa: E402
 from benchmarks.servers import PYWB_VENV, pywb_missing  # noqa: E402
+from benchmarks.startup import startup_bench  # noqa: E402
 from benchmarks.webfarm import SiteSpec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("latency", "cpu", "profile", "storage", "index", "replay", "memory")
+PARTS = ("latency", "startup", "cpu", "record", "profile", "storage", "index", "replay", "memory",
+         "scaleout")
 PRESETS: dict[str, dict[str, Any]] = {
     "full": {"rounds": 3, "pages": 500, "index_sizes": [10_000, 100_000, 1_000_000], "queries": 300,
-             "replay_requests": 300, "memory_sizes": [10_000, 100_000]},
+             "replay_requests": 300, "memory_sizes": [10_000, 100_000], "records": 2_000,
+             "articles": 60, "scale_workers": [1, 2, 4]},
     "quick": {"rounds": 1, "pages": 60, "index_sizes": [2_000], "queries": 30,
-              "replay_requests": 30, "memory_sizes": [300, 1_500]},
+              "replay_requests": 30, "memory_sizes": [300, 1_500], "records": 200,
+              "articles": 4, "scale_workers": [1, 2]},
 }
 
 
@@ -64,6 +71,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--queries", type=int, help="queries per kind and size for (3)")
     ap.add_argument("--replay-requests", type=int, help="requests per kind for (4)")
     ap.add_argument("--memory-sizes", type=_sizes, help="URLs crawled for (6), e.g. 10k,100k")
+    ap.add_argument("--records", type=int, help="synthetic records for the capture-flow part")
+    ap.add_argument("--articles", type=int, help="articles (10 cited pages each) for scaleout")
+    ap.add_argument("--scale-workers", type=_sizes, help="worker counts for scaleout, e.g. 1,2,4")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count start-up instructions under valgrind (slow)")
     ap.add_argument("--budget", type=float,
                     help="seconds the whole run may take; memory sizes that would not fit are skipped")
     ap.add_argument("--out-dir", type=Path,
@@ -132,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         res["meta"]["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         res["analysis"] = analyse(res)
         write_plot(res, png)
+        perf_plots(res, args.out_dir)
         write_markdown(res, md, png.name)
 
     def part(name: str, fn: Callable[[], Any]) -> None:
@@ -149,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         part("latency", lambda: latency_bench(spec, args.rounds, log) | {"rounds": args.rounds})
     elif "latency" in args.parts:
         res["skipped"].append("latency: wget is missing; install it with `sudo apt-get install -y wget`")
+    part("startup", lambda: startup_bench(spec, args.rounds, log, instructions=args.instructions))
     part("cpu", lambda: cpu_bench(spec, args.rounds, log))
+    part("record", lambda: record_bench(args.records, log=log))
     part("profile", lambda: profile_bench(spec, log))
     part("storage", lambda: storage_bench(spec, log))
     if {"index", "replay"} & set(args.parts):
@@ -169,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     part("memory", lambda: memory_bench(args.memory_sizes, log, deadline))
     if mem := res.get("memory"):
         res["skipped"] += [f"memory, {s}" for s in mem["skipped"]]
+    part("scaleout", lambda: scaleout_bench(args.articles, tuple(args.scale_workers), log=log))
     res["skipped"] += [f"{p}: not selected (--only)" for p in PARTS if p not in args.parts]
     write()
     log("")

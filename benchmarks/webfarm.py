@@ -44,6 +44,7 @@ class SiteSpec:
     page_bytes: int = 24_000  # HTML of one page (text, compresses like real prose)
     image_bytes: int = 32_000  # unique image of one page (incompressible, like JPEG)
     requisites: bool = True
+    articles: int = 0  # http://news.<domain>/a/K.html, each citing pages 10K .. 10K+9 (scale-out)
     big_page_bytes: int = 100_000  # http://hub.<domain>/big.html, for replay
     domain: str = "bench.test"
     seed: int = 1
@@ -61,6 +62,20 @@ class SiteSpec:
 
     def page_url(self, i: int) -> str:
         return f"http://{self.host(i)}/p/{i:06d}.html"
+
+    def article_url(self, k: int) -> str:
+        return f"http://news.{self.domain}/a/{k:04d}.html"
+
+    def article_urls(self, k: int) -> list[str]:
+        """Every URL a capture of article `k` (depth 1, cited links) fetches, once."""
+        news = f"http://news.{self.domain}"
+        out = [self.article_url(k), f"{news}/static/site.css", f"{news}/static/logo.png",
+               f"{news}/static/bg.png"]
+        for i in range(10 * k, 10 * k + 10):
+            out += [self.page_url(i), *self.page_requisites(i)]
+            if self.requisites:
+                out.append(f"http://{self.host(i)}/static/bg.png")
+        return list(dict.fromkeys(out))
 
     def hub_requisites(self) -> list[str]:
         return [f"http://hub.{self.domain}/static/site.css", f"http://hub.{self.domain}/static/logo.png"]
@@ -131,6 +146,18 @@ class _Site:
             ).encode()
         return self._hub
 
+    def _article(self, k: int) -> bytes:
+        cites = "".join(
+            f'<p>As <a href="{self.spec.page_url(i)}">report {i}</a> shows, {self._slice_text(i, 300)}</p>'
+            for i in range(10 * k, 10 * k + 10)
+        )
+        return (
+            f'<!doctype html><html><head><meta charset="utf-8"><title>Article {k}</title>'
+            '<link rel="stylesheet" href="/static/site.css"><link rel="icon" href="/static/logo.png">'
+            f'</head><body><header><nav><a href="/">News</a></nav></header><main><article>'
+            f"<h1>Article {k}</h1>{cites}</article></main></body></html>"
+        ).encode()
+
     def _big_page(self) -> bytes:
         links = "".join(f'<p><a href="{self.spec.page_url(i)}">Report {i}</a> ' for i in range(50))
         head = ('<!doctype html><html><head><title>Big</title><link rel="stylesheet" '
@@ -163,6 +190,10 @@ class _Site:
                 return 200, "text/html; charset=utf-8", self._hub_page()
             if path == "/big.html":
                 return 200, "text/html; charset=utf-8", self._big_page()
+        elif host == f"news.{spec.domain}" and path.startswith("/a/") and path.endswith(".html"):
+            k = int(path[3:-5]) if path[3:-5].isdigit() else -1
+            if 0 <= k < spec.articles:
+                return 200, "text/html; charset=utf-8", self._article(k)
         elif host.endswith(f".{spec.domain}") and path.startswith("/p/") and path.endswith(".html"):
             try:
                 i = int(path[3:-5])

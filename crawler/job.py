@@ -19,10 +19,8 @@ from typing import Any
 from citevault.config import Settings
 from citevault.storage.db import open_index
 from citevault.storage.snapshots import finish_snapshots as settle
-from citevault.storage.warcstore import WarcStore
 
 from .progress import Progress, Seed
-from .recorder import CaptureRecorder
 
 __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
 
@@ -67,6 +65,9 @@ class CrawlOptions:
             "REDIRECT_ENABLED": False,
             "METAREFRESH_ENABLED": False,
             "TELNETCONSOLE_ENABLED": False,
+            # Scrapy 2.19 starts an HTTP server that runs posted Python code in every crawl (and
+            # imports aiohttp for it: a fifth of the crawl process's start-up CPU, benchmarks/).
+            "REMOTE_CONTROL_ENABLED": False,
             # Else Scrapy re-parses CaptureSpider.parse's source (ast, ~2 ms) whenever its weak
             # per-callback cache misses, to warn about `return value` in generators (benchmarks/).
             "WARN_ON_GENERATOR_RETURN_VALUE": False,
@@ -91,9 +92,18 @@ class CrawlOptions:
             "CITEVAULT_BROWSER_BUDGET": c.browser_budget,
             "CITEVAULT_BROWSER_PDF": c.browser_pdf,
             "CITEVAULT_BROWSER_HOSTS": [h.strip() for h in c.browser_hosts.split(",") if h.strip()],
+            # Scrapy imports every class named here, even one set to None, so the remote
+            # control is left out of the base list, not switched off in EXTENSIONS.
+            "EXTENSIONS_BASE": _extensions_base(),
             "STATS_DUMP": False,
         }
 
+
+def _extensions_base() -> dict[str, int]:
+    from scrapy.settings import default_settings
+
+    base: dict[str, int] = default_settings.EXTENSIONS_BASE
+    return {k: v for k, v in base.items() if not k.endswith(".RemoteControl")}
 
 
 def finish_snapshots(
@@ -114,6 +124,9 @@ def crawl(
     """Run one crawl in this process (starts the Twisted reactor: once per process)."""
     from scrapy.crawler import CrawlerProcess  # only in the crawl process: Scrapy is slow to import
 
+    from citevault.storage.warcstore import WarcStore
+
+    from .recorder import CaptureRecorder
     from .spider import CaptureSpider
 
     index = open_index(options.database_url)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import surt as _surt
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 from warcio.timeutils import datetime_to_timestamp
 from warcio.timeutils import timestamp_to_datetime as _timestamp_to_datetime
@@ -22,6 +22,7 @@ __all__ = [
     "latest_with_digest",
     "now_timestamp",
     "parse_timestamp",
+    "revisit_original",
     "surt_key",
     "timestamp_to_datetime",
 ]
@@ -29,6 +30,10 @@ __all__ = [
 
 def surt_key(url: str) -> str:
     """The SURT sort key of a URL, as pywb and the Wayback Machine write it."""
+    # Imported on first use: surt pulls in tldextract and requests, start-up CPU of every
+    # CLI command that never computes a key (benchmarks/startup.py).
+    import surt as _surt
+
     try:
         return str(_surt.surt(url))
     except Exception:
@@ -106,6 +111,28 @@ def latest_with_digest(session: Session, url: str, digest: str) -> Capture | Non
         .limit(1)
     ).first()
     return found
+
+
+@functools.cache
+def _revisit_query() -> Select[int, str, str]:
+    # Built once: building a Select and its cache key cost more than running it (benchmarks/
+    # record_cpu.py), and only the three columns a revisit record names are fetched.
+    return (
+        select(Capture.id, Capture.url, Capture.timestamp)
+        .where(Capture.surt == bindparam("surt"), Capture.digest == bindparam("digest"),
+               Capture.record_type == "response", Capture.url == bindparam("url"))
+        .order_by(Capture.timestamp.desc(), Capture.id.desc())
+        .limit(1)
+    )
+
+
+def revisit_original(
+    session: Session, url: str, digest: str, surt: str | None = None
+) -> Row[int, str, str] | None:
+    """What `latest_with_digest` finds, as a row of (id, url, timestamp): the capture flow's
+    cheap form, run once per archived record. `surt` spares computing the key again."""
+    params = {"surt": surt if surt is not None else surt_key(url), "digest": digest, "url": url}
+    return session.connection().execute(_revisit_query(), params).first()
 
 
 def get_source(session: Session, source_id: int) -> Source:

@@ -25,10 +25,12 @@ def capture_row(
     sha256: str | None,
     length: int,
     redirect_to: str | None = None,
+    surt: str | None = None,
 ) -> dict[str, Any]:
     """The Capture columns of record `rec`, stored at `warc`:`offset` in `record_length` bytes.
     `sha256` and `length` describe the payload (a revisit's are its original's, when known);
-    `redirect_to` defaults to the Location of a record whose role is redirect."""
+    `redirect_to` defaults to the Location of a record whose role is redirect; `surt`, the
+    SURT key of its URL when the caller has it."""
     head = rec.rec_headers
     url = head.get_header("WARC-Target-URI")
     http = rec.http_headers
@@ -41,7 +43,7 @@ def capture_row(
         redirect_to = urljoin(url, location.strip()) if location else None
     return dict(
         url=url,
-        surt=surt_key(url),
+        surt=surt if surt is not None else surt_key(url),
         timestamp=iso_date_to_timestamp(head.get_header("WARC-Date")),
         status=int(status) if status and status.isdigit() else None,
         mime=ctype.split(";")[0].strip().lower() or None if ctype else None,

@@ -22,6 +22,8 @@ from .config import Settings
 from .urlnorm import normalize_url
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from .scheduler import Scheduler
     from .workqueue import WorkQueue
 
@@ -118,15 +120,21 @@ class Archive:
         """Register a source and a queued snapshot per URL (skipping URLs archived more recently
         than `if_not_archived_within`), give the new sources their schedules, and tell `notify`
         (the work queue) about the new snapshots. Bad input raises before anything changes."""
-        # scheduler.py imports this module, so its helpers are imported here
-        from .scheduler import archived_within, open_schedules, parse_duration, schedule_spec
+        spec: str | None = None
+        within: timedelta | None = None
+        if every is not None or cron is not None or if_not_archived_within is not None:
+            # Imported here: scheduler.py imports this module, and APScheduler costs a plain
+            # `add` start-up CPU (benchmarks/startup.py).
+            from .scheduler import parse_duration, schedule_spec
 
-        spec = schedule_spec(every, cron)
-        within = parse_duration(if_not_archived_within) if if_not_archived_within is not None else None
+            spec = schedule_spec(every, cron)
+            within = parse_duration(if_not_archived_within) if if_not_archived_within is not None else None
         _check_shape(depth, scope, browser)
         clean = [normalize_url(u) for u in urls]
         out = Submitted()
         if within is not None:
+            from .scheduler import archived_within
+
             with self.index.session() as s:
                 for url in clean:
                     if (cap := archived_within(s, url, within)) is not None:
@@ -138,6 +146,8 @@ class Archive:
         out.queued = self.queue(clean, depth=depth, scope=scope, note=note, schedule=spec, trigger=trigger,
                                 browser=browser)
         if spec is not None or self.settings.default_schedule:
+            from .scheduler import open_schedules
+
             with open_schedules(self, scheduler) as sched:
                 for q in out.queued:
                     out.jobs[q.source_id] = sched.apply(self.settings, q.source_id, spec)

@@ -8,7 +8,9 @@ reference (docs/cli.md) from the commands themselves.
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -70,10 +72,23 @@ class _Root(TyperGroup):
             fail(f"cannot use the {_SERVER_LIBS[lib]}: {first}", 2)
 
 
-def get_app() -> typer.Typer:
-    """The whole command line: the root app with each task's sub-app merged into it."""
-    from . import admin, capture, cite, linkrot, query, service
+# The task module of each top-level command, so that one run imports only its own task's
+# module (and what that imports): importing all of them costs more CPU than Scrapy's whole
+# start-up (benchmarks/startup.py). tests/cli/test_lazy.py keeps this in step with the modules.
+COMMAND_MODULES = {
+    "add": "capture", "decorate": "capture",
+    "list": "query", "show": "query", "history": "query", "get": "query",
+    "verify": "admin", "reindex": "admin",
+    "cite": "cite", "export": "cite",
+    "check": "linkrot", "report": "linkrot",
+    "serve": "service", "worker": "service", "token": "service", "schedule": "service",
+}
+_MODULES = ("capture", "query", "admin", "cite", "linkrot", "service")
 
+
+def get_app(only: str | None = None) -> typer.Typer:
+    """The whole command line: the root app with each task's sub-app merged into it; with
+    `only`, just that task module's commands."""
     app = typer.Typer(
         name="citevault",
         help="Keep cited web sources alive: capture, index, re-check and replay them.",
@@ -82,11 +97,14 @@ def get_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for module in (capture, query, admin, cite, linkrot, service):
-        app.add_typer(module.commands())
+    for name in (only,) if only else _MODULES:
+        app.add_typer(importlib.import_module(f"{__name__}.{name}").commands())
     return app
 
 
 def main() -> None:
-    """The console script: build the app and run it (errors map to exit codes in `_Root`)."""
-    get_app()()
+    """The console script: build the app and run it (errors map to exit codes in `_Root`).
+    A known command builds only its task's commands; anything else (no command, --help, a typo)
+    the whole app, so help and usage errors list every command."""
+    first = sys.argv[1] if len(sys.argv) > 1 else ""
+    get_app(COMMAND_MODULES.get(first))()

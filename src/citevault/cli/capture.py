@@ -20,9 +20,7 @@ from citevault.storage.models import Snapshot
 
 from ..archive import Archive
 from ..config import Settings
-from ..decorate import decorate_file, document_kind
 from ..serializers import snapshot_json
-from ..wacz_export import check_writable
 from . import JsonOpt, print_json, settings, stderr
 
 __all__ = ["add", "commands", "decorate"]
@@ -167,6 +165,10 @@ def decorate(
 ) -> None:
     """Archive every link of a document and write it back with each link decorated with its
     archived copy (Robust Links in HTML, an "archived" link after it in Markdown)."""
+    # Imported here: lxml and the citation formats cost `add` start-up CPU it has no use for.
+    from ..decorate import decorate_file, document_kind
+    from ..wacz_export import check_writable
+
     document_kind(file)
     check_writable(output or file)
     cfg = settings()
