@@ -13,8 +13,6 @@ from rich.filesize import decimal
 from rich.live import Live
 from rich.table import Table
 
-from citevault.crawler.browser import chromium_path
-from citevault.crawler.browserchoice import BROWSER_MODES
 from citevault.storage.errors import BadInput, CaptureFailed
 from citevault.storage.models import Snapshot
 
@@ -124,6 +122,10 @@ def add(
 def browser_check(cfg: Settings, browser: str | None) -> str | None:
     """A warning line when pages that need a browser will be captured over HTTP only (Chromium
     missing under auto); BadInput when the browser was asked for (always) and is missing."""
+    # Imported here: the browser modules pull in lxml, which a plain `add` start-up does without.
+    from citevault.crawler.browser import chromium_path
+    from citevault.crawler.browserchoice import BROWSER_MODES
+
     mode = browser or cfg.browser
     if mode not in BROWSER_MODES:
         raise BadInput(f"--browser must be one of {', '.join(BROWSER_MODES)}, not {mode!r}")
