@@ -24,6 +24,7 @@ from citevault.storage.index import settle_state
 from citevault.storage.models import Capture, Snapshot
 from citevault.storage.warcstore import WarcStore
 
+from .pageindex import PageIndexer
 from .progress import Progress, Seed
 from .recorder import CaptureRecorder
 
@@ -47,6 +48,8 @@ class CrawlOptions:
     max_response_size: int = 100_000_000
     retries: int = 2
     log_level: str = "CRITICAL"
+    # Extract page metadata and main text for citations and search, in a child process.
+    index_pages: bool = True
 
     def scrapy_settings(self) -> dict[str, Any]:
         return {
@@ -128,6 +131,10 @@ def crawl(
     # URLs it queues (a `--scope all` hub, hundreds of seeds). The directory lives for this crawl
     # only: an interrupted crawl is queued again whole, never resumed from it.
     queue_dir = tempfile.TemporaryDirectory(prefix="citevault-queue-")
+    pages = PageIndexer(options.database_url, options.warc_dir, [s.snapshot_id for s in seeds])
+    if options.index_pages:
+        pages.start()
+    reason = None
     try:
         settings = options.scrapy_settings()
         settings["JOBDIR"] = queue_dir.name
@@ -141,10 +148,15 @@ def crawl(
         store.close()
         index.dispose()
         queue_dir.cleanup()
+        if reason is None:
+            pages.finish(5.0)  # the crawl failed: what is left is indexed by `reindex`
     # Stopped by a signal before the queue ran dry: what was captured stays, the rest was not
     # fetched, so the snapshot is partial at best, never done.
     stopped = None if reason == "finished" else "interrupted: the crawl stopped before it finished"
     finish_snapshots(options.database_url, [s.snapshot_id for s in seeds], stopped, keep_captured=True)
+    # Settled first, so that readers see the snapshot done while the last pages are indexed;
+    # the indexer's last pass sees every committed row.
+    pages.finish()
 
 
 def _child_main() -> None:

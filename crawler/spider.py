@@ -14,6 +14,7 @@ from twisted.internet import task
 from twisted.python.failure import Failure
 
 from .links import css_links, extract_page_links, oembed_url
+from .metadata import main_links
 from .middlewares import RAW_META_KEY
 from .progress import Progress, Seed
 from .recorder import CaptureRecorder, Exchange
@@ -153,7 +154,10 @@ class CaptureSpider(scrapy.Spider):
         if mime not in _HTML_TYPES or role not in ("seed", "cited"):
             return
 
-        page = extract_page_links(response.body, response.url, guess_favicon=role == "seed")
+        # The seed's citations decide what is fetched: trafilatura finds them better (about 30 ms,
+        # once per snapshot; benchmarks/extraction.py); a cited page's links are only recorded.
+        main = main_links(response.body, response.url) if role == "seed" else set()
+        page = extract_page_links(response.body, response.url, guess_favicon=role == "seed", main_links=main)
         links = [(u, t, "cited") for u, t in page.cited]
         links += [(u, t, "navigation") for u, t in page.navigation]
         links += [(u, "", "embed") for u in page.embeds]
