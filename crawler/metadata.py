@@ -99,8 +99,15 @@ def html_metadata(data: bytes, url: str) -> PageMetadata:
     meta.site = _clean(info.get("sitename"))
     meta.description = _clean(info.get("description"), 2000)
     meta.text = (info.get("text") or "")[:MAX_TEXT]
+    full_title = _clean(doc.findtext(".//title"))
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    if full_title and meta.title and full_title.startswith(meta.title) and (
+        meta.site is None or meta.site.lower().removeprefix("www.") == host
+    ):
+        # "Statement on ... | EPA": the <title>'s suffix names the site better than a host name.
+        meta.site = full_title[len(meta.title):].strip(" |-\u2013\u2014:\u00b7") or meta.site
     if meta.title is None:
-        meta.title = _clean(doc.findtext(".//title"))
+        meta.title = full_title
     if not meta.text:
         body = doc.find("body")
         meta.text = " ".join((body.text_content() if body is not None else "").split())[:MAX_TEXT]

@@ -172,10 +172,10 @@ def _sqlite(session: Session, query: SearchQuery, items: list[tuple[bool, list[s
     if not rows:
         return []
     ids = [r.capture_id for r in rows]
-    snippets: dict[int, str] = dict(session.execute(text(
+    snippets: dict[int, str] = dict((r[0], r[1]) for r in session.execute(text(
         "SELECT rowid, snippet(pages_fts, -1, :o, :c, ' … ', 32) FROM pages_fts "
         f"WHERE pages_fts MATCH :match AND rowid IN ({', '.join(str(int(i)) for i in ids)})"
-    ), {"match": params["match"], "o": _OPEN, "c": _CLOSE}).tuples().all())
+    ), {"match": params["match"], "o": _OPEN, "c": _CLOSE}).all())
     return [_hit(r, -float(r.score), snippets.get(r.capture_id) or "") for r in rows]
 
 
@@ -195,12 +195,12 @@ def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list
     if not rows:
         return []
     ids = [r.capture_id for r in rows]
-    snippets: dict[int, str] = dict(session.execute(text(
+    snippets: dict[int, str] = dict((r[0], r[1]) for r in session.execute(text(
         "SELECT capture_id, ts_headline('english', left(text, :n), websearch_to_tsquery('english', :q), "
         ":opts) FROM pages WHERE capture_id = ANY(:ids)"
     ), {"n": _HEADLINE_CHARS, "q": params["q"], "ids": ids,
         "opts": f"StartSel={_OPEN}, StopSel={_CLOSE}, MaxWords=35, MinWords=15, MaxFragments=2, "
-                "FragmentDelimiter=\" … \""}).tuples().all())
+                "FragmentDelimiter=\" … \""}).all())
     return [_hit(r, float(r.score), snippets.get(r.capture_id) or "") for r in rows]
 
 

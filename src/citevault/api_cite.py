@@ -26,6 +26,7 @@ _MEDIA_TYPES = {
     "markdown": "text/markdown; charset=utf-8",
     "text": "text/plain; charset=utf-8",
     "bibtex": "application/x-bibtex; charset=utf-8",
+    "wikipedia": "text/plain; charset=utf-8",
 }
 
 

@@ -1,8 +1,10 @@
 """Citations of a source: the article and each source it cites, each with its archived copy, as
-Robust Links HTML, Markdown, plain text or BibTeX.
+Robust Links HTML, Markdown, plain text, BibTeX or Wikipedia's {{cite web}} (citestyles.py).
 
-A source's title is its archived page's <title> only when that copy is a usable page (answered
-< 400, HTML, a title that is not an error page's); otherwise the article's anchor text, then the URL.
+A source's title, author, date and site come from its archived page's metadata (storage/pages.py),
+a tweet's from its archived oEmbed document. Without metadata, the title is the page's <title> only
+when that copy is a usable page (answered < 400, HTML, a title that is not an error page's);
+otherwise the article's anchor text, then the URL.
 A copy that answered HTTP >= 400 when captured is an archived error page, and no format presents it as
 the archived copy: Robust Links HTML gives a plain link without data-versionurl, Markdown and text say
 the page answered HTTP N when captured, and BibTeX leaves out howpublished and urldate and says the
@@ -23,7 +25,9 @@ from sqlalchemy import select
 from citevault.storage.errors import BadInput, CitevaultError
 from citevault.storage.index import get_source, surt_key
 from citevault.storage.models import Capture, Link, Snapshot
+from citevault.storage.pages import PageInfo, page_info, tweet_page
 
+from . import citestyles
 from .archive import Archive
 
 __all__ = [
@@ -41,7 +45,7 @@ __all__ = [
     "source_citations",
 ]
 
-FORMATS = ("robust-html", "markdown", "text", "bibtex")
+FORMATS = ("robust-html", "markdown", "text", "bibtex", "wikipedia")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _MAX_HOPS = 10
 _TITLE_BYTES = 5_000_000  # a title is near the top; do not parse huge payloads to find one
@@ -110,6 +114,7 @@ class Citation:
     anchor_text: str | None
     copy: ArchivedCopy | None
     reason: str | None = None  # why there is no usable archived copy
+    page: PageInfo | None = None  # what the archived copy says about itself (author, date, site)
 
     def as_json(self) -> dict[str, Any]:
         c = self.copy
@@ -123,6 +128,7 @@ class Citation:
                 "mime": c.mime, "replay_url": c.replay_url, "usable": c.usable,
             },
             "reason": self.reason,
+            "metadata": self.page.as_json() if self.page is not None else None,
         }
 
 
@@ -219,7 +225,19 @@ def _citation(
 ) -> Citation:
     final = caps.final(url)
     copy = ArchivedCopy.from_capture(final, base_url) if final is not None else None
-    title = source_title(archive, final, anchor, url)
+    page = None
+    if copy is not None and copy.usable and final is not None:
+        with archive.index.session() as s:
+            # A tweet's page is a script shell: its words are in the archived oEmbed document.
+            page = tweet_page(s, final.url) or tweet_page(s, url) or page_info(s, final)
+    if page is not None and page.kind == "html":
+        # A soft 404 answers 200 with an error page's <title>: its metadata is the error page's.
+        html_title = page_title(archive, final) if final is not None else None
+        if (html_title and is_error_title(html_title)) or not page.title or is_error_title(page.title):
+            page = None
+    title = citestyles.tweet_title(page) or (
+        page.title if page is not None and page.kind == "html" and page.title else None
+    ) or source_title(archive, final, anchor, url)
     reason = None
     if copy is None:
         reason = caps.failure(url)
@@ -227,7 +245,7 @@ def _citation(
         reason = f"the page answered HTTP {copy.status} when it was captured on {copy.date}"
         if copy.url != url:
             reason += f" (redirected to {copy.url})"
-    return Citation(kind=kind, url=url, title=title, anchor_text=anchor, copy=copy, reason=reason)
+    return Citation(kind=kind, url=url, title=title, anchor_text=anchor, copy=copy, reason=reason, page=page)
 
 
 def source_captures(archive: Archive, source_id: int) -> tuple[str, CaptureSet]:
@@ -281,57 +299,6 @@ def robust_link(c: Citation) -> str:
     )
 
 
-def _md_text(text: str) -> str:
-    return re.sub(r"([\\\[\]*_`<>])", r"\\\1", text)
-
-
-def _md_url(url: str) -> str:
-    return f"<{url}>" if re.search(r"[\s()<>]", url) else url
-
-
-def _markdown(c: Citation) -> str:
-    line = f"[{_md_text(c.title)}]({_md_url(c.url)})"
-    if c.copy is not None and c.copy.usable:
-        return f"{line} ([archived {c.copy.date}]({_md_url(c.copy.replay_url)}))"
-    return f"{line} ({_md_text(c.reason or 'not archived')})"
-
-
-def _text(c: Citation) -> str:
-    if c.copy is not None and c.copy.usable:
-        return f"{c.title}. {c.url}. Archived {c.copy.date} at {c.copy.replay_url}"
-    return f"{c.title}. {c.url}. ({c.reason or 'not archived'})"
-
-
-_BIB_SPECIAL = re.compile(r"([\\{}%&$#_~^])")
-_BIB_REPL = {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def _bib(text: str) -> str:
-    return _BIB_SPECIAL.sub(lambda m: _BIB_REPL.get(m.group(1), "\\" + m.group(1)), text)
-
-
-def _bib_url(url: str) -> str:
-    # Inside \url{} in another command's argument, hyperref wants % and # escaped.
-    return url.replace("%", r"\%").replace("#", r"\#").replace("{", "%7B").replace("}", "%7D")
-
-
-def _bibtex(c: Citation, key: str) -> str:
-    fields = [("title", "{" + _bib(c.title) + "}"), ("url", c.url.replace("{", "%7B").replace("}", "%7D"))]
-    copy = c.copy
-    if copy is not None and copy.usable:
-        fields += [("urldate", copy.date), ("howpublished", r"\url{" + _bib_url(copy.replay_url) + "}")]
-        note = f"Archived copy captured {copy.datetime}"
-        if copy.url != c.url:
-            note += f" (redirected to {copy.url})"
-        fields.append(("note", _bib(note)))
-    elif copy is not None:
-        fields.append(("note", _bib(f"{c.reason}; the archived error page is not cited")))
-    else:
-        fields.append(("note", _bib(c.reason or "not archived")))
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
-    return f"@misc{{{key},\n{body}\n}}"
-
-
 def render(citations: Sequence[Citation], fmt: str, *, source_id: int | None = None) -> str:
     """The citations in one format (see FORMATS): the article first, then what it cites."""
     if fmt not in FORMATS:
@@ -341,7 +308,8 @@ def render(citations: Sequence[Citation], fmt: str, *, source_id: int | None = N
     article, cited = citations[0], list(citations[1:])
     if fmt == "bibtex":
         prefix = f"citevault{source_id}" if source_id is not None else "citevault"
-        entries = [_bibtex(c, f"{prefix}" if i == 0 else f"{prefix}-{i}") for i, c in enumerate(citations)]
+        entries = [citestyles.bibtex(c, f"{prefix}" if i == 0 else f"{prefix}-{i}")
+                   for i, c in enumerate(citations)]
         return "\n\n".join(entries) + "\n"
     if fmt == "robust-html":
         lines = [robust_link(article)]
@@ -349,13 +317,18 @@ def render(citations: Sequence[Citation], fmt: str, *, source_id: int | None = N
             lines += ["<ul>"] + [f"  <li>{robust_link(c)}</li>" for c in cited] + ["</ul>"]
         return "\n".join(lines) + "\n"
     if fmt == "markdown":
-        lines = [_markdown(article)]
+        lines = [citestyles.markdown(article)]
         if cited:
-            lines += ["", "Sources cited:", ""] + [f"- {_markdown(c)}" for c in cited]
+            lines += ["", "Sources cited:", ""] + [f"- {citestyles.markdown(c)}" for c in cited]
         return "\n".join(lines) + "\n"
-    lines = [_text(article)]
+    if fmt == "wikipedia":
+        lines = [citestyles.wikipedia(article)]
+        if cited:
+            lines += ["", "Sources cited:"] + [f"* {citestyles.wikipedia(c)}" for c in cited]
+        return "\n".join(lines) + "\n"
+    lines = [citestyles.text(article)]
     if cited:
-        lines += ["", "Sources cited:"] + [f"{i}. {_text(c)}" for i, c in enumerate(cited, 1)]
+        lines += ["", "Sources cited:"] + [f"{i}. {citestyles.text(c)}" for i, c in enumerate(cited, 1)]
     return "\n".join(lines) + "\n"
 
 
