@@ -25,6 +25,7 @@ _MAX_LIMIT = 1000
 # ts_headline reads the whole document it highlights: a snippet is looked for in this much text.
 _HEADLINE_CHARS = 50_000
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
+_MARK_RE = re.compile(f"{_OPEN}(.*?){_CLOSE}", re.S)
 _PHRASE_RE = re.compile(r'"([^"]*)"|(\S+)')
 
 
@@ -69,18 +70,48 @@ def _marked(raw: str) -> tuple[str, list[tuple[int, int]]]:
     """Snippet text without the markers, and the spans they enclosed."""
     out: list[str] = []
     spans: list[tuple[int, int]] = []
-    pos, start = 0, None
-    for ch in raw:
-        if ch == _OPEN:
-            start = pos
-        elif ch == _CLOSE:
-            if start is not None and pos > start:
-                spans.append((start, pos))
-            start = None
-        else:
-            out.append(ch)
-            pos += 1
+    pos = 0
+    for i, part in enumerate(_MARK_RE.split(raw)):
+        if i % 2 and part:
+            spans.append((pos, pos + len(part)))
+        out.append(part)
+        pos += len(part)
     return "".join(out), spans
+
+
+_SUFFIX_RE = re.compile(r"(?:ing|ed|es|s|ly|er|ers)$")
+_SNIPPET_WORDS = 32
+
+
+def _stem(word: str) -> str:
+    w = word.lower()
+    return _SUFFIX_RE.sub("", w) if len(w) > 4 else w
+
+
+def _py_snippet(text: str, items: list[tuple[bool, list[str]]]) -> str:
+    """A snippet with the query's words marked: the window of text holding most of them. Used
+    where the engine's own is slow (PostgreSQL's ts_headline re-parses every document: ~2 ms
+    each, measured in benchmarks/search_bench.py); words match by a crude stem, as the index's do."""
+    stems = {_stem(w) for _, words in items for w in words}
+    tokens = list(_WORD_RE.finditer(text[:_HEADLINE_CHARS]))
+    hits = [i for i, m in enumerate(tokens) if _stem(m.group()) in stems]
+    if not tokens:
+        return ""
+    best, start = -1, 0
+    for h in hits or [0]:
+        lo = max(0, h - 4)
+        window = {_stem(tokens[j].group()) for j in hits if lo <= j < lo + _SNIPPET_WORDS}
+        if len(window) > best:
+            best, start = len(window), lo
+    end = min(len(tokens), start + _SNIPPET_WORDS)
+    marked = set(hits)
+    pieces, last = [], tokens[start].start()
+    for j in range(start, end):
+        m = tokens[j]
+        pieces.append(text[last:m.start()])
+        pieces.append(f"{_OPEN}{m.group()}{_CLOSE}" if j in marked else m.group())
+        last = m.end()
+    return ("… " if start else "") + "".join(pieces) + (" …" if end < len(tokens) else "")
 
 
 def _terms(q: str) -> list[tuple[bool, list[str]]]:
@@ -162,12 +193,16 @@ _COLUMNS = "p.capture_id, p.url, p.timestamp, p.role, p.status, p.kind, p.title,
 
 def _sqlite(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
     params: dict[str, Any] = {"match": _fts5_query(items), "limit": query.limit, "offset": query.offset}
-    where = ["pages_fts MATCH :match", *_filters(query, params, pg=False)]
+    filters = _filters(query, params, pg=False)
     # Rank first, snippets after: snippet() costs a document read, so only the hits shown pay it.
+    # Without filters the ranking reads the full-text index alone, then the hits' rows.
+    ranked = "SELECT pages_fts.rowid AS id, bm25(pages_fts, 10.0, 3.0, 1.0) AS score FROM pages_fts"
+    if filters:
+        ranked += " JOIN pages p ON p.capture_id = pages_fts.rowid"
+    ranked += f" WHERE {' AND '.join(['pages_fts MATCH :match', *filters])}"
     rows = session.execute(text(
-        f"SELECT {_COLUMNS}, bm25(pages_fts, 10.0, 3.0, 1.0) AS score "
-        f"FROM pages_fts JOIN pages p ON p.capture_id = pages_fts.rowid "
-        f"WHERE {' AND '.join(where)} ORDER BY score, p.timestamp DESC LIMIT :limit OFFSET :offset"
+        f"SELECT {_COLUMNS}, r.score FROM ({ranked} ORDER BY score LIMIT :limit OFFSET :offset) r "
+        "JOIN pages p ON p.capture_id = r.id ORDER BY r.score, p.timestamp DESC"
     ), params).all()
     if not rows:
         return []
@@ -195,12 +230,10 @@ def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list
     if not rows:
         return []
     ids = [r.capture_id for r in rows]
-    snippets: dict[int, str] = dict((r[0], r[1]) for r in session.execute(text(
-        "SELECT capture_id, ts_headline('english', left(text, :n), websearch_to_tsquery('english', :q), "
-        ":opts) FROM pages WHERE capture_id = ANY(:ids)"
-    ), {"n": _HEADLINE_CHARS, "q": params["q"], "ids": ids,
-        "opts": f"StartSel={_OPEN}, StopSel={_CLOSE}, MaxWords=35, MinWords=15, MaxFragments=2, "
-                "FragmentDelimiter=\" … \""}).all())
+    texts = dict((r[0], r[1]) for r in session.execute(text(
+        "SELECT capture_id, left(text, :n) FROM pages WHERE capture_id = ANY(:ids)"
+    ), {"n": _HEADLINE_CHARS, "ids": ids}))
+    snippets = {cid: _py_snippet(t or "", items) for cid, t in texts.items()}
     return [_hit(r, float(r.score), snippets.get(r.capture_id) or "") for r in rows]
 
 
