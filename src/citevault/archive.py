@@ -89,6 +89,7 @@ class Archive:
             timeout=s.timeout,
             max_response_size=s.max_response_size,
             retries=s.retries,
+            index_pages=s.index_pages,
         )
 
     # -- writing ---------------------------------------------------------------------------------

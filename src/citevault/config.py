@@ -71,6 +71,10 @@ class Settings(BaseSettings):
         default=100_000_000, description="Largest response body archived, in bytes; larger is an error."
     )
     retries: int = Field(default=2, description="Retries of a fetch after a transient error.")
+    index_pages: bool = Field(
+        default=True, description="Extract each archived page's metadata and main text (for "
+        "citations and `search`) in a process beside the crawl; off, `reindex` can do it later.",
+    )
     capture_time_limit: float = Field(
         default=1800.0, description="Seconds a whole capture job may run before it is stopped."
     )
