@@ -45,7 +45,8 @@ class TextModel:
             for a, b in zip(ws, ws[1:], strict=False):
                 self.next[a].append(b)
         if len(words) < 1000:  # no corpus: a Zipf vocabulary of made-up words
-            vocab = ["".join(self.rng.choice("etaoinshrdlucmfwypvbgk") for _ in range(self.rng.randint(3, 10)))
+            letters = "etaoinshrdlucmfwypvbgk"
+            vocab = ["".join(self.rng.choice(letters) for _ in range(self.rng.randint(3, 10)))
                      for _ in range(20000)]
             weights = [1 / (i + 1) for i in range(len(vocab))]
             words = self.rng.choices(vocab, weights, k=200_000)
@@ -177,6 +178,42 @@ def queries(model: TextModel, k: int, seed: int = 5) -> list[tuple[str, str]]:
     return out
 
 
+def capture_throughput(rounds: int, pages: int, log: Any = print) -> dict[str, Any]:
+    """`citevault add --scope all HUB` (the latency-bound site of benchmarks/capture.py) with page
+    indexing on and off, alternating: pages/s over the whole command (the indexer's last pass
+    included) and CPU of the process tree."""
+    import shutil
+
+    from .capture import _BIN, citevault_env
+    from .measure import run_measured
+    from .webfarm import SiteSpec, WebFarm
+
+    spec = SiteSpec(pages=pages)
+    out: dict[str, list[float]] = defaultdict(list)
+    with WebFarm(spec) as web:
+        for r in range(rounds):
+            for on in ((True, False) if r % 2 == 0 else (False, True)):
+                work = Path(tempfile.mkdtemp(prefix="citevault-tp-"))
+                try:
+                    env = citevault_env(work / "home", web.proxy_url)
+                    env["CITEVAULT_INDEX_PAGES"] = "1" if on else "0"
+                    run = run_measured([str(_BIN / "citevault"), "add", "--scope", "all", spec.hub_url,
+                                        "--json"], env=env)
+                    if run.returncode != 0:
+                        raise RuntimeError(run.stderr[-2000:])
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+                key = "indexing on" if on else "indexing off"
+                out[f"{key} pages/s"].append(spec.pages / run.wall)
+                out[f"{key} cpu s"].append(run.cpu)
+                log(f"  throughput round {r + 1} {key}: {run.wall:.1f} s, CPU {run.cpu:.1f} s")
+    res: dict[str, Any] = {k: round(statistics.median(v), 2) for k, v in out.items()}
+    ratios = [a / b for a, b in zip(out["indexing on pages/s"], out["indexing off pages/s"], strict=True)]
+    res["on/off pages/s (median of rounds)"] = round(statistics.median(ratios), 3)
+    res["raw"] = {k: [round(x, 2) for x in v] for k, v in out.items()}
+    return res
+
+
 def _summary(times: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(times, 50), 2), "p99_ms": round(percentile(times, 99), 2),
             "max_ms": round(max(times), 2)}
@@ -234,11 +271,12 @@ def size_per_page(db_url: str, n: int, path: Path | None) -> dict[str, Any]:
     if path is not None:
         eng = create_engine(db_url)
         with eng.connect() as conn:
-            fts = sum(conn.exec_driver_sql(
-                "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'pages_fts%'").scalar() or 0 for _ in [0])
+            fts = conn.exec_driver_sql(
+                "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'pages_fts%'").scalar() or 0
             pages = conn.exec_driver_sql("SELECT sum(pgsize) FROM dbstat WHERE name = 'pages'").scalar() or 0
         eng.dispose()
-        return {"full_text_index_bytes_per_page": round(fts / n), "pages_table_bytes_per_page": round(pages / n),
+        return {"full_text_index_bytes_per_page": round(fts / n),
+                "pages_table_bytes_per_page": round(pages / n),
                 "file_bytes_per_page": round(path.stat().st_size / n)}
     eng = create_engine(db_url)
     with eng.connect() as conn:
@@ -278,6 +316,8 @@ def run(pages: int, n_queries: int, engines: list[str], log: Any = print) -> dic
     result: dict[str, Any] = {"pages": pages, "queries": n_queries}
     result["extraction"] = extraction_cost()
     log(f"extraction: {result['extraction']}")
+    if not engines:
+        return result
     model = TextModel(corpus_texts())
     qs = queries(model, n_queries)
     with tempfile.TemporaryDirectory(prefix="citevault-search-bench-") as tmp:
@@ -315,9 +355,14 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--engines", default="sqlite,postgresql")
+    ap.add_argument("--throughput-rounds", type=int, default=0,
+                    help="also measure capture throughput with page indexing on and off")
+    ap.add_argument("--throughput-pages", type=int, default=500)
     ap.add_argument("--out", type=Path, default=None, help="write the JSON result here too")
     args = ap.parse_args()
-    res = run(args.pages, args.queries, args.engines.split(","))
+    res = run(args.pages, args.queries, [e for e in args.engines.split(",") if e])
+    if args.throughput_rounds:
+        res["throughput"] = capture_throughput(args.throughput_rounds, args.throughput_pages)
     text = json.dumps(res, indent=2)
     print(text)
     if args.out:

@@ -277,6 +277,7 @@ def get_app() -> typer.Typer:
         cli_admin,
         cli_cite,
         cli_health,
+        cli_search,
         cli_service,
     )
 
