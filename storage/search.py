@@ -6,6 +6,7 @@ host, capture time and role."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,8 @@ def _marked(raw: str) -> tuple[str, list[tuple[int, int]]]:
 
 
 _SUFFIX_RE = re.compile(r"(?:ing|ed|es|s|ly|er|ers)$")
-_SNIPPET_WORDS = 32
+_SNIPPET_CHARS = 240
+_MAX_MARKS = 500  # matches looked at for the best window
 
 
 def _stem(word: str) -> str:
@@ -88,30 +90,50 @@ def _stem(word: str) -> str:
     return _SUFFIX_RE.sub("", w) if len(w) > 4 else w
 
 
-def _py_snippet(text: str, items: list[tuple[bool, list[str]]]) -> str:
-    """A snippet with the query's words marked: the window of text holding most of them. Used
-    where the engine's own is slow (PostgreSQL's ts_headline re-parses every document: ~2 ms
-    each, measured in benchmarks/search_bench.py); words match by a crude stem, as the index's do."""
-    stems = {_stem(w) for _, words in items for w in words}
-    tokens = list(_WORD_RE.finditer(text[:_HEADLINE_CHARS]))
-    hits = [i for i, m in enumerate(tokens) if _stem(m.group()) in stems]
-    if not tokens:
-        return ""
-    best, start = -1, 0
-    for h in hits or [0]:
-        lo = max(0, h - 4)
-        window = {_stem(tokens[j].group()) for j in hits if lo <= j < lo + _SNIPPET_WORDS}
-        if len(window) > best:
-            best, start = len(window), lo
-    end = min(len(tokens), start + _SNIPPET_WORDS)
-    marked = set(hits)
-    pieces, last = [], tokens[start].start()
-    for j in range(start, end):
-        m = tokens[j]
-        pieces.append(text[last:m.start()])
-        pieces.append(f"{_OPEN}{m.group()}{_CLOSE}" if j in marked else m.group())
-        last = m.end()
-    return ("… " if start else "") + "".join(pieces) + (" …" if end < len(tokens) else "")
+def _matcher(items: list[tuple[bool, list[str]]]) -> tuple[list[str], re.Pattern[str]]:
+    """The query's stems, longest first, and the pattern finding words that start with one."""
+    stems = sorted({_stem(w) for _, words in items for w in words}, key=len, reverse=True)
+    return stems, re.compile(r"\b(?:" + "|".join(re.escape(st) for st in stems) + r")\w*", re.I)
+
+
+def _py_snippet(text: str, matcher: tuple[list[str], re.Pattern[str]]) -> str:
+    """About 240 characters of `text` around the place where most query words occur, each
+    occurrence marked. Words match by a crude stem, as the engines' stemmed indexes do. Made
+    here, not by the engines: FTS5's snippet() and PostgreSQL's ts_headline tokenize every hit's
+    whole document again (0.25 ms and 2 ms a page, benchmarks/search_bench.py); one regular
+    expression scan is a tenth of that."""
+    stems, pattern = matcher
+    body = text[:_HEADLINE_CHARS]
+    found = list(pattern.finditer(body))[:_MAX_MARKS]
+    start = 0
+    if found:
+        # The window (sliding over the matches) holding the most distinct query words.
+        keys = [next((st for st in stems if m.group().lower().startswith(st)), "") for m in found]
+        counts: dict[str, int] = {}
+        best, j, span = -1, 0, _SNIPPET_CHARS - 60
+        for i, m in enumerate(found):
+            while j < len(found) and found[j].start() < m.start() + span:
+                counts[keys[j]] = counts.get(keys[j], 0) + 1
+                j += 1
+            if len(counts) > best:
+                best, start = len(counts), max(0, m.start() - 40)
+            counts[keys[i]] -= 1
+            if not counts[keys[i]]:
+                del counts[keys[i]]
+        if start:
+            space = body.find(" ", start)
+            start = space + 1 if 0 <= space < start + 30 else start
+    end = min(len(body), start + _SNIPPET_CHARS)
+    if end < len(body):
+        space = body.rfind(" ", start, end)
+        end = space if space > start + _SNIPPET_CHARS // 2 else end
+    pieces, last = [], start
+    for m in found:
+        if m.start() >= start and m.end() <= end:
+            pieces += [body[last:m.start()], _OPEN, m.group(), _CLOSE]
+            last = m.end()
+    pieces.append(body[last:end])
+    return ("… " if start else "") + "".join(pieces) + (" …" if end < len(text) else "")
 
 
 def _terms(q: str) -> list[tuple[bool, list[str]]]:
@@ -191,50 +213,78 @@ def _check(query: SearchQuery) -> list[tuple[bool, list[str]]]:
 _COLUMNS = "p.capture_id, p.url, p.timestamp, p.role, p.status, p.kind, p.title, p.site, p.published"
 
 
+def _two_tiers(
+    rank: Callable[[str, int], list[tuple[int, float]]], first: str, rest: str, query: SearchQuery
+) -> list[tuple[int, float]]:
+    """(id, score) of one page of results: pages whose title holds every word first, then the
+    others, each tier by the engine's relevance. Ranking scores every match, which costs time in
+    proportion to the matches (50 ms for a word found on 15,000 of 100,000 pages,
+    benchmarks/search_bench.py); the title tier is small, and answers most first pages alone."""
+    want = query.offset + query.limit
+    top = rank(first, want)
+    if len(top) < want:
+        top += rank(rest, want - len(top))
+    return top[query.offset:want]
+
+
 def _sqlite(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
-    params: dict[str, Any] = {"match": _fts5_query(items), "limit": query.limit, "offset": query.offset}
+    match = _fts5_query(items)
+    params: dict[str, Any] = {}
     filters = _filters(query, params, pg=False)
-    # Rank first, snippets after: snippet() costs a document read, so only the hits shown pay it.
     # Without filters the ranking reads the full-text index alone, then the hits' rows.
     ranked = "SELECT pages_fts.rowid AS id, bm25(pages_fts, 10.0, 3.0, 1.0) AS score FROM pages_fts"
     if filters:
         ranked += " JOIN pages p ON p.capture_id = pages_fts.rowid"
-    ranked += f" WHERE {' AND '.join(['pages_fts MATCH :match', *filters])}"
-    rows = session.execute(text(
-        f"SELECT {_COLUMNS}, r.score FROM ({ranked} ORDER BY score LIMIT :limit OFFSET :offset) r "
-        "JOIN pages p ON p.capture_id = r.id ORDER BY r.score, p.timestamp DESC"
-    ), params).all()
-    if not rows:
+    ranked += f" WHERE {' AND '.join(['pages_fts MATCH :match', *filters])} ORDER BY score LIMIT :n"
+
+    def rank(expr: str, n: int) -> list[tuple[int, float]]:
+        rows = session.execute(text(ranked), {**params, "match": expr, "n": n}).all()
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    title = f"title : ({match})"
+    ids = _two_tiers(rank, title, f"({match}) NOT {title}", query)
+    if not ids:
         return []
-    ids = [r.capture_id for r in rows]
-    snippets: dict[int, str] = dict((r[0], r[1]) for r in session.execute(text(
-        "SELECT rowid, snippet(pages_fts, -1, :o, :c, ' … ', 32) FROM pages_fts "
-        f"WHERE pages_fts MATCH :match AND rowid IN ({', '.join(str(int(i)) for i in ids)})"
-    ), {"match": params["match"], "o": _OPEN, "c": _CLOSE}).all())
-    return [_hit(r, -float(r.score), snippets.get(r.capture_id) or "") for r in rows]
+    return _hits(session, ids, items, "substr(p.text, 1, :n)")
 
 
-def _pg_tsquery(items: list[tuple[bool, list[str]]]) -> str:
-    """Input for websearch_to_tsquery: words and "phrases", operators stripped."""
-    return " ".join('"' + " ".join(w) + '"' if phrase else " ".join(w) for phrase, w in items)
+def _pg_tsquery(items: list[tuple[bool, list[str]]], weight: str = "") -> str:
+    """to_tsquery input: words and phrases (<->) ANDed; only letters and digits reach it, so no
+    operator of the user's can."""
+    parts = [" <-> ".join(w + weight for w in words) if phrase else " & ".join(w + weight for w in words)
+             for phrase, words in items]
+    return " & ".join(f"({p})" for p in parts)
 
 
 def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
-    params: dict[str, Any] = {"q": _pg_tsquery(items), "limit": query.limit, "offset": query.offset}
-    where = ["p.search @@ websearch_to_tsquery('english', :q)", *_filters(query, params, pg=True)]
-    rows = session.execute(text(
-        f"SELECT {_COLUMNS}, ts_rank_cd(p.search, websearch_to_tsquery('english', :q), 1) AS score "
-        f"FROM pages p WHERE {' AND '.join(where)} "
-        f"ORDER BY score DESC, p.timestamp DESC LIMIT :limit OFFSET :offset"
-    ), params).all()
-    if not rows:
+    params: dict[str, Any] = {}
+    where = ["p.search @@ to_tsquery('english', :q)", *_filters(query, params, pg=True)]
+
+    def rank(clause: str, n: int) -> list[tuple[int, float]]:
+        rows = session.execute(text(
+            f"SELECT p.capture_id, ts_rank_cd(p.search, to_tsquery('english', :q), 1) AS score "
+            f"FROM pages p WHERE {' AND '.join(where)} {clause} "
+            "ORDER BY score DESC, p.timestamp DESC LIMIT :n"
+        ), {**params, "q": _pg_tsquery(items), "t": _pg_tsquery(items, ":A"), "n": n}).all()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    ids = _two_tiers(rank, "AND p.search @@ to_tsquery('english', :t)",
+                     "AND NOT p.search @@ to_tsquery('english', :t)", query)
+    if not ids:
         return []
-    ids = [r.capture_id for r in rows]
-    texts = dict((r[0], r[1]) for r in session.execute(text(
-        "SELECT capture_id, left(text, :n) FROM pages WHERE capture_id = ANY(:ids)"
-    ), {"n": _HEADLINE_CHARS, "ids": ids}))
-    snippets = {cid: _py_snippet(t or "", items) for cid, t in texts.items()}
-    return [_hit(r, float(r.score), snippets.get(r.capture_id) or "") for r in rows]
+    return _hits(session, ids, items, "left(p.text, :n)")
+
+
+def _hits(
+    session: Session, ids: list[tuple[int, float]], items: list[tuple[bool, list[str]]], head: str
+) -> list[SearchHit]:
+    """The hits' rows, and snippets from the start of their text (`head` reads it)."""
+    rows = {r.capture_id: r for r in session.execute(text(
+        f"SELECT {_COLUMNS}, {head} AS head FROM pages p "
+        f"WHERE p.capture_id IN ({', '.join(str(i) for i, _ in ids)})"
+    ), {"n": _HEADLINE_CHARS})}
+    matcher = _matcher(items)
+    return [_hit(rows[i], score, _py_snippet(rows[i].head or "", matcher)) for i, score in ids if i in rows]
 
 
 def _hit(row: Any, score: float, raw: str) -> SearchHit:
