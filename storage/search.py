@@ -214,16 +214,17 @@ _COLUMNS = "p.capture_id, p.url, p.timestamp, p.role, p.status, p.kind, p.title,
 
 
 def _two_tiers(
-    rank: Callable[[str, int], list[tuple[int, float]]], first: str, rest: str, query: SearchQuery
+    rank: Callable[[str, int], list[tuple[int, float]]], first: str, every: str, query: SearchQuery
 ) -> list[tuple[int, float]]:
     """(id, score) of one page of results: pages whose title holds every word first, then the
     others, each tier by the engine's relevance. Ranking scores every match, which costs time in
-    proportion to the matches (50 ms for a word found on 15,000 of 100,000 pages,
+    proportion to the matches (tens of ms for a word on 15,000 of 100,000 pages,
     benchmarks/search_bench.py); the title tier is small, and answers most first pages alone."""
     want = query.offset + query.limit
     top = rank(first, want)
     if len(top) < want:
-        top += rank(rest, want - len(top))
+        seen = {i for i, _ in top}
+        top += [hit for hit in rank(every, want + len(top)) if hit[0] not in seen][:want - len(top)]
     return top[query.offset:want]
 
 
@@ -242,7 +243,7 @@ def _sqlite(session: Session, query: SearchQuery, items: list[tuple[bool, list[s
         return [(int(r[0]), -float(r[1])) for r in rows]
 
     title = f"title : ({match})"
-    ids = _two_tiers(rank, title, f"({match}) NOT {title}", query)
+    ids = _two_tiers(rank, title, match, query)
     if not ids:
         return []
     return _hits(session, ids, items, "substr(p.text, 1, :n)")
@@ -268,8 +269,7 @@ def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list
         ), {**params, "q": _pg_tsquery(items), "t": _pg_tsquery(items, ":A"), "n": n}).all()
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    ids = _two_tiers(rank, "AND p.search @@ to_tsquery('english', :t)",
-                     "AND NOT p.search @@ to_tsquery('english', :t)", query)
+    ids = _two_tiers(rank, "AND p.search @@ to_tsquery('english', :t)", "", query)
     if not ids:
         return []
     return _hits(session, ids, items, "left(p.text, :n)")
