@@ -38,3 +38,22 @@ def test_api_search(news: NewsSite, home: Path, monkeypatch: pytest.MonkeyPatch)
             bad = client.get("/api/search", params=params)
             assert bad.status_code == 400 and "error" in bad.json(), params
         assert client.get("/api/search").status_code in (400, 422)
+
+
+def test_ui_search_box_finds_text(news: NewsSite, home: Path) -> None:
+    settings = Settings(home=home, public_url=BASE, retries=0, timeout=5)
+    with Archive(settings) as archive:
+        archive.capture(archive.queue([news.article]))
+    import lxml.html
+
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/ui/search", params={"url": "bipartisan vote"})
+        assert r.status_code == 200
+        doc = lxml.html.fromstring(r.text)
+        first = doc.xpath('//ol[@class="results"]/li')[0]
+        link = first.xpath("./a")[0]
+        assert link.get("href").startswith(f"{BASE}/web/") and link.get("href").endswith(news.gov_page)
+        assert [m.text_content().lower() for m in first.xpath(".//mark")] == ["bipartisan", "vote"]
+        miss = client.get("/ui/search", params={"url": "zzzunheardofword <script>alert(1)</script>"})
+        assert miss.status_code == 200 and "<script>" not in miss.text
+        assert "&lt;script&gt;" in miss.text

@@ -5,7 +5,8 @@ pages carry a strict Content-Security-Policy.
     GET  /                   archive form, URL search, the sources
     POST /ui/add             the archive form (url-encoded; `token` field when tokens exist)
     GET  /ui/sources/{id}    snapshots, captures with replay links, cited links' health, citations
-    GET  /ui/search?url=     captures of one URL, newest first
+    GET  /ui/search?url=     captures of one URL, newest first; words instead of a URL search the
+                             archived pages' text (textsearch.py)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..serializers import snapshot_json, source_summary
 from ..urlnorm import normalize_url
 from .api import SourceRequest, submit_source
 from .deps import get_archive, get_base_url, get_root, get_templates
+from .textsearch import is_text_query, text_search_context
 
 __all__ = ["CSP", "page_headers", "router"]
 
@@ -211,6 +213,9 @@ def source_page(request: Request, source_id: int) -> HTMLResponse:
 @router.get("/ui/search", response_class=HTMLResponse)
 def search(request: Request, url: str = "") -> HTMLResponse:
     context: dict[str, Any] = {"title": "Search", "target": None, "error": None}
+    if is_text_query(url):
+        found, status = text_search_context(get_archive(request), url, get_base_url(request))
+        return _page(request, "textsearch.html", found, status=status, query=url)
     if not url.strip():
         return _page(request, "search.html", context)
     try:
