@@ -312,7 +312,23 @@ def _drop_pg(url: str) -> None:
     admin.dispose()
 
 
-def run(pages: int, n_queries: int, engines: list[str], log: Any = print) -> dict[str, Any]:
+def _engine_url(engine: str, home: Path, keep: bool) -> tuple[str | None, Path | None]:
+    """The index URL of one engine (and the SQLite file); a kept PostgreSQL database is reused."""
+    if engine == "sqlite":
+        return f"sqlite:///{home / 'citevault.db'}", home / "citevault.db"
+    saved = home / "pg_url.txt"
+    if keep and saved.exists():
+        return saved.read_text().strip(), None
+    url = _pg_database()
+    if url is not None and keep:
+        saved.write_text(url)
+    return url, None
+
+
+def run(pages: int, n_queries: int, engines: list[str], log: Any = print,
+        keep: Path | None = None) -> dict[str, Any]:
+    """The whole measurement; with `keep`, the indexes stay in that directory and a second run
+    only times the queries (for re-measuring on a quiet machine)."""
     result: dict[str, Any] = {"pages": pages, "queries": n_queries}
     result["extraction"] = extraction_cost()
     log(f"extraction: {result['extraction']}")
@@ -322,30 +338,28 @@ def run(pages: int, n_queries: int, engines: list[str], log: Any = print) -> dic
     qs = queries(model, n_queries)
     with tempfile.TemporaryDirectory(prefix="citevault-search-bench-") as tmp:
         for engine in engines:
-            home = Path(tmp) / engine
-            home.mkdir()
-            if engine == "sqlite":
-                path: Path | None = home / "citevault.db"
-                url = f"sqlite:///{path}"
-            else:
-                path = None
-                pg = _pg_database()
-                if pg is None:
-                    result[engine] = {"error": "PostgreSQL is not reachable"}
-                    continue
-                url = pg
+            home = (keep or Path(tmp)) / engine
+            home.mkdir(parents=True, exist_ok=True)
+            url, path = _engine_url(engine, home, keep is not None)
+            if url is None:
+                result[engine] = {"error": "PostgreSQL is not reachable"}
+                continue
             try:
-                secs = populate(url, model, pages)
-                log(f"{engine}: {pages} pages indexed in {secs:.0f} s")
+                done = home / "populated"
+                secs = None
+                if not done.exists():
+                    secs = populate(url, model, pages)
+                    done.write_text(str(secs))
+                    log(f"{engine}: {pages} pages indexed in {secs:.0f} s")
                 result[engine] = {
-                    "index_seconds": round(secs, 1),
+                    "index_seconds": round(secs if secs is not None else float(done.read_text()), 1),
                     "in_process": time_queries(url, qs),
                     "http": time_http(url, home, qs),
                     "size": size_per_page(url, pages, path),
                 }
                 log(f"{engine}: {json.dumps(result[engine])}")
             finally:
-                if engine == "postgresql":
+                if engine == "postgresql" and keep is None:
                     _drop_pg(url)
     return result
 
@@ -358,9 +372,11 @@ def main() -> None:
     ap.add_argument("--throughput-rounds", type=int, default=0,
                     help="also measure capture throughput with page indexing on and off")
     ap.add_argument("--throughput-pages", type=int, default=500)
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="keep the indexes here; run again to time the queries only")
     ap.add_argument("--out", type=Path, default=None, help="write the JSON result here too")
     args = ap.parse_args()
-    res = run(args.pages, args.queries, [e for e in args.engines.split(",") if e])
+    res = run(args.pages, args.queries, [e for e in args.engines.split(",") if e], keep=args.keep)
     if args.throughput_rounds:
         res["throughput"] = capture_throughput(args.throughput_rounds, args.throughput_pages)
     text = json.dumps(res, indent=2)

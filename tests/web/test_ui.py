@@ -258,7 +258,7 @@ def test_search_and_source_page_from_recorded_captures(client: TestClient) -> No
     assert len(pres) == 3
     assert f'data-versionurl="http://testserver/web/20240101000000/{PAGE}"' in pres[0]
     assert f"[archived 2024-01-01](http://testserver/web/20240101000001/{CITED})" in pres[1]
-    assert pres[2].startswith("@misc{citevault1,") and "The article" in pres[2]
+    assert pres[2].startswith("@online{citevault1,") and "The article" in pres[2]
 
     hit = client.get("/ui/search", params={"url": PAGE})
     assert hit.status_code == 200
