@@ -25,6 +25,9 @@ _ROLES = ("seed", "cited", "requisite", "redirect")
 _MAX_LIMIT = 1000
 # ts_headline reads the whole document it highlights: a snippet is looked for in this much text.
 _HEADLINE_CHARS = 50_000
+# PostgreSQL ranks at most this many matches (the newest) after the title tier: ts_rank_cd over
+# 15,000 matches took ~1 s at 100,000 pages (benchmarks/search_bench.py).
+_PG_CANDIDATES = 2000
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _MARK_RE = re.compile(f"{_OPEN}(.*?){_CLOSE}", re.S)
 _PHRASE_RE = re.compile(r'"([^"]*)"|(\S+)')
@@ -258,18 +261,26 @@ def _pg_tsquery(items: list[tuple[bool, list[str]]], weight: str = "") -> str:
 
 
 def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
-    params: dict[str, Any] = {}
-    where = ["p.search @@ to_tsquery('english', :q)", *_filters(query, params, pg=True)]
+    params: dict[str, Any] = {"q": _pg_tsquery(items), "cap": _PG_CANDIDATES}
+    filters = _filters(query, params, pg=True)
+    title = "to_tsvector('english', coalesce(p.title, '')) @@ to_tsquery('english', :q)"
+    every = " AND ".join(["p.search @@ to_tsquery('english', :q)", *filters])
+    # ts_rank_cd reads every candidate's whole tsvector (TOASTed): the title tier is found by
+    # its own small index, and the second tier ranks the newest matches only.
+    tiers = {
+        "title": f"SELECT p.capture_id FROM pages p WHERE {' AND '.join([title, *filters])}",
+        "every": f"SELECT p.capture_id FROM pages p WHERE {every} ORDER BY p.capture_id DESC LIMIT :cap",
+    }
 
-    def rank(clause: str, n: int) -> list[tuple[int, float]]:
+    def rank(tier: str, n: int) -> list[tuple[int, float]]:
         rows = session.execute(text(
-            f"SELECT p.capture_id, ts_rank_cd(p.search, to_tsquery('english', :q), 1) AS score "
-            f"FROM pages p WHERE {' AND '.join(where)} {clause} "
+            "SELECT p.capture_id, ts_rank_cd(p.search, to_tsquery('english', :q), 1) AS score "
+            f"FROM pages p WHERE p.capture_id IN ({tiers[tier]}) "
             "ORDER BY score DESC, p.timestamp DESC LIMIT :n"
-        ), {**params, "q": _pg_tsquery(items), "t": _pg_tsquery(items, ":A"), "n": n}).all()
+        ), {**params, "n": n}).all()
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    ids = _two_tiers(rank, "AND p.search @@ to_tsquery('english', :t)", "", query)
+    ids = _two_tiers(rank, "title", "every", query)
     if not ids:
         return []
     return _hits(session, ids, items, "left(p.text, :n)")

@@ -12,7 +12,7 @@ from citevault.storage.models import Base
 # f_search1 adds the full-text index (FTS5 tables on SQLite, a tsvector column on PostgreSQL).
 _UNMODELLED = {
     "scheduler_jobs", "ix_captures_surt_c_ts", "pages_fts", "pages_fts_data", "pages_fts_idx",
-    "pages_fts_docsize", "pages_fts_config", "ix_pages_search", "ix_pages_surt_c",
+    "pages_fts_docsize", "pages_fts_config", "ix_pages_search", "ix_pages_surt_c", "ix_pages_title_search",
 }
 
 

@@ -69,6 +69,9 @@ def upgrade() -> None:
             "setweight(to_tsvector('english', text), 'C')) STORED"
         )
         op.execute("CREATE INDEX ix_pages_search ON pages USING gin (search)")
+        # The first tier of ranking: pages whose title holds every word (citevault.storage.search).
+        op.execute("CREATE INDEX ix_pages_title_search ON pages "
+                   "USING gin (to_tsvector('english', coalesce(title, '')))")
         op.execute('CREATE INDEX ix_pages_surt_c ON pages (surt COLLATE "C")')
 
 
