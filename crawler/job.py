@@ -20,6 +20,7 @@ from citevault.config import Settings
 from citevault.storage.db import open_index
 from citevault.storage.snapshots import finish_snapshots as settle
 
+from .pageindex import PageIndexer
 from .progress import Progress, Seed
 
 __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
@@ -139,6 +140,10 @@ def crawl(
     # URLs it queues (a `--scope all` hub, hundreds of seeds). The directory lives for this crawl
     # only: an interrupted crawl is queued again whole, never resumed from it.
     queue_dir = tempfile.TemporaryDirectory(prefix="citevault-queue-")
+    pages = PageIndexer(options.database_url, str(options.warc_dir), [s.snapshot_id for s in seeds])
+    if options.settings.index_pages:
+        pages.start()
+    reason = None
     try:
         settings = options.scrapy_settings()
         settings["JOBDIR"] = queue_dir.name
@@ -152,10 +157,15 @@ def crawl(
         store.close()
         index.dispose()
         queue_dir.cleanup()
+        if reason is None:
+            pages.finish(5.0)  # the crawl failed: what is left is indexed by `reindex`
     # Stopped by a signal before the queue ran dry: what was captured stays, the rest was not
     # fetched, so the snapshot is partial at best, never done.
     stopped = None if reason == "finished" else "interrupted: the crawl stopped before it finished"
     finish_snapshots(options.database_url, [s.snapshot_id for s in seeds], stopped, keep_captured=True)
+    # Settled first, so that readers see the snapshot done while the last pages are indexed;
+    # the indexer's last pass sees every committed row.
+    pages.finish()
 
 
 def _child_main() -> None:

@@ -4,11 +4,14 @@ navigation and embeds; CSS url()/@import references; tweet and video oEmbed endp
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urldefrag, urlencode, urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
+
+from .mediawiki import mediawiki_cited
 
 __all__ = [
     "CSS_URL_RE",
@@ -231,9 +234,14 @@ def oembed_url(url: str) -> str | None:
     return None
 
 
-def extract_page_links(html: bytes | str, base_url: str, *, guess_favicon: bool = True) -> PageLinks:
+def extract_page_links(
+    html: bytes | str, base_url: str, *, guess_favicon: bool = True, main_links: Collection[str] = (),
+) -> PageLinks:
     """Sort the links of an HTML page into requisites, cited, navigation and embeds.
-    `guess_favicon` adds /favicon.ico, which browsers ask for, when the page declares no icon."""
+    `guess_favicon` adds /favicon.ico, which browsers ask for, when the page declares no icon.
+    `main_links`, the links of the main content as an extractor found them (metadata.main_links),
+    decide which links are cited instead of the container heuristics here; on MediaWiki pages
+    the references and "External links" decide (mediawiki.py)."""
     out = PageLinks()
     try:
         doc = lxml.html.document_fromstring(html, base_url=base_url)
@@ -286,22 +294,31 @@ def extract_page_links(html: bytes | str, base_url: str, *, guess_favicon: bool 
     page = _Page(doc)
     main = page.main_content(doc)
     seen: set[str] = set()
+    wiki = mediawiki_cited(doc, base_url, lambda raw: _http_url(base, raw))
+    if wiki is not None:
+        out.cited = wiki
+        seen.update(u for u, _ in wiki)
     for a in doc.iter("a", "area"):
         url = _http_url(base, a.get("href"))
         if not url or url in seen or url == urldefrag(base_url)[0]:
             continue
         seen.add(url)
         text = " ".join(a.text_content().split())[:500] if a.tag == "a" else (a.get("alt") or "")
-        in_main = main is not None and _is_descendant(a, main) and not page.boilerplate(a, main)
-        in_main = in_main or page.in_prose(a)
+        if wiki is not None:
+            in_main = False
+        elif main_links:
+            in_main = url in main_links
+        else:
+            in_main = main is not None and _is_descendant(a, main) and not page.boilerplate(a, main)
+            in_main = in_main or page.in_prose(a)
         (out.cited if in_main else out.navigation).append((url, text))
     for el in doc.iter("iframe", "frame"):
         url = _http_url(base, el.get("src"))
         if not url:
             continue
-        if main is not None and _is_descendant(el, main) and not page.boilerplate(el, main) and (
-            oembed_url(url)
-        ):
+        if wiki is None and main is not None and _is_descendant(el, main) and not page.boilerplate(
+            el, main
+        ) and oembed_url(url):
             if url not in seen:
                 seen.add(url)
                 out.cited.append((url, el.get("title") or ""))

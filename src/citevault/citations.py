@@ -1,8 +1,10 @@
 """Citations of a source: the article and each source it cites, each with its archived copy, as
-Robust Links HTML, Markdown, plain text or BibTeX.
+Robust Links HTML, Markdown, plain text, BibTeX or Wikipedia's {{cite web}} (citestyles.py).
 
-A source's title is its archived page's <title> only when that copy is a usable page (answered
-< 400, HTML, a title that is not an error page's); otherwise the article's anchor text, then the URL.
+A source's title, author, date and site come from its archived page's metadata (storage/pages.py),
+a tweet's from its archived oEmbed document. Without metadata, the title is the page's <title> only
+when that copy is a usable page (answered < 400, HTML, a title that is not an error page's);
+otherwise the article's anchor text, then the URL.
 A copy that answered HTTP >= 400 when captured is an archived error page, and no format presents it as
 the archived copy: Robust Links HTML gives a plain link without data-versionurl, Markdown and text say
 the page answered HTTP N when captured, and BibTeX leaves out howpublished and urldate and says the
@@ -24,7 +26,9 @@ from warcio.timeutils import timestamp_to_iso_date
 from citevault.storage.errors import BadInput, CitevaultError
 from citevault.storage.index import get_source, surt_key
 from citevault.storage.models import HTML_TYPES, Capture, Link, Snapshot
+from citevault.storage.pages import PageInfo, page_info, tweet_page
 
+from . import citestyles
 from .archive import Archive
 from .memento import replay_url
 from .tweets import archived_tweet
@@ -105,6 +109,7 @@ class Citation:
     anchor_text: str | None
     copy: ArchivedCopy | None
     reason: str | None = None  # why there is no usable archived copy
+    page: PageInfo | None = None  # what the archived copy says about itself (author, date, site)
 
     def as_json(self) -> dict[str, Any]:
         c = self.copy
@@ -118,6 +123,7 @@ class Citation:
                 "mime": c.mime, "replay_url": c.replay_url, "usable": c.usable,
             },
             "reason": self.reason,
+            "metadata": self.page.as_json() if self.page is not None else None,
         }
 
 
@@ -217,7 +223,19 @@ def _citation(
 ) -> Citation:
     final = caps.final(url)
     copy = ArchivedCopy.from_capture(final, base_url) if final is not None else None
-    title = source_title(archive, final, anchor, url)
+    page = None
+    if copy is not None and copy.usable and final is not None:
+        with archive.index.session() as s:
+            # A tweet's page is a script shell: its words are in the archived oEmbed document.
+            page = tweet_page(s, final.url) or tweet_page(s, url) or page_info(s, final)
+    if page is not None and page.kind == "html":
+        # A soft 404 answers 200 with an error page's <title>: its metadata is the error page's.
+        html_title = page_title(archive, final) if final is not None else None
+        if (html_title and is_error_title(html_title)) or not page.title or is_error_title(page.title):
+            page = None
+    title = citestyles.tweet_title(page) or (
+        page.title if page is not None and page.kind == "html" and page.title else None
+    ) or source_title(archive, final, anchor, url)
     reason = None
     if copy is None:
         reason = caps.failure(url)
@@ -225,7 +243,7 @@ def _citation(
         reason = f"the page answered HTTP {copy.status} when it was captured on {copy.date}"
         if copy.url != url:
             reason += f" (redirected to {copy.url})"
-    return Citation(kind=kind, url=url, title=title, anchor_text=anchor, copy=copy, reason=reason)
+    return Citation(kind=kind, url=url, title=title, anchor_text=anchor, copy=copy, reason=reason, page=page)
 
 
 def source_captures(archive: Archive, source_id: int) -> tuple[str, CaptureSet]:
@@ -279,78 +297,6 @@ def robust_link(c: Citation) -> str:
     )
 
 
-def _md_text(text: str) -> str:
-    return re.sub(r"([\\\[\]*_`<>])", r"\\\1", text)
-
-
-def _md_url(url: str) -> str:
-    return f"<{url}>" if re.search(r"[\s()<>]", url) else url
-
-
-def _markdown(c: Citation) -> str:
-    line = f"[{_md_text(c.title)}]({_md_url(c.url)})"
-    if c.copy is not None and c.copy.usable:
-        return f"{line} ([archived {c.copy.date}]({_md_url(c.copy.replay_url)}))"
-    return f"{line} ({_md_text(c.reason or 'not archived')})"
-
-
-def _text(c: Citation) -> str:
-    if c.copy is not None and c.copy.usable:
-        return f"{c.title}. {c.url}. Archived {c.copy.date} at {c.copy.replay_url}"
-    return f"{c.title}. {c.url}. ({c.reason or 'not archived'})"
-
-
-_BIB_SPECIAL = re.compile(r"([\\{}%&$#_~^])")
-_BIB_REPL = {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def _bib(text: str) -> str:
-    return _BIB_SPECIAL.sub(lambda m: _BIB_REPL.get(m.group(1), "\\" + m.group(1)), text)
-
-
-def _bib_url(url: str) -> str:
-    # Inside \url{} in another command's argument, hyperref wants % and # escaped.
-    return url.replace("%", r"\%").replace("#", r"\#").replace("{", "%7B").replace("}", "%7D")
-
-
-def _bibtex(c: Citation, key: str) -> str:
-    fields = [("title", "{" + _bib(c.title) + "}"), ("url", c.url.replace("{", "%7B").replace("}", "%7D"))]
-    copy = c.copy
-    if copy is not None and copy.usable:
-        fields += [("urldate", copy.date), ("howpublished", r"\url{" + _bib_url(copy.replay_url) + "}")]
-        note = f"Archived copy captured {copy.datetime}"
-        if copy.url != c.url:
-            note += f" (redirected to {copy.url})"
-        fields.append(("note", _bib(note)))
-    elif copy is not None:
-        fields.append(("note", _bib(f"{c.reason}; the archived error page is not cited")))
-    else:
-        fields.append(("note", _bib(c.reason or "not archived")))
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
-    return f"@misc{{{key},\n{body}\n}}"
-
-
-def _wiki(text: str) -> str:
-    """A value inside a wiki template: a pipe would start the next parameter, braces end it."""
-    return text.replace("{", "&#123;").replace("}", "&#125;").replace("|", "{{!}}")
-
-
-def _wiki_url(url: str) -> str:
-    return url.replace(" ", "%20").replace("|", "%7C").replace("{", "%7B").replace("}", "%7D")
-
-
-def _wikipedia(c: Citation) -> str:
-    """Wikipedia's {{cite web}}. With an archived copy, url-status is left to its default (the
-    title links to the archived copy): citevault does not know here whether the live page still
-    shows what was cited; editors switch it to `live` after checking."""
-    parts = [f"url={_wiki_url(c.url)}", f"title={_wiki(c.title)}"]
-    copy = c.copy
-    if copy is not None and copy.usable:
-        parts += [f"archive-url={_wiki_url(copy.replay_url)}", f"archive-date={copy.date}",
-                  f"access-date={copy.date}"]
-    return "{{cite web |" + " |".join(parts) + "}}"
-
-
 def render(citations: Sequence[Citation], fmt: str, *, source_id: int | None = None) -> str:
     """The citations in one format (see FORMATS): the article first, then what it cites."""
     if fmt not in FORMATS:
@@ -360,26 +306,27 @@ def render(citations: Sequence[Citation], fmt: str, *, source_id: int | None = N
     article, cited = citations[0], list(citations[1:])
     if fmt == "bibtex":
         prefix = f"citevault{source_id}" if source_id is not None else "citevault"
-        entries = [_bibtex(c, f"{prefix}" if i == 0 else f"{prefix}-{i}") for i, c in enumerate(citations)]
+        entries = [citestyles.bibtex(c, f"{prefix}" if i == 0 else f"{prefix}-{i}")
+                   for i, c in enumerate(citations)]
         return "\n\n".join(entries) + "\n"
     if fmt == "robust-html":
         lines = [robust_link(article)]
         if cited:
             lines += ["<ul>"] + [f"  <li>{robust_link(c)}</li>" for c in cited] + ["</ul>"]
         return "\n".join(lines) + "\n"
-    if fmt == "wikipedia":
-        lines = [_wikipedia(article)]
-        if cited:
-            lines += ["", "Sources cited:"] + [f"* {_wikipedia(c)}" for c in cited]
-        return "\n".join(lines) + "\n"
     if fmt == "markdown":
-        lines = [_markdown(article)]
+        lines = [citestyles.markdown(article)]
         if cited:
-            lines += ["", "Sources cited:", ""] + [f"- {_markdown(c)}" for c in cited]
+            lines += ["", "Sources cited:", ""] + [f"- {citestyles.markdown(c)}" for c in cited]
         return "\n".join(lines) + "\n"
-    lines = [_text(article)]
+    if fmt == "wikipedia":
+        lines = [citestyles.wikipedia(article)]
+        if cited:
+            lines += ["", "Sources cited:"] + [f"* {citestyles.wikipedia(c)}" for c in cited]
+        return "\n".join(lines) + "\n"
+    lines = [citestyles.text(article)]
     if cited:
-        lines += ["", "Sources cited:"] + [f"{i}. {_text(c)}" for i, c in enumerate(cited, 1)]
+        lines += ["", "Sources cited:"] + [f"{i}. {citestyles.text(c)}" for i, c in enumerate(cited, 1)]
     return "\n".join(lines) + "\n"
 
 

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
         description="Comma-separated hosts (and their subdomains) whose pages always need the browser "
         "under auto.",
     )
+    index_pages: bool = Field(
+        default=True, description="Extract each archived page's metadata and main text (for "
+        "citations and `search`) in a process beside the crawl; off, `reindex` can do it later.",
+    )
     capture_time_limit: float = Field(
         default=1800.0, description="Seconds a whole capture job may run before it is stopped."
     )

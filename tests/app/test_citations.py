@@ -99,7 +99,7 @@ def test_article_first_then_each_cited_source_with_its_newest_copy(
     assert len(urls) == len(set(urls))
     # Titles come from the archived pages.
     gov = by_url(cites)[site.gov_page]
-    assert gov.copy is not None and "EPA" in gov.title and gov.anchor_text
+    assert gov.copy is not None and "Clean Water Infrastructure Act" in gov.title and gov.anchor_text
     # Every replay URL names a capture that is in the archive at exactly that time.
     for c in cites:
         if c.copy is not None:
@@ -156,12 +156,13 @@ def test_markdown_and_text(archived: Archived, archive: Archive) -> None:
     md = render(cites, "markdown")
     for c in cites:
         if c.copy is not None and c.copy.usable:
-            assert f"]({c.url}) ([archived {c.copy.date}]({c.copy.replay_url}))" in md
+            assert re.search(rf"\]\({re.escape(c.url)}\)\"?(, [^\n]*)? \(\[archived {c.copy.date}\]"
+                             rf"\({re.escape(c.copy.replay_url)}\)\)", md), c.url
     gone = by_url(cites)[archived.site.not_found]
     assert f"]({gone.url}) (the page answered HTTP 404" in md
     text = render(cites, "text")
     lines = text.splitlines()
-    assert lines[0].startswith(cites[0].title) and cites[0].copy is not None
+    assert f'"{cites[0].title}"' in lines[0] and cites[0].copy is not None
     assert lines[0].endswith(f"Archived {cites[0].copy.date} at {cites[0].copy.replay_url}")
     assert sum(1 for ln in lines if re.match(r"\d+\. ", ln)) == len(cites) - 1
     odd = render(source_citations(archive, archived.odd_id, BASE), "markdown")
@@ -172,8 +173,8 @@ def _bib_entries(text: str) -> list[dict[str, str]]:
     entries = []
     for block in text.strip().split("\n\n"):
         head, *fields, tail = block.splitlines()
-        assert re.fullmatch(r"@misc\{[\w:-]+,", head) and tail == "}"
-        entry = {"key": head[6:-1]}
+        assert re.fullmatch(r"@online\{[\w:-]+,", head) and tail == "}"
+        entry = {"key": head[8:-1]}
         for f in fields:
             m = re.fullmatch(r"  (\w+) = \{(.*)\},?", f)
             assert m, f

@@ -259,7 +259,7 @@ def test_search_and_source_page_from_recorded_captures(client: TestClient) -> No
         " |archive-date=2024-01-01 |access-date=2024-01-01}}")
     assert f'data-versionurl="http://testserver/web/20240101000000/{PAGE}"' in boxes["cite-robust-html"]
     assert f"[archived 2024-01-01](http://testserver/web/20240101000001/{CITED})" in boxes["cite-markdown"]
-    assert boxes["cite-bibtex"].startswith("@misc{citevault1,") and "The article" in boxes["cite-bibtex"]
+    assert boxes["cite-bibtex"].startswith("@online{citevault1,") and "The article" in boxes["cite-bibtex"]
     # Each copy button works without scripts too: it links to that format's text.
     assert doc.xpath('//a[@data-copy="cite-markdown"]/@href') == ["/api/sources/1/cite?format=markdown"]
     assert client.get("/api/sources/1/cite?format=markdown").text.strip() == boxes["cite-markdown"].strip()

@@ -2,8 +2,8 @@
 root command turns citevault errors into one-line messages and the contract's exit codes.
 
 Modules: capture (add, decorate), query (list, show, history, get), admin (verify, reindex), cite
-(cite, export), linkrot (check, report), service (serve, worker, token, schedule); docs renders the
-reference (docs/cli.md) from the commands themselves.
+(cite, export), linkrot (check, report), service (serve, worker, token, schedule), search (search);
+docs renders the reference (docs/cli.md) from the commands themselves.
 """
 
 from __future__ import annotations
@@ -80,10 +80,10 @@ COMMAND_MODULES = {
     "list": "query", "show": "query", "history": "query", "get": "query",
     "verify": "admin", "reindex": "admin",
     "cite": "cite", "export": "cite",
-    "check": "linkrot", "report": "linkrot",
+    "check": "linkrot", "report": "linkrot", "search": "search",
     "serve": "service", "worker": "service", "token": "service", "schedule": "service",
 }
-_MODULES = ("capture", "query", "admin", "cite", "linkrot", "service")
+_MODULES = ("capture", "query", "search", "admin", "cite", "linkrot", "service")
 
 
 def get_app(only: str | None = None) -> typer.Typer:

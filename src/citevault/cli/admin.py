@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import insert, select
 
+from citevault.crawler.pageindex import index_pages
 from citevault.storage.errors import CitevaultError
 from citevault.storage.models import HTML_TYPES, Capture, Link
 from citevault.storage.reindex import reindex as rebuild_index
@@ -29,6 +30,7 @@ def rebuild_links(archive: Archive) -> int:
     """Outlinks of every seed or cited HTML page that has none indexed, found again in its
     archived payload the way the capture found them. Returns how many links were added."""
     from citevault.crawler.links import extract_page_links  # lxml: only when needed
+    from citevault.crawler.metadata import main_links
 
     with archive.index.session() as s:
         pages = list(s.scalars(
@@ -44,7 +46,9 @@ def rebuild_links(archive: Archive) -> int:
             _, rec = archive.resolve(cap)
         except CitevaultError:
             continue  # a missing or damaged record: `verify` reports it
-        page = extract_page_links(rec.decoded, cap.url, guess_favicon=cap.role == "seed")
+        seed = cap.role == "seed"
+        main = main_links(rec.decoded, cap.url) if seed else set()
+        page = extract_page_links(rec.decoded, cap.url, guess_favicon=seed, main_links=main)
         links = [(u, t, "cited") for u, t in page.cited]
         links += [(u, t, "navigation") for u, t in page.navigation]
         links += [(u, "", "embed") for u in page.embeds]
@@ -74,15 +78,17 @@ def verify(json_out: JsonOpt = False) -> None:
 
 def reindex(json_out: JsonOpt = False) -> None:
     """Rebuild the index from the WARC files: add every source, snapshot, capture and link the
-    index lacks (after losing the database, point it at an empty one and run this)."""
+    index lacks, and the metadata and full-text index of every archived page (after losing the
+    database, point it at an empty one and run this)."""
     with Archive(settings()) as archive:
         result = rebuild_index(archive.index, archive.warc_dir)
         links = rebuild_links(archive)
+        pages = index_pages(archive.index, archive.warc_dir)
         if json_out:
-            print_json({**result.__dict__, "links": links})
+            print_json({**result.__dict__, "links": links, "pages": pages})
             return
         Console().print(
             f"{result.files} WARC files, {result.records} records, {result.added} added to the index"
-            f" ({result.sources} sources, {result.snapshots} snapshots, {links} links)"
+            f" ({result.sources} sources, {result.snapshots} snapshots, {links} links, {pages} pages)"
             + (f"; skipped {len(result.skipped_open)} open file(s)" if result.skipped_open else "")
         )

@@ -5,7 +5,8 @@ Content-Security-Policy.
     GET  /                          archive form and the sources, newest first, paged
     POST /ui/add                    the archive form (url-encoded; a session or bearer when tokens exist)
     POST /ui/sources/{id}/retry     capture a source again (after a failure)
-    GET  /ui/search?url=            captures of one URL, newest first
+    GET  /ui/search?url=            captures of one URL, newest first; words instead of a URL search
+                                    the archived pages' text (textsearch.py)
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from ..auth import tokens_exist
 from ..serializers import source_summary
 from ..urlnorm import normalize_url
 from .api import SourceRequest, submit_source
-from .deps import get_archive, get_root, get_workqueue
+from .deps import get_archive, get_base_url, get_root, get_workqueue
 from .forms import authorize_form, read_form, same_origin
 from .pages import CSP, render_page
+from .textsearch import is_text_query, text_search_context
 from .titles import source_titles
 
 __all__ = ["CSP", "router"]
@@ -136,6 +138,9 @@ router.add_route("/ui/sources/{source_id:int}/retry", retry, methods=["POST"], i
 @router.get("/ui/search", response_class=HTMLResponse)
 def search(request: Request, url: str = "") -> HTMLResponse:
     context: dict[str, Any] = {"title": "Search", "target": None, "error": None}
+    if is_text_query(url):
+        found, status = text_search_context(get_archive(request), url, get_base_url(request))
+        return render_page(request, "textsearch.html", found, status=status, query=url)
     if not url.strip():
         return render_page(request, "search.html", context)
     try:

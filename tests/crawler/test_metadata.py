@@ -1,0 +1,65 @@
+"""Page metadata extraction: an HTML article's title, authors, date, site, language, description
+and main text; a tweet's author, handle, date and text from its oEmbed JSON."""
+
+from __future__ import annotations
+
+import json
+
+from citevault.crawler.metadata import html_metadata, metadata_of, oembed_metadata
+
+ARTICLE = """<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8">
+<title>Council approves the tidal barrier | The Harbour Gazette</title>
+<meta name="description" content="The barrier will protect two thousand homes.">
+<meta property="og:site_name" content="The Harbour Gazette">
+<meta name="author" content="Ada Quill">
+<meta property="article:published_time" content="2026-10-14T08:00:00Z">
+</head><body><nav><a href="/">Home</a> <a href="/news/">News</a></nav>
+<article><h1>Council approves the tidal barrier</h1>
+<p>The council voted on Tuesday to build a tidal barrier across the estuary, after three winters
+of flooding in the lower town left hundreds of families out of their homes for weeks.</p>
+<p>Engineers expect the work to take four years and to cost less than the repairs of the last
+two floods together, according to the report presented to the council.</p></article>
+<footer>Copyright The Harbour Gazette. Subscribe to our newsletter.</footer></body></html>"""
+
+TWEET = {
+    "url": "https://twitter.com/harbourcouncil/status/1860000000000000001",
+    "author_name": "Harbour Council",
+    "author_url": "https://twitter.com/harbourcouncil",
+    "html": '<blockquote class="twitter-tweet"><p lang="en" dir="ltr">The tidal barrier is approved. '
+    'Work starts in spring.</p>&mdash; Harbour Council (@harbourcouncil) '
+    '<a href="https://twitter.com/harbourcouncil/status/1860000000000000001?ref_src=twsrc%5Etfw">'
+    "October 14, 2026</a></blockquote>\n<script async src=\"https://platform.twitter.com/widgets.js\">"
+    "</script>\n",
+    "provider_name": "Twitter",
+    "type": "rich",
+    "version": "1.0",
+}
+
+
+def test_html_article_metadata() -> None:
+    meta = html_metadata(ARTICLE.encode(), "https://www.gazette.test/2026/10/barrier")
+    assert meta.kind == "html"
+    assert meta.title == "Council approves the tidal barrier"
+    assert meta.authors == ["Ada Quill"] and meta.published == "2026-10-14"
+    assert meta.site == "The Harbour Gazette" and meta.language == "en-gb"
+    assert meta.description == "The barrier will protect two thousand homes."
+    assert "three winters of flooding" in " ".join(meta.text.split())
+    assert "newsletter" not in meta.text and "Home" not in meta.text
+
+
+def test_tweet_metadata_from_oembed() -> None:
+    url = "https://publish.twitter.com/oembed?url=https%3A%2F%2Ftwitter.com%2Fharbourcouncil%2Fstatus%2F1"
+    meta = metadata_of("application/json", json.dumps(TWEET).encode(), url)
+    assert meta is not None and meta.kind == "tweet"
+    assert meta.authors == ["Harbour Council"] and meta.handle == "harbourcouncil"
+    assert meta.published == "2026-10-14" and meta.language == "en"
+    assert meta.text == "The tidal barrier is approved. Work starts in spring."
+    assert meta.subject_url == TWEET["url"]
+
+
+def test_not_metadata() -> None:
+    assert oembed_metadata(b"[1, 2]", "https://x.test/oembed") is None
+    assert oembed_metadata(b"not json", "https://x.test/oembed") is None
+    assert metadata_of("image/png", b"\x89PNG", "https://x.test/a.png") is None
+    empty = html_metadata(b"", "https://x.test/")
+    assert empty.kind == "html" and empty.text == ""
