@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 
 from lxml import etree, html
 
+from .progress import BROWSER_MODES
+
 __all__ = ["BROWSER_MODES", "DEFAULT_BROWSER_HOSTS", "browser_reason"]
 
-BROWSER_MODES = ("auto", "always", "never")
 
 # Hosts whose pages are script shells whatever their HTML says (the list is configurable).
 DEFAULT_BROWSER_HOSTS = ("twitter.com", "x.com")

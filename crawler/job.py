@@ -20,7 +20,6 @@ from citevault.config import Settings
 from citevault.storage.db import open_index
 from citevault.storage.snapshots import finish_snapshots as settle
 
-from .pageindex import PageIndexer
 from .progress import Progress, Seed
 
 __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
@@ -140,6 +139,8 @@ def crawl(
     # URLs it queues (a `--scope all` hub, hundreds of seeds). The directory lives for this crawl
     # only: an interrupted crawl is queued again whole, never resumed from it.
     queue_dir = tempfile.TemporaryDirectory(prefix="citevault-queue-")
+    from .pageindex import PageIndexer  # trafilatura and lxml: only when a crawl runs
+
     pages = PageIndexer(options.database_url, str(options.warc_dir), [s.snapshot_id for s in seeds])
     if options.settings.index_pages:
         pages.start()

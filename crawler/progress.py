@@ -9,6 +9,11 @@ from typing import Any
 __all__ = ["Progress", "Seed"]
 
 
+# How a page may be captured (Settings.browser, `add --browser`): here, where the app reads it
+# without importing the browser modules (and lxml) at start-up.
+BROWSER_MODES = ("auto", "always", "never")
+
+
 @dataclass(frozen=True)
 class Seed:
     snapshot_id: int

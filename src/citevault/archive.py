@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from citevault.crawler.browserchoice import BROWSER_MODES
 from citevault.crawler.job import CrawlOptions, Seed, crawl_in_subprocess
+from citevault.crawler.progress import BROWSER_MODES
 from citevault.storage.db import Index, open_index
 from citevault.storage.errors import BadInput, NotFound, StorageError
 from citevault.storage.index import closest_capture, latest_with_digest, surt_key

@@ -122,7 +122,13 @@ def bibtex(c: Citation, key: str) -> str:
 def _wiki(value: str) -> str:
     """A template parameter value: pipes and braces would end the template or the parameter."""
     value = " ".join(value.split())
-    return value.replace("|", "&#124;").replace("{{", "&#123;&#123;").replace("}}", "&#125;&#125;")
+    # Every brace, not only doubled ones: a value ending in "}" before the template's "}}" would
+    # read as "}}}", a parameter's end.
+    return value.replace("{", "&#123;").replace("}", "&#125;").replace("|", "{{!}}")
+
+
+def _wiki_url(url: str) -> str:
+    return url.replace(" ", "%20").replace("|", "%7C").replace("{", "%7B").replace("}", "%7D")
 
 
 def wikipedia(c: Citation) -> str:
@@ -142,7 +148,8 @@ def wikipedia(c: Citation) -> str:
     copy = c.copy
     if copy is not None and copy.usable:
         params += [("archive-url", copy.replay_url), ("archive-date", copy.date), ("url-status", "live")]
-    out = "{{cite web " + " ".join(f"|{k}={_wiki(v)}" for k, v in params if v) + "}}"
+    escaped = [(k, _wiki_url(v) if k in ("url", "archive-url") else _wiki(v)) for k, v in params if v]
+    out = "{{cite web " + " ".join(f"|{k}={v}" for k, v in escaped) + "}}"
     if copy is None or not copy.usable:
         out += f" <!-- {(c.reason or 'not archived').replace('--', '- -')} -->"
     return out

@@ -221,7 +221,7 @@ def _cite_web(text: str) -> list[dict[str, str]]:
     """The parameters of each {{cite web}} in a wikipedia rendering."""
     out = []
     for line in text.splitlines():
-        line = line.removeprefix("* ")
+        line = re.sub(r" <!-- .*? -->$", "", line.removeprefix("* "))  # a note after the template
         if line.startswith("{{cite web |"):
             assert line.endswith("}}") and line.count("{{") == line.count("}}")
             out.append(dict(p.split("=", 1) for p in line[len("{{cite web |"):-2].split(" |")))

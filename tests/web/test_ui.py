@@ -256,7 +256,7 @@ def test_search_and_source_page_from_recorded_captures(client: TestClient) -> No
     assert list(boxes) == ["cite-robust-html", "cite-markdown", "cite-text", "cite-bibtex", "cite-wikipedia"]
     assert boxes["cite-wikipedia"].startswith(
         f"{{{{cite web |url={PAGE} |title=The article |archive-url=http://testserver/web/20240101000000/{PAGE}"
-        " |archive-date=2024-01-01 |access-date=2024-01-01}}")
+        " |archive-date=2024-01-01")
     assert f'data-versionurl="http://testserver/web/20240101000000/{PAGE}"' in boxes["cite-robust-html"]
     assert f"[archived 2024-01-01](http://testserver/web/20240101000001/{CITED})" in boxes["cite-markdown"]
     assert boxes["cite-bibtex"].startswith("@online{citevault1,") and "The article" in boxes["cite-bibtex"]

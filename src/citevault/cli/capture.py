@@ -124,7 +124,7 @@ def browser_check(cfg: Settings, browser: str | None) -> str | None:
     missing under auto); BadInput when the browser was asked for (always) and is missing."""
     # Imported here: the browser modules pull in lxml, which a plain `add` start-up does without.
     from citevault.crawler.browser import chromium_path
-    from citevault.crawler.browserchoice import BROWSER_MODES
+    from citevault.crawler.progress import BROWSER_MODES
 
     mode = browser or cfg.browser
     if mode not in BROWSER_MODES:
