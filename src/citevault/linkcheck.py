@@ -37,7 +37,7 @@ import lxml.html
 from lxml import etree
 
 from citevault.crawler.links import main_text
-from citevault.crawler.netpolicy import blocked_reason
+from citevault.crawler.netpolicy import blocked_reason, refusal
 
 from .config import Settings
 
@@ -298,9 +298,7 @@ class LinkChecker:
             return None
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
-        reason: str | None = blocked_reason(host)
-        if reason is None and (host in ("localhost", "localhost.localdomain") or host.endswith(".localhost")):
-            reason = f"refused: {host} is a loopback name (set CITEVAULT_ALLOW_PRIVATE_NETWORKS=1 to allow)"
+        reason = refusal(host)
         if reason or proxied:  # through a proxy, other names are the proxy's to resolve
             return reason
         port = parts.port or (443 if parts.scheme == "https" else 80)
