@@ -29,7 +29,7 @@ _NOT_PUBLIC = [
     ipaddress.ip_network("64:ff9b:1::/48"),
 ]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d; :: and ::1 are in it too
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
 
 # The IPv4 forms inet_aton accepts and browsers and proxies still resolve: 127.1, 2130706433,
 # 0x7f.0.0.1, 0177.0.0.1 all mean 127.0.0.1.
@@ -61,7 +61,7 @@ def _embedded(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
         out.append(ip.sixtofour)
     if ip.teredo is not None:
         out.extend(ip.teredo)  # (server, client)
-    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):  # :: and ::1 are themselves
         out.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
     return out
 

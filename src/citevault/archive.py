@@ -14,6 +14,7 @@ from citevault.storage.db import Index, open_index
 from citevault.storage.errors import BadInput, NotFound, StorageError
 from citevault.storage.index import closest_capture, latest_with_digest, surt_key
 from citevault.storage.models import Capture, Snapshot, Source
+from citevault.storage.recovery import RecoveredFile, recover_open_files
 from citevault.storage.warcstore import ArchivedPayload, read_payload
 
 from .config import Settings
@@ -86,6 +87,8 @@ class Archive:
             obey_robots=s.obey_robots,
             concurrency=s.concurrency,
             concurrency_per_host=s.concurrency_per_host,
+            retry_after_max=s.retry_after_max,
+            max_links_per_page=s.max_links_per_page,
             timeout=s.timeout,
             max_response_size=s.max_response_size,
             retries=s.retries,
@@ -145,11 +148,16 @@ class Archive:
         """Run the capture of queued snapshots in a child process; returns its exit code.
         The time limit is per source: a batch of N sources may take N times as long."""
         self.index  # noqa: B018  (migrate before the child starts)
+        self.recover_files()
         return crawl_in_subprocess(
             self.crawl_options(), [q.seed for q in queued], on_progress,
             time_limit=self.settings.capture_time_limit * max(1, len(queued)),
             should_stop=should_stop,
         )
+
+    def recover_files(self) -> list[RecoveredFile]:
+        """Close the WARC files a crashed capture left open (those of live writers stay)."""
+        return recover_open_files(self.warc_dir)
 
     # -- reading ---------------------------------------------------------------------------------
     def resolve(self, cap: Capture) -> tuple[Capture, ArchivedPayload]:

@@ -65,7 +65,18 @@ class Settings(BaseSettings):
         "skip every URL a site's robots.txt disallows for our User-Agent.",
     )
     concurrency: int = Field(default=32, description="Fetches in flight at once, in total.")
-    concurrency_per_host: int = Field(default=4, description="Fetches in flight at once per host.")
+    concurrency_per_host: int = Field(
+        default=4, description="Fetches in flight at once per host, and per IP address where "
+        "citevault resolves names itself (not through a proxy)."
+    )
+    max_links_per_page: int = Field(
+        default=10_000, ge=1, description="Links recorded (and followed) per page; a page with "
+        "more gets a failure row saying how many were found."
+    )
+    retry_after_max: float = Field(
+        default=30.0, description="Longest Retry-After (seconds) waited for before a 429 or 503 "
+        "is retried; a longer one is archived as it came, not retried."
+    )
     timeout: float = Field(default=30.0, description="Seconds before a fetch is given up.")
     max_response_size: int = Field(
         default=100_000_000, description="Largest response body archived, in bytes; larger is an error."

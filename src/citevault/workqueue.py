@@ -19,7 +19,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, select, update
 
 from citevault.storage.db import Index
-from citevault.storage.models import Snapshot, Source
+from citevault.storage.index import settle_state
+from citevault.storage.models import Capture, Snapshot, Source
 
 from .archive import Queued
 from .config import Settings
@@ -29,6 +30,7 @@ __all__ = ["RedisWorkQueue", "WorkQueue", "open_workqueue", "worker_id"]
 # A snapshot whose capture keeps dying (it crashes or hangs its worker) is given up after this
 # many attempts instead of being queued forever.
 MAX_ATTEMPTS = 5
+INTERRUPTED = "interrupted: its capture process died before it finished"
 _TERMINAL = ("done", "partial", "failed")
 
 
@@ -174,6 +176,7 @@ class WorkQueue:
     ) -> None:
         """Capture queued snapshots in the foreground (`add`, `decorate`): claim them first, so a
         `citevault serve` on the same index leaves them alone, then wait for any a worker won."""
+        self.recover()  # settle what an earlier `add` that crashed left running
         mine = [q for q in queued if self.claim(q.snapshot_id) is not None]
         if mine:
             archive.capture(mine, on_progress, self.keeper([q.snapshot_id for q in mine]))
@@ -223,8 +226,26 @@ class WorkQueue:
             dead_here = bool(owner) and h == host and pid.isdigit() and not _pid_alive(int(pid))
             if dead_here or last is None or last < stale:
                 lost.append(sid)
-        requeued = [sid for sid in lost if self._release_if_running(sid)]
-        return requeued
+        # A lost snapshot that captured something is settled (partial, or failed without its
+        # seed), not run again: a second run would capture its pages twice. One that captured
+        # nothing is queued again.
+        return [sid for sid in lost if not self._settle_lost(sid) and self._release_if_running(sid)]
+
+    def _settle_lost(self, snapshot_id: int) -> bool:
+        """Settle a lost snapshot from what it captured; False when it captured nothing."""
+        self.hold([snapshot_id], held=False)
+        with self.index.session() as s:
+            caps = s.execute(
+                select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == snapshot_id)
+            ).all()
+            if not caps:
+                return False
+            state, why = settle_state(((r, e, w) for r, e, w in caps), INTERRUPTED, keep_captured=True)
+            s.execute(
+                update(Snapshot).where(Snapshot.id == snapshot_id, Snapshot.state == "running")
+                .values(state=state, error=why, finished_at=_now(), claimed_by=None, heartbeat_at=None)
+            )
+        return True
 
     def hold(self, snapshot_ids: Iterable[int], held: bool = True) -> None:
         """Mark claims this process is running right now (every claim it makes, until it lets

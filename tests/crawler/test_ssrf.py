@@ -45,6 +45,8 @@ def test_policy_names_the_embedded_address() -> None:
     assert "metadata" in reason and "169.254.169.254" in reason
     assert "carrier-grade NAT" in (blocked_reason("100.64.0.1") or "")
     assert "metadata" in (blocked_reason("100.100.100.200") or "")
+    assert "loopback" in (blocked_reason("::1") or "")
+    assert "loopback" in (blocked_reason("::ffff:127.0.0.1") or "")
 
 
 @pytest.mark.parametrize("host", ALLOWED)
