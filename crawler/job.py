@@ -289,6 +289,11 @@ def crawl_in_subprocess(
         raise
     except BaseException:
         proc.stdin.close()  # we give up on it: its watchdog stops the crawl
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         raise
     sel.close()
     proc.stdout.close()
