@@ -228,17 +228,18 @@ class WorkQueue:
                 lost.append(sid)
         # A lost snapshot that captured something is settled (partial, or failed without its
         # seed), not run again: a second run would capture its pages twice. One that captured
-        # nothing is queued again.
+        # nothing is queued again, unless a foreground `add` ran it: nobody would run it then.
         return [sid for sid in lost if not self._settle_lost(sid) and self._release_if_running(sid)]
 
     def _settle_lost(self, snapshot_id: int) -> bool:
-        """Settle a lost snapshot from what it captured; False when it captured nothing."""
+        """Settle a lost snapshot from what it captured; False when it captured nothing and
+        should run again."""
         self.hold([snapshot_id], held=False)
         with self.index.session() as s:
             caps = s.execute(
                 select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == snapshot_id)
             ).all()
-            if not caps:
+            if not caps and s.scalar(select(Snapshot.trigger).where(Snapshot.id == snapshot_id)) != "cli":
                 return False
             state, why = settle_state(((r, e, w) for r, e, w in caps), INTERRUPTED, keep_captured=True)
             s.execute(
