@@ -7,7 +7,7 @@ import ipaddress
 import re
 import socket
 
-__all__ = ["as_ip", "blocked_name_reason", "blocked_reason", "refusal"]
+__all__ = ["as_ip", "blocked_reason", "host_refusal", "resolved_refusal"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -106,7 +106,7 @@ def blocked_reason(host: str) -> str | None:
     return f"refused: {host} is {kind} ({_HINT})"
 
 
-def blocked_name_reason(host: str) -> str | None:
+def _name_refusal(host: str) -> str | None:
     """Why a host name may not be fetched by name alone (loopback names, with or without the
     trailing dot of a fully qualified name), or None."""
     name = host.lower().rstrip(".")
@@ -115,6 +115,13 @@ def blocked_name_reason(host: str) -> str | None:
     return None
 
 
-def refusal(host: str) -> str | None:
-    """Either refusal that can be decided without resolving `host`."""
-    return blocked_reason(host) or blocked_name_reason(host)
+def host_refusal(host: str) -> str | None:
+    """Why a URL's host may not be fetched, before any resolving: an address that is not
+    globally routable or a loopback name; None when it may (or when only resolving can tell)."""
+    return blocked_reason(host) or _name_refusal(host)
+
+
+def resolved_refusal(name: str, ip: str) -> str | None:
+    """Why `name`, resolved to `ip`, may not be fetched, or None when it may."""
+    reason = blocked_reason(ip)
+    return reason.replace(f"{ip} is", f"{name} resolves to {ip},", 1) if reason else None

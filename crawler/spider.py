@@ -11,8 +11,10 @@ import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import task, threads
+from twisted.internet import threads
 from twisted.python.failure import Failure
+
+from citevault.storage.models import HTML_TYPES
 
 from .links import css_links, extract_page_links, oembed_url
 from .linkstream import STREAM_ABOVE, cap_links, extract_streamed
@@ -26,7 +28,6 @@ _MAX_HOPS = 10
 # Characters of an over-long URL kept in its failure row: the SURT index (a PostgreSQL b-tree)
 # takes keys up to about 2,700 bytes.
 _KEPT_URL = 2048
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 # Failure classes by name: Scrapy >= 2.14 wraps Twisted's errors in its own (scrapy.exceptions).
@@ -110,11 +111,8 @@ class CaptureSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        # Rows are committed in batches; this bounds how long a row waits when fetches are slow.
-        self._committer = task.LoopingCall(self.recorder.commit_if_due)
-        self._committer.start(self.recorder.batch_age, now=False)
+        # The recorder's snapshots are opened, and its rows committed, by crawler.lifecycle.
         for seed in self.seeds:
-            self.recorder.start_snapshot(seed.snapshot_id)
             req = self._request(seed, seed.url, role="seed", level=0, parent=None)
             if req is not None:
                 yield req
@@ -207,7 +205,7 @@ class CaptureSpider(scrapy.Spider):
                 if r is not None:
                     yield r
             return
-        if mime not in _HTML_TYPES or role not in ("seed", "cited"):
+        if mime not in HTML_TYPES or role not in ("seed", "cited"):
             return
 
         if len(response.body) > STREAM_ABOVE:
@@ -270,8 +268,4 @@ class CaptureSpider(scrapy.Spider):
         self._report()
 
     def closed(self, reason: str) -> None:
-        committer = getattr(self, "_committer", None)
-        if committer is not None and committer.running:
-            committer.stop()
-        self.recorder.commit()
         self._report(force=True)

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from citevault.cli import get_app
 from citevault.config import Settings
-from citevault.crawler.netpolicy import blocked_reason, refusal
-from citevault.linkcheck import check_url
+from citevault.crawler.netpolicy import blocked_reason, host_refusal
+from citevault.linkrot import check_url
 from tests.fakeweb import FakeWeb
 
 REFUSED = [
@@ -51,12 +51,12 @@ def test_policy_names_the_embedded_address() -> None:
 
 @pytest.mark.parametrize("host", ALLOWED)
 def test_policy_allows_public_addresses_and_names(host: str) -> None:
-    assert refusal(host) is None
+    assert host_refusal(host) is None
 
 
 @pytest.mark.parametrize("host", NAMES)
 def test_policy_refuses_loopback_names_with_or_without_the_trailing_dot(host: str) -> None:
-    assert "loopback name" in (refusal(host) or "")
+    assert "loopback name" in (host_refusal(host) or "")
 
 
 NEW_HOLES = ["http://100.64.0.1/", "http://100.100.100.200/latest/meta-data/", "http://192.0.0.1/",

@@ -19,9 +19,10 @@ from warcio.statusandheaders import StatusAndHeaders
 from citevault.archive import Archive
 from citevault.config import Settings
 from citevault.storage.db import open_index
-from citevault.storage.fixity import reindex, verify
 from citevault.storage.models import Capture, Snapshot
 from citevault.storage.recovery import complete_length, recover_open_files
+from citevault.storage.reindex import reindex
+from citevault.storage.verify import verify
 from citevault.storage.warcstore import WarcStore, read_payload
 from citevault.workqueue import WorkQueue
 
