@@ -81,6 +81,8 @@ def init_state(state: State) -> None:
     state.workqueue = None
     state.scheduler = None
     state.workqueue_lock = threading.Lock()
+    state.checks = None  # the link-check queue (web.linkrot), made on first use
+    state.checks_lock = threading.Lock()
 
 
 def authorize(request: Request) -> None:
