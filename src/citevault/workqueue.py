@@ -207,9 +207,10 @@ class WorkQueue:
             return int(s.scalar(select(func.count()).where(Snapshot.state == "queued")) or 0)
 
     def recover(self) -> list[int]:
-        """Queue again the snapshots whose worker is gone: claimed by a dead process on this host
+        """Deal with the snapshots whose worker is gone: claimed by a dead process on this host
         (or by an earlier process with our own id, as after a container restart), or silent for
-        longer than the lease. Returns their ids."""
+        longer than the lease. Returns the ids of the snapshots queued to run (the lost ones
+        again, or fresh ones in place of those settled)."""
         host = socket.gethostname()
         stale = utcnow() - timedelta(seconds=self.lease)
         lost: list[int] = []
@@ -232,26 +233,47 @@ class WorkQueue:
             if dead_here or last is None or last < stale:
                 lost.append(sid)
         # A lost snapshot that captured something is settled (partial, or failed without its
-        # seed), not run again: a second run would capture its pages twice. One that captured
-        # nothing is queued again, unless a foreground `add` ran it: nobody would run it then.
-        return [sid for sid in lost if not self._settle_lost(sid) and self._release_if_running(sid)]
+        # seed), never run again: a second run would capture its pages twice into it. Service
+        # work gets a fresh snapshot instead (its attempts carried over, so a capture that keeps
+        # crashing its worker is given up after MAX_ATTEMPTS). One that captured nothing is
+        # queued again, unless a foreground `add` ran it: nobody would run it then.
+        out: list[int] = []
+        fresh: list[int] = []
+        for sid in lost:
+            settled, retry = self._settle_lost(sid)
+            if not settled:
+                if self._release_if_running(sid):  # release() tells the workers
+                    out.append(sid)
+            elif retry is not None:
+                fresh.append(retry)
+        if fresh:
+            self.notify(fresh)
+        return out + fresh
 
-    def _settle_lost(self, snapshot_id: int) -> bool:
-        """Settle a lost snapshot from what it captured; False when it captured nothing and
-        should run again."""
+    def _settle_lost(self, snapshot_id: int) -> tuple[bool, int | None]:
+        """Settle a lost snapshot from what it captured: (whether it was settled, the id of
+        the fresh snapshot queued in its place, if any). Not settled when it captured nothing
+        and should simply run again."""
         self.hold([snapshot_id], held=False)
         with self.index.session() as s:
+            snap = s.get(Snapshot, snapshot_id)
+            if snap is None or snap.state != "running":
+                return True, None
             caps = s.execute(
                 select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == snapshot_id)
             ).all()
-            if not caps and s.scalar(select(Snapshot.trigger).where(Snapshot.id == snapshot_id)) != "cli":
-                return False
+            if not caps and snap.trigger != "cli":
+                return False, None
             state, why = settle_state(((r, e, w) for r, e, w in caps), INTERRUPTED, keep_captured=True)
-            s.execute(
-                update(Snapshot).where(Snapshot.id == snapshot_id, Snapshot.state == "running")
-                .values(state=state, error=why, finished_at=utcnow(), claimed_by=None, heartbeat_at=None)
-            )
-        return True
+            snap.state, snap.error, snap.finished_at = state, why, utcnow()
+            snap.claimed_by, snap.heartbeat_at = None, None
+            if snap.trigger == "cli" or snap.attempts >= MAX_ATTEMPTS:
+                return True, None
+            fresh = Snapshot(source_id=snap.source_id, trigger=snap.trigger, state="queued",
+                             queued_at=utcnow(), attempts=snap.attempts)
+            s.add(fresh)
+            s.flush()
+            return True, fresh.id
 
     def hold(self, snapshot_ids: Iterable[int], held: bool = True) -> None:
         """Mark claims this process is running right now (every claim it makes, until it lets

@@ -156,3 +156,21 @@ def test_a_lost_snapshot_with_captures_is_settled_not_run_again(tmp_path: Path) 
         assert snap.state == "partial" and "interrupted" in (snap.error or "")
         assert archive.recover_files()  # and `add`/`serve` close its WARC file on start
     assert not list(warcs.glob("*.open")) and os.listdir(warcs)
+
+
+def test_lost_service_work_is_settled_and_queued_afresh(tmp_path: Path) -> None:
+    db, warcs = f"sqlite:///{tmp_path / 'i.db'}", tmp_path / "warcs"
+    _crash(db, warcs)
+    settings = Settings(home=tmp_path / "home", database_url=db, warc_dir=warcs)
+    with Archive(settings) as archive:
+        with archive.index.session() as s:
+            s.execute(update(Snapshot).values(trigger="api", claimed_by="gone-host:1",
+                                              heartbeat_at=datetime(2000, 1, 1)))
+        [fresh] = WorkQueue(archive.index).recover()
+        with archive.index.session() as s:
+            old, new = s.scalars(select(Snapshot).order_by(Snapshot.id)).all()
+        assert old.state == "partial" and new.id == fresh and new.state == "queued"
+        assert new.source_id == old.source_id and new.attempts == old.attempts == 1
+        with archive.index.session() as s:  # the settled one keeps its captures, once each
+            urls = s.scalars(select(Capture.url).where(Capture.snapshot_id == old.id)).all()
+        assert len(urls) == len(set(urls)) == 5
