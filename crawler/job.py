@@ -4,12 +4,15 @@ child process that can be stopped (time limit, shutdown) without touching the ca
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -23,6 +26,8 @@ from citevault.storage.snapshots import finish_snapshots as settle
 from .progress import Progress, Seed
 
 __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -57,6 +62,10 @@ class CrawlOptions:
             "ROBOTSTXT_OBEY": c.obey_robots,
             "CONCURRENT_REQUESTS": c.concurrency,
             "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrency_per_host,
+            # Enforces that limit (Scrapy's own downloader does not: see politeness.py).
+            "DOWNLOADER": "citevault.crawler.politeness.PoliteDownloader",
+            "CITEVAULT_RETRY_AFTER_MAX": c.retry_after_max,
+            "CITEVAULT_MAX_LINKS_PER_PAGE": c.max_links_per_page,
             "DOWNLOAD_TIMEOUT": c.timeout,
             "DOWNLOAD_MAXSIZE": c.max_response_size,
             "DOWNLOAD_WARNSIZE": 0,
@@ -79,6 +88,7 @@ class CrawlOptions:
                 "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
                 "citevault.crawler.robots.RobotsTxtMiddleware": 100,
                 "citevault.crawler.guard.PrivateNetworkMiddleware": 760,
+                "citevault.crawler.politeness.PolitenessMiddleware": 770,
                 "citevault.crawler.middlewares.RawExchangeMiddleware": 950,
             },
             "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
@@ -153,6 +163,8 @@ def crawl(
         process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress)
         process.start()
         reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+        # An exception in a callback loses that page's links without a failure row: never done.
+        errors = crawler.stats.get_value("spider_exceptions/count", 0) if crawler.stats else 0
     finally:
         recorder.commit()  # rows still pending when the crawl was stopped
         store.close()
@@ -163,21 +175,53 @@ def crawl(
     # Stopped by a signal before the queue ran dry: what was captured stays, the rest was not
     # fetched, so the snapshot is partial at best, never done.
     stopped = None if reason == "finished" else "interrupted: the crawl stopped before it finished"
+    if stopped is None and errors:
+        stopped = f"internal error: {errors} fetched page(s) could not be processed (see the log)"
     finish_snapshots(options.database_url, [s.snapshot_id for s in seeds], stopped, keep_captured=True)
     # Settled first, so that readers see the snapshot done while the last pages are indexed;
     # the indexer's last pass sees every committed row.
     pages.finish()
 
 
+def _die_with_parent(parent: int) -> None:
+    """Stop this crawl when the process that started it dies, however it dies: the kernel's
+    parent-death signal where there is one (Linux), and a watchdog on stdin, which the parent
+    holds open until it is done with us, everywhere. SIGTERM twice: Scrapy's second one stops
+    at once, still closing the WARC file; the snapshot is settled as interrupted, never done."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(3)
+
+    def watch() -> None:
+        # os.read, not sys.stdin: a daemon thread blocked inside a buffered reader's lock makes
+        # the interpreter abort at exit.
+        with contextlib.suppress(OSError):
+            while os.read(0, 1024):
+                pass
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 def _child_main() -> None:
-    """Entry of the child process: options and seeds as JSON on stdin, progress as JSON lines
-    on stdout (Scrapy's own log goes to stderr)."""
-    job = json.loads(sys.stdin.read())
+    """Entry of the child process: options and seeds as one JSON line on stdin (kept open while
+    the parent lives), progress as JSON lines on stdout (Scrapy's own log goes to stderr)."""
+    job = json.loads(sys.stdin.buffer.readline())
+    _die_with_parent(int(job["parent"]))
     out = sys.stdout
 
     def report(p: Progress) -> None:
-        out.write(json.dumps(p.as_dict()) + "\n")
-        out.flush()
+        try:
+            out.write(json.dumps(p.as_dict()) + "\n")
+            out.flush()
+        except (BrokenPipeError, ValueError):
+            # The parent is gone; the watchdog stops the crawl. A progress line must never
+            # raise in a spider callback (that would lose the page's links).
+            pass
 
     crawl(CrawlOptions.from_json(job["options"]), [Seed(**s) for s in job["seeds"]], report)
 
@@ -202,8 +246,10 @@ def crawl_in_subprocess(
         start_new_session=True,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(json.dumps({"options": options.as_json(), "seeds": [asdict(s) for s in seeds]}))
-    proc.stdin.close()
+    job = {"options": options.as_json(), "seeds": [asdict(s) for s in seeds], "parent": os.getpid()}
+    # stdin stays open while we live: its end tells the child we are gone (see _die_with_parent).
+    proc.stdin.write(json.dumps(job) + "\n")
+    proc.stdin.flush()
     os.set_blocking(proc.stdout.fileno(), False)
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
@@ -261,9 +307,19 @@ def crawl_in_subprocess(
             proc.kill()
         finish_snapshots(options.database_url, ids, "interrupted by the user", keep_captured=True)
         raise
+    except BaseException:
+        proc.stdin.close()  # we give up on it: its watchdog stops the crawl
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
     sel.close()
     proc.stdout.close()
     code = proc.wait()
+    with contextlib.suppress(OSError):
+        proc.stdin.close()
     if stop_reason is None and code != 0:
         finish_snapshots(options.database_url, ids, f"the capture process died (exit code {code})")
     return code

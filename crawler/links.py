@@ -75,6 +75,7 @@ class PageLinks:
     navigation: list[tuple[str, str]] = field(default_factory=list)
     embeds: list[str] = field(default_factory=list)  # iframes: not requisites, not citations
     title: str | None = None
+    found: int = 0  # links (a, area) seen; more than cited + navigation when a cap cut them
 
 
 def _http_url(base: str, raw: str | None) -> str | None:
@@ -236,15 +237,19 @@ def oembed_url(url: str) -> str | None:
 
 def extract_page_links(
     html: bytes | str, base_url: str, *, guess_favicon: bool = True, main_links: Collection[str] = (),
+    encoding: str | None = None,
 ) -> PageLinks:
     """Sort the links of an HTML page into requisites, cited, navigation and embeds.
     `guess_favicon` adds /favicon.ico, which browsers ask for, when the page declares no icon.
     `main_links`, the links of the main content as an extractor found them (metadata.main_links),
     decide which links are cited instead of the container heuristics here; on MediaWiki pages
-    the references and "External links" decide (mediawiki.py)."""
+    the references and "External links" decide (mediawiki.py).
+    `encoding` is the page's (from its headers): without it libxml2 reads a page that does not
+    declare its charset in a meta tag as Latin-1, mangling every non-ASCII link."""
     out = PageLinks()
+    parser = lxml.html.HTMLParser(encoding=encoding) if encoding and isinstance(html, bytes) else None
     try:
-        doc = lxml.html.document_fromstring(html, base_url=base_url)
+        doc = lxml.html.document_fromstring(html, parser=parser, base_url=base_url)
     except (etree.ParserError, ValueError):
         return out
     base_el = doc.find(".//base[@href]")

@@ -40,6 +40,7 @@ __all__ = ["CaptureRecorder", "Exchange", "Recorded"]
 # Headers that describe the transfer, not the payload: the body we archive is de-chunked.
 _HOP_HEADERS = {"transfer-encoding"}
 _SECRET_REQUEST_HEADERS = {"proxy-authorization", "proxy-connection"}
+_LINK_BATCH = 2000  # link rows per INSERT (and per transaction on a big page)
 
 
 @dataclass
@@ -299,16 +300,18 @@ class CaptureRecorder:
         if not links:
             return
         with self._lock:
-            s = self._tx()
-            s.execute(
-                insert(Link),
-                [{"capture_id": capture_id, "url": u, "text": t or None, "kind": k} for u, t, k in links],
-            )
-            if len(links) >= self.batch_size:
-                # A big page (a hub of thousands of links) is followed by a long burst of requests
-                # to queue; commit now so the write lock is not held through it (SQLite writers
-                # elsewhere, such as the parent's heartbeat, would time out).
-                self._commit()
+            for start in range(0, len(links), _LINK_BATCH):
+                # Bounded transactions: SQLite's write lock is never held long enough for other
+                # writers (the parent's heartbeat, another capture) to time out.
+                self._tx().execute(
+                    insert(Link),
+                    [{"capture_id": capture_id, "url": u, "text": t or None, "kind": k}
+                     for u, t, k in links[start:start + _LINK_BATCH]],
+                )
+                if len(links) >= self.batch_size:
+                    # A big page (a hub of thousands of links) is followed by a long burst of
+                    # requests to queue; commit now so the lock is not held through it.
+                    self._commit()
 
     def start_snapshot(self, snapshot_id: int) -> None:
         """Mark the snapshot running, and write a metadata record describing it and its source:

@@ -11,13 +11,15 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
-from twisted.internet import defer
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer, threads
 from twisted.python.failure import Failure
 
 from citevault.storage.models import HTML_TYPES
 
 from .browsercapture import BrowserCapture, PageTask
-from .links import css_links, extract_page_links, oembed_url
+from .links import PageLinks, css_links, extract_page_links, oembed_url
+from .linkstream import STREAM_ABOVE, cap_links, extract_streamed
 from .metadata import main_links
 from .middlewares import RAW_META_KEY
 from .progress import Progress, Seed
@@ -27,6 +29,9 @@ from .tlsfacts import TLSFacts
 __all__ = ["CaptureSpider", "describe_failure"]
 
 _MAX_HOPS = 10
+# Characters of an over-long URL kept in its failure row: the SURT index (a PostgreSQL b-tree)
+# takes keys up to about 2,700 bytes.
+_KEPT_URL = 2048
 
 
 # Failure classes by name: Scrapy >= 2.14 wraps Twisted's errors in its own (scrapy.exceptions).
@@ -41,11 +46,15 @@ _REASONS = {
 }
 
 
-def describe_failure(failure: Failure, timeout: float | None = None) -> str:
+def describe_failure(failure: Failure, timeout: float | None = None, max_size: int | None = None) -> str:
     """A one-line reason for a fetch that got no response."""
     exc = failure.value
     name = type(exc).__name__
     text = " ".join(str(exc).split()) or name
+    if name in ("DownloadCancelledError", "CancelledError") and text == name and max_size:
+        # Scrapy cancels a body without Content-Length once it passes the limit, saying nothing.
+        return (f"response too large: more than {max_size} bytes arrived (no Content-Length "
+                "announced the size); limit CITEVAULT_MAX_RESPONSE_SIZE")
     if isinstance(exc, IgnoreRequest):
         return text  # our own refusals (private networks) and robots.txt say why already
     if name in _REASONS:
@@ -55,7 +64,25 @@ def describe_failure(failure: Failure, timeout: float | None = None) -> str:
         return f"timed out{f' after {timeout:g}s' if timeout else ''}"
     if "max size" in text or "maxsize" in text.lower():
         return f"response too large: {text}"
+    inner = _inner_error(exc)
+    if inner is not None:
+        return inner
     return f"{name}: {text}"[:500]
+
+
+def _inner_error(exc: BaseException | None) -> str | None:
+    """The reason inside Twisted's ResponseFailed (which Scrapy wraps as DownloadFailedError,
+    its text a list of Failure reprs): what the server did wrong, in words."""
+    holder = exc if exc is None or hasattr(exc, "reasons") else exc.__cause__
+    for reason in getattr(holder, "reasons", None) or []:
+        err = getattr(reason, "value", reason)
+        kind = type(err).__name__
+        if kind == "ParseError":
+            detail = err.args[0] if err.args else "unreadable"
+            return f"invalid HTTP response from the server: {detail}"[:500]
+        if kind in ("ConnectionDone", "ConnectionLost", "_DataLoss"):
+            return "connection closed before the response was complete"
+    return None
 
 
 class CaptureSpider(scrapy.Spider):
@@ -80,6 +107,15 @@ class CaptureSpider(scrapy.Spider):
         self.tls_facts = TLSFacts()  # filled by tlsfacts.RecordingHTTPSHandler
         self._origins: dict[int, set[str]] = {}
         self.browser: BrowserCapture | None = None
+        self.max_url_length = 2083
+        self.max_links = 10_000
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> CaptureSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.max_url_length = crawler.settings.getint("URLLENGTH_LIMIT", 2083)
+        spider.max_links = crawler.settings.getint("CITEVAULT_MAX_LINKS_PER_PAGE", 10_000)
+        return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         # The recorder's snapshots are opened, and its rows committed, by crawler.lifecycle.
@@ -103,6 +139,15 @@ class CaptureSpider(scrapy.Spider):
         if key in self._seen:
             return None
         self._seen.add(key)
+        if len(url) > self.max_url_length:
+            # Scrapy's URL-length middleware would drop it silently: say so in the index.
+            self.recorder.record_failure(
+                seed.snapshot_id, url[:_KEPT_URL], f"not fetched: the URL is {len(url)} characters "
+                f"long, over the limit of {self.max_url_length} (kept here cut to {_KEPT_URL})",
+                role=role, parent_id=parent,
+            )
+            self.progress.failed += 1
+            return None
         self.progress.queued += 1
         return scrapy.Request(
             url,
@@ -172,7 +217,7 @@ class CaptureSpider(scrapy.Spider):
         async for req in self.browser.capture(task, meta["cv_level"], seed):
             yield req
 
-    def _parse_http(self, response: Response) -> Iterable[scrapy.Request]:
+    async def _parse_http(self, response: Response) -> AsyncIterator[scrapy.Request]:
         meta = response.meta
         seed: Seed = meta["cv_seed"]
         role: str = meta["cv_role"]
@@ -181,7 +226,7 @@ class CaptureSpider(scrapy.Spider):
         self.progress.queued -= 1
 
         location = response.headers.get("Location")
-        if 300 <= response.status < 400 and location and meta["cv_hops"] < _MAX_HOPS:
+        if 300 <= response.status < 400 and location:
             target = urljoin(response.url, location.decode("latin-1").strip())
             rec = self.recorder.record(
                 seed.snapshot_id, exchange, role="redirect", parent_id=meta["cv_parent"],
@@ -189,10 +234,22 @@ class CaptureSpider(scrapy.Spider):
             )
             self.note_origin(seed.snapshot_id, response.url)
             self._count(rec.length)
+            chain = [*meta.get("cv_chain", ()), response.url]
+            why = None
+            if meta["cv_hops"] >= _MAX_HOPS:
+                why = f"not fetched: redirect chain cut after {_MAX_HOPS} hops"
+            elif target in chain:
+                why = f"not fetched: redirect loop ({len(chain)} hops lead back to this URL)"
+            if why is not None:
+                self.recorder.record_failure(seed.snapshot_id, target[:_KEPT_URL], why, role=role,
+                                             parent_id=rec.id)
+                self.progress.failed += 1
+                return
             nxt = self._request(
                 seed, target, role=role, level=level, parent=rec.id, hops=meta["cv_hops"] + 1
             )
             if nxt is not None:
+                nxt.meta["cv_chain"] = chain
                 yield nxt
             return
 
@@ -210,16 +267,39 @@ class CaptureSpider(scrapy.Spider):
             return
         if mime not in HTML_TYPES or role not in ("seed", "cited"):
             return
-        yield from self.follow_page(seed, rec, level, response.body, response.url)
+        page = None
+        if len(response.body) > STREAM_ABOVE:
+            # Seconds of parsing: not while holding the index's write lock (other writers time
+            # out), and not in the reactor's thread (every download in flight would stall).
+            self.recorder.commit()
+            page = await maybe_deferred_to_future(threads.deferToThread(
+                extract_streamed, response.body, response.url, max_links=self.max_links,
+                guess_favicon=role == "seed", encoding=response.encoding,
+            ))
+        for r in self.follow_page(seed, rec, level, response.body, response.url,
+                                  encoding=response.encoding, page=page):
+            yield r
 
     def follow_page(
-        self, seed: Seed, rec: Recorded, level: int, body: bytes, base_url: str
+        self, seed: Seed, rec: Recorded, level: int, body: bytes, base_url: str, *,
+        encoding: str | None = None, page: PageLinks | None = None,
     ) -> Iterable[scrapy.Request]:
-        """Record a page's links, and request its requisites and (within depth) what it cites."""
-        # The seed's citations decide what is fetched: trafilatura finds them better (about 30 ms,
-        # once per snapshot; benchmarks/extraction.py); a cited page's links are only recorded.
-        main = main_links(body, base_url) if rec.role == "seed" else set()
-        page = extract_page_links(body, base_url, guess_favicon=rec.role == "seed", main_links=main)
+        """Record a page's links, and request its requisites and (within depth) what it cites.
+        `page` is given when the links were already extracted (a huge page, streamed in a thread)."""
+        if page is None:
+            # The seed's citations decide what is fetched: trafilatura finds them better (about 30 ms,
+            # once per snapshot; benchmarks/extraction.py); a cited page's links are only recorded.
+            main = main_links(body, base_url) if rec.role == "seed" else set()
+            page = cap_links(extract_page_links(body, base_url, guess_favicon=rec.role == "seed",
+                                                main_links=main, encoding=encoding), self.max_links)
+        kept = len(page.cited) + len(page.navigation)
+        if page.found > kept:
+            self.recorder.record_failure(
+                seed.snapshot_id, base_url[:_KEPT_URL],
+                f"links cut: {page.found} found on the page, the first {kept} recorded "
+                "(limit CITEVAULT_MAX_LINKS_PER_PAGE)", role=rec.role, parent_id=rec.id,
+            )
+            self.progress.failed += 1
         links = [(u, t, "cited") for u, t in page.cited]
         links += [(u, t, "navigation") for u, t in page.navigation]
         links += [(u, "", "embed") for u in page.embeds]
@@ -248,7 +328,8 @@ class CaptureSpider(scrapy.Spider):
         self.progress.queued -= 1
         self.progress.failed += 1
         self.progress.last_url = request.url
-        reason = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+        max_size = request.meta.get("download_maxsize", self.settings.getint("DOWNLOAD_MAXSIZE"))
+        reason = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"), max_size)
         self.recorder.record_failure(
             seed.snapshot_id, request.url, reason, role=meta["cv_role"], parent_id=meta["cv_parent"]
         )

@@ -12,12 +12,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
+from warcio.limitreader import LimitReader
 from warcio.recordloader import ArcWarcRecord
 
 from .db import Index
 from .index import surt_key
 from .models import Capture, Snapshot, Source
 from .records import capture_row
+from .recovery import complete_length, recover_open_files
 from .snapshots import settle_rebuilt
 from .warcstore import OPEN_SUFFIX, PARENT_HEADER, SNAPSHOT_HEADER, payload_digests
 
@@ -33,7 +35,7 @@ class ReindexResult:
     added: int = 0  # capture rows added
     sources: int = 0  # source rows added
     snapshots: int = 0  # snapshot rows added
-    skipped_open: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # .open files a crashed writer left, closed
 
 
 def _warc_files(warc_dir: Path) -> list[Path]:
@@ -132,12 +134,12 @@ class _Rebuild:
         return found
 
     # -- capture records -------------------------------------------------------------------------
-    def capture(self, path: Path, it: ArchiveIterator, rec: ArcWarcRecord) -> Capture | None:
+    def capture(self, name: str, it: ArchiveIterator, rec: ArcWarcRecord) -> Capture | None:
         """The row of a response/revisit/resource record, or None when it is indexed already."""
         payload = rec.raw_stream.read() if rec.rec_type != "revisit" else b""
         offset = it.get_record_offset()  # reads to the end of the record: after the payload
         record_id = rec.rec_headers.get_header("WARC-Record-ID")
-        known = self.known.get((path.name, offset))
+        known = self.known.get((name, offset))
         if known is not None:
             if record_id:
                 self.record_ids[record_id] = known
@@ -146,7 +148,7 @@ class _Rebuild:
         if rec.rec_type != "revisit":  # a revisit's payload facts are its original's (_refers)
             _, sha256 = payload_digests(payload)
         return Capture(**capture_row(
-            rec, warc=path.name, offset=offset, record_length=it.get_record_length(),
+            rec, warc=name, offset=offset, record_length=it.get_record_length(),
             sha256=sha256, length=len(payload),
         ))
 
@@ -210,29 +212,42 @@ class _Rebuild:
 
 
 def reindex(index: Index, warc_dir: Path) -> ReindexResult:
-    """Add to the index what the closed WARC files hold and it lacks (captures matched by file
+    """Add to the index what the WARC files hold and it lacks (captures matched by file
     and offset): each snapshot's metadata record gives back its source and snapshot rows, the
     records' extension headers their snapshot, role and parent capture; revisits are linked to
     the capture they repeat. Records written before snapshots had metadata become captures of
-    no snapshot. Files still being written (.open) are skipped."""
+    no snapshot. `.open` files left by a crashed writer are recovered (closed) first; those a
+    live writer still holds are indexed up to their last complete record, under their final
+    name (the one index rows use)."""
     result = ReindexResult()
-    result.skipped_open = sorted(p.name for p in warc_dir.glob(f"*{OPEN_SUFFIX}"))
+    result.recovered = [r.name for r in recover_open_files(warc_dir)]
     run = _Rebuild(index, result)
-    for path in _warc_files(warc_dir):
+    live = sorted(warc_dir.glob(f"*.warc.gz{OPEN_SUFFIX}"))
+    for path in _warc_files(warc_dir) + live:
         result.files += 1
+        name = path.name.removesuffix(OPEN_SUFFIX)
         rows: list[tuple[Capture, ArcWarcRecord]] = []
-        with open(path, "rb") as fh:
-            it = ArchiveIterator(fh)
-            for rec in it:
-                if rec.rec_type == "metadata":
-                    run.metadata(rec)
-                    continue
-                if rec.rec_type not in ("response", "revisit", "resource"):
-                    continue
-                result.records += 1
-                cap = run.capture(path, it, rec)
-                if cap is not None:
-                    rows.append((cap, rec))
+        try:
+            with open(path, "rb") as fh:
+                # A live writer may append meanwhile: read only what was complete at the start.
+                end = complete_length(fh) if path.name.endswith(OPEN_SUFFIX) else None
+                fh.seek(0)
+                it = ArchiveIterator(LimitReader(fh, end) if end is not None else fh)
+                for rec in it:
+                    if rec.rec_type == "metadata":
+                        run.metadata(rec)
+                        continue
+                    if rec.rec_type not in ("response", "revisit", "resource"):
+                        continue
+                    result.records += 1
+                    cap = run.capture(name, it, rec)
+                    if cap is not None:
+                        rows.append((cap, rec))
+        except FileNotFoundError:
+            # Closed (renamed) by its writer while we looked: read under its final name.
+            if path.name.endswith(OPEN_SUFFIX) and (warc_dir / name).exists():
+                live.append(warc_dir / name)
+            continue
         run.add(rows)
     run.finish()
     return result

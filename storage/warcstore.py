@@ -27,8 +27,10 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from .errors import NotFound, StorageError
+from .recovery import OPEN_SUFFIX, writer_lock
 
 __all__ = [
+    "OPEN_SUFFIX",
     "PARENT_HEADER",
     "ROLE_HEADER",
     "VIA_HEADER",
@@ -42,7 +44,6 @@ __all__ = [
     "read_record_bytes",
 ]
 
-OPEN_SUFFIX = ".open"
 # An extension field naming why a record was captured (seed, cited, ...), so `reindex` can
 # restore the role from the WARC files alone.
 ROLE_HEADER = "WARC-Citevault-Role"
@@ -126,6 +127,8 @@ class WarcStore:
             fh = open(self.directory / (name + OPEN_SUFFIX), "xb")
         except OSError as exc:
             raise StorageError(f"cannot create a WARC file in {self.directory}: {exc}") from exc
+        # Held until the file is closed (or this process dies): recovery leaves it alone so long.
+        writer_lock(fh)
         self._fh, self._name = fh, name
         builder = WARCWriter(BytesIO(), gzip=False, warc_version="1.1")
         info = {

@@ -16,6 +16,7 @@ from citevault.storage.db import Index, open_index
 from citevault.storage.errors import BadInput, NotFound, StorageError
 from citevault.storage.index import closest_capture, latest_with_digest, surt_key
 from citevault.storage.models import Capture, Snapshot, Source, utcnow
+from citevault.storage.recovery import RecoveredFile, recover_open_files
 from citevault.storage.warcstore import ArchivedPayload, read_payload
 
 from .config import Settings
@@ -226,11 +227,16 @@ class Archive:
         """Run the capture of queued snapshots in a child process; returns its exit code.
         The time limit is per source: a batch of N sources may take N times as long."""
         self.index  # noqa: B018  (migrate before the child starts)
+        self.recover_files()
         return crawl_in_subprocess(
             self.crawl_options(), [q.seed for q in queued], on_progress,
             time_limit=self.settings.capture_time_limit * max(1, len(queued)),
             should_stop=should_stop,
         )
+
+    def recover_files(self) -> list[RecoveredFile]:
+        """Close the WARC files a crashed capture left open (those of live writers stay)."""
+        return recover_open_files(self.warc_dir)
 
     # -- reading ---------------------------------------------------------------------------------
     def resolve(self, cap: Capture) -> tuple[Capture, ArchivedPayload]:

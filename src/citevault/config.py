@@ -65,7 +65,30 @@ class Settings(BaseSettings):
         "skip every URL a site's robots.txt disallows for our User-Agent.",
     )
     concurrency: int = Field(default=32, description="Fetches in flight at once, in total.")
-    concurrency_per_host: int = Field(default=4, description="Fetches in flight at once per host.")
+    concurrency_per_host: int = Field(
+        default=4, description="Fetches in flight at once per host, and per IP address where "
+        "citevault resolves names itself (not through a proxy)."
+    )
+    check_deadline: float = Field(
+        default=60.0, gt=0, description="Seconds a link check of one URL may take in all (every "
+        "request, redirect and body byte); a slower server is an error outcome."
+    )
+    check_workers: int = Field(
+        default=2, ge=1, description="Link checks of sources the HTTP API runs at once (POST "
+        "/api/sources/{id}/check queues them)."
+    )
+    check_queue: int = Field(
+        default=16, ge=1, description="Link checks the HTTP API keeps waiting; more are refused "
+        "with 503 until some finish."
+    )
+    max_links_per_page: int = Field(
+        default=10_000, ge=1, description="Links recorded (and followed) per page; a page with "
+        "more gets a failure row saying how many were found."
+    )
+    retry_after_max: float = Field(
+        default=30.0, description="Longest Retry-After (seconds) waited for before a 429 or 503 "
+        "is retried; a longer one is archived as it came, not retried."
+    )
     timeout: float = Field(default=30.0, description="Seconds before a fetch is given up.")
     max_response_size: int = Field(
         default=100_000_000, description="Largest response body archived, in bytes; larger is an error."

@@ -192,6 +192,9 @@ class Service:
         if announce is not None:
             announce(f"citevault serving {s.base_url} with {s.workers} capture worker(s)"
                      f"{' via Redis' if s.redis_url else ''}; API docs at {s.base_url}/docs")
+        recovered = self.archive.recover_files()
+        if recovered:
+            _log.warning("closed %d WARC file(s) a crashed capture left open", len(recovered))
         requeued = self.queue.recover()
         if requeued:
             _log.warning("queued again %d interrupted capture(s): %s", len(requeued), requeued)

@@ -27,7 +27,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, select, update
 
 from citevault.storage.db import Index
-from citevault.storage.models import Snapshot, Source, utcnow
+from citevault.storage.models import Capture, Snapshot, Source, utcnow
+from citevault.storage.snapshots import settle_state
 
 from .archive import Queued
 from .config import Settings
@@ -37,6 +38,7 @@ __all__ = ["RedisWorkQueue", "WorkQueue", "open_workqueue", "worker_id"]
 # A snapshot whose capture keeps dying (it crashes or hangs its worker) is given up after this
 # many attempts instead of being queued forever.
 MAX_ATTEMPTS = 5
+INTERRUPTED = "interrupted: its capture process died before it finished"
 _TERMINAL = ("done", "partial", "failed")
 
 
@@ -179,6 +181,7 @@ class WorkQueue:
     ) -> None:
         """Capture queued snapshots in the foreground (`add`, `decorate`): claim them first, so a
         `citevault serve` on the same index leaves them alone, then wait for any a worker won."""
+        self.recover()  # settle what an earlier `add` that crashed left running
         mine = [q for q in queued if self.claim(q.snapshot_id) is not None]
         if mine:
             archive.capture(mine, on_progress, self.keeper([q.snapshot_id for q in mine]))
@@ -204,9 +207,10 @@ class WorkQueue:
             return int(s.scalar(select(func.count()).where(Snapshot.state == "queued")) or 0)
 
     def recover(self) -> list[int]:
-        """Queue again the snapshots whose worker is gone: claimed by a dead process on this host
+        """Deal with the snapshots whose worker is gone: claimed by a dead process on this host
         (or by an earlier process with our own id, as after a container restart), or silent for
-        longer than the lease. Returns their ids."""
+        longer than the lease. Returns the ids of the snapshots queued to run (the lost ones
+        again, or fresh ones in place of those settled)."""
         host = socket.gethostname()
         stale = utcnow() - timedelta(seconds=self.lease)
         lost: list[int] = []
@@ -228,8 +232,48 @@ class WorkQueue:
             dead_here = bool(owner) and h == host and pid.isdigit() and not _pid_alive(int(pid))
             if dead_here or last is None or last < stale:
                 lost.append(sid)
-        requeued = [sid for sid in lost if self._release_if_running(sid)]
-        return requeued
+        # A lost snapshot that captured something is settled (partial, or failed without its
+        # seed), never run again: a second run would capture its pages twice into it. Service
+        # work gets a fresh snapshot instead (its attempts carried over, so a capture that keeps
+        # crashing its worker is given up after MAX_ATTEMPTS). One that captured nothing is
+        # queued again, unless a foreground `add` ran it: nobody would run it then.
+        out: list[int] = []
+        fresh: list[int] = []
+        for sid in lost:
+            settled, retry = self._settle_lost(sid)
+            if not settled:
+                if self._release_if_running(sid):  # release() tells the workers
+                    out.append(sid)
+            elif retry is not None:
+                fresh.append(retry)
+        if fresh:
+            self.notify(fresh)
+        return out + fresh
+
+    def _settle_lost(self, snapshot_id: int) -> tuple[bool, int | None]:
+        """Settle a lost snapshot from what it captured: (whether it was settled, the id of
+        the fresh snapshot queued in its place, if any). Not settled when it captured nothing
+        and should simply run again."""
+        self.hold([snapshot_id], held=False)
+        with self.index.session() as s:
+            snap = s.get(Snapshot, snapshot_id)
+            if snap is None or snap.state != "running":
+                return True, None
+            caps = s.execute(
+                select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == snapshot_id)
+            ).all()
+            if not caps and snap.trigger != "cli":
+                return False, None
+            state, why = settle_state(((r, e, w) for r, e, w in caps), INTERRUPTED, keep_captured=True)
+            snap.state, snap.error, snap.finished_at = state, why, utcnow()
+            snap.claimed_by, snap.heartbeat_at = None, None
+            if snap.trigger == "cli" or snap.attempts >= MAX_ATTEMPTS:
+                return True, None
+            fresh = Snapshot(source_id=snap.source_id, trigger=snap.trigger, state="queued",
+                             queued_at=utcnow(), attempts=snap.attempts)
+            s.add(fresh)
+            s.flush()
+            return True, fresh.id
 
     def hold(self, snapshot_ids: Iterable[int], held: bool = True) -> None:
         """Mark claims this process is running right now (every claim it makes, until it lets

@@ -248,22 +248,42 @@ def test_private_address_shorthands_refused_through_a_proxy(web: FakeWeb, host: 
 
 
 
-def test_interrupted_add_keeps_what_it_captured_as_partial(news: NewsSite, fakeweb: FakeWeb) -> None:
+def test_interrupted_add_keeps_what_it_captured_as_partial(news: NewsSite, fakeweb: FakeWeb,
+                                                          home: Path) -> None:
+    """Deterministic under load: waits for conditions (the slow page requested, the rest of the
+    article's citations committed), never for a fixed time, and leaves no process behind."""
     import signal
+    import sqlite3
     import subprocess
     import sys
     import time
 
-    fakeweb.add(news.slow_page, "<p>slow</p>", delay=30.0)
+    def wait_for(condition: Any, what: str, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline and proc.poll() is None, f"waiting for {what}"
+            time.sleep(0.05)
+
+    def committed_roles() -> set[str]:
+        try:
+            with sqlite3.connect(f"file:{home / 'citevault.db'}?mode=ro", uri=True, timeout=1) as db:
+                return {r for (r,) in db.execute("SELECT role FROM captures WHERE warc IS NOT NULL")}
+        except sqlite3.Error:
+            return set()  # not created, or locked by the writer this instant
+
+    fakeweb.add(news.slow_page, "<p>slow</p>", delay=600.0)
     cli = Path(sys.executable).with_name("citevault")
     proc = subprocess.Popen([str(cli), "add", news.article, "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and fakeweb.hits(news.slow_page) == 0:
-        time.sleep(0.1)
-    time.sleep(1.0)  # the rest of the article's citations are captured meanwhile
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=30)
+    try:
+        wait_for(lambda: fakeweb.hits(news.slow_page) > 0, "the slow page's request")
+        wait_for(lambda: {"seed", "cited", "requisite"} <= committed_roles(), "the other captures")
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # its crawl child dies with it (parent-death signal)
+            proc.communicate()
     assert proc.returncode != 0
     snap = json.loads(run("show", "1", "--json").stdout)["snapshots"][0]
     assert snap["state"] == "partial" and snap["error"].startswith("interrupted")

@@ -4,6 +4,7 @@ history, `citevault check` / `report`, and the report and check routes of the AP
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -229,8 +230,13 @@ def test_report_and_check_over_http(captured: Captured) -> None:
         assert {c["outcome"] for c in before["citations"]} == {None}
         assert before["summary"] == {"unchecked": 8}
         _change_the_web(captured.fw)
-        ran = client.post(f"/api/sources/{captured.source_id}/check")
-        assert ran.status_code == 200
+        queued = client.post(f"/api/sources/{captured.source_id}/check")
+        assert queued.status_code == 202  # a background job (see test_check_limits.py)
+        deadline = time.monotonic() + 120
+        while (ran := client.get(queued.json()["status_url"])).json()["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert ran.json()["state"] == "done"
         outcomes = {c["url"]: c["outcome"] for c in ran.json()["checks"]}
         assert outcomes[GONE] == "gone" and outcomes[DRIFT] == "drifted" and outcomes[ALIVE] == "alive"
         after = client.get(f"/api/sources/{captured.source_id}/report").json()

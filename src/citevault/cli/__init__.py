@@ -29,6 +29,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 _SERVER_LIBS = {"redis": "Redis server (CITEVAULT_REDIS_URL)",
                 "sqlalchemy": "index database (CITEVAULT_DATABASE_URL)",
                 "psycopg": "index database (CITEVAULT_DATABASE_URL)"}
+_BUSY = ("database is locked", "deadlock detected", "could not serialize", "lock timeout")
 
 
 def stderr() -> Console:
@@ -69,7 +70,10 @@ class _Root(TyperGroup):
             if lib not in _SERVER_LIBS:
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            fail(f"cannot use the {_SERVER_LIBS[lib]}: {first}", 2)
+            # A server that was reached but failed the work (busy, deadlocked) is not bad input.
+            busy = any(m in first.lower() for m in _BUSY)
+            fail(f"{'the work failed in' if busy else 'cannot use'} the {_SERVER_LIBS[lib]}: {first}",
+                 1 if busy else 2)
 
 
 # The task module of each top-level command, so that one run imports only its own task's

@@ -90,5 +90,6 @@ def reindex(json_out: JsonOpt = False) -> None:
         Console().print(
             f"{result.files} WARC files, {result.records} records, {result.added} added to the index"
             f" ({result.sources} sources, {result.snapshots} snapshots, {links} links, {pages} pages)"
-            + (f"; skipped {len(result.skipped_open)} open file(s)" if result.skipped_open else "")
+            + (f"; closed {len(result.recovered)} file(s) a crashed capture left open"
+               if result.recovered else "")
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ from .classify import (
     read_page,
     text_similarity,
 )
+from .decode import ACCEPT_ENCODING, BodyTooSlow, UnsupportedEncoding, read_bounded
 
 __all__ = ["LinkChecker", "check_url"]
 
@@ -117,7 +119,8 @@ class LinkChecker:
                     proxy=proxy, verify=verify, trust_env=False, follow_redirects=False,
                     timeout=self.settings.timeout,
                     headers={"User-Agent": self.settings.user_agent,
-                             "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+                             "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+                             "Accept-Encoding": ACCEPT_ENCODING},
                 )
             return self._clients[key]
 
@@ -137,39 +140,49 @@ class LinkChecker:
                 return found
         return None
 
-    def _send(self, method: str, url: str, headers: dict[str, str], notes: list[str]) -> httpx.Response:
+    def _send(self, method: str, url: str, headers: dict[str, str], notes: list[str],
+              deadline: float) -> httpx.Response:
         proxy = self._proxy_for(url)
         reason = self._refusal(url, proxy is not None)
         if reason:
             raise _Refused(reason)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise BodyTooSlow("no answer within the check's deadline")
+        # No single wait may outlast the whole check's deadline.
+        timeout = httpx.Timeout(min(self.settings.timeout, left))
         client = self._client(proxy, proxy is None)
         try:
-            return client.send(client.build_request(method, url, headers=headers), stream=True)
+            return client.send(client.build_request(method, url, headers=headers, timeout=timeout),
+                               stream=True)
         except httpx.ConnectError as exc:
             if proxy is not None or not _cert_failure(exc):
                 raise
         notes.append(f"TLS certificate of {urlsplit(url).hostname} not valid")
         client = self._client(None, False)
-        return client.send(client.build_request(method, url, headers=headers), stream=True)
+        return client.send(client.build_request(method, url, headers=headers, timeout=timeout),
+                           stream=True)
 
-    def _fetch(self, method: str, url: str, headers: dict[str, str]) -> Live:
-        """One request, redirects followed by hand so that every hop passes the guard."""
+    def _fetch(self, method: str, url: str, headers: dict[str, str], deadline: float | None = None) -> Live:
+        """One request, redirects followed by hand so that every hop passes the guard; the body
+        decoded to at most _MAX_BODY bytes, all of it within `deadline` (time.monotonic())."""
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.check_deadline
         current, notes = url, list[str]()
         for hop in range(_MAX_REDIRECTS + 1):
             # Validators describe the first URL's archived copy only.
-            resp = self._send(method, current, headers if hop == 0 else {}, notes)
+            resp = self._send(method, current, headers if hop == 0 else {}, notes, deadline)
             try:
                 location = resp.headers.get("location")
                 if resp.is_redirect and location:
                     current = urljoin(current, location)
                     continue
-                body = bytearray()
+                body = b""
                 if method != "HEAD":
-                    for chunk in resp.iter_bytes():
-                        body += chunk
-                        if len(body) >= _MAX_BODY:
-                            break
-                return Live(current, resp.status_code, resp.headers, bytes(body), notes)
+                    # Raw bytes, decoded here with a bound: httpx would inflate a whole chunk.
+                    body = read_bounded(resp.iter_raw(), resp.headers.get("content-encoding"),
+                                        _MAX_BODY, deadline)
+                return Live(current, resp.status_code, resp.headers, body, notes)
             finally:
                 resp.close()
         raise _Refused(f"more than {_MAX_REDIRECTS} redirects")
@@ -186,15 +199,23 @@ class LinkChecker:
         """Classify one URL now. Never raises for network trouble: that is an `error` outcome."""
         try:
             with self._host_slot(url):
+                # One deadline for the whole check (every request, redirect and body byte): a
+                # server dripping a byte a second cannot hold a check past it.
+                deadline = time.monotonic() + self.settings.check_deadline
                 if ref is not None and ref.text is not None:
-                    live = self._fetch("GET", url, ref.validators)
+                    live = self._fetch("GET", url, ref.validators, deadline)
                 else:
-                    live = self._fetch("HEAD", url, {})
+                    live = self._fetch("HEAD", url, {}, deadline)
                     texty = mime_of(live.headers.get("content-type")) in TEXT_TYPES
                     if not (live.status in GONE_STATUS or 200 <= live.status < 300 and not texty):
-                        live = self._fetch("GET", url, {})
+                        live = self._fetch("GET", url, {}, deadline)
             return classify(url, live, ref, self.settings.drift_threshold, self._serves_home)
         except _Refused as exc:
+            return CheckResult(url, "error", detail=str(exc))
+        except BodyTooSlow:
+            return CheckResult(url, "error", detail=f"gave up after {self.settings.check_deadline:g} s "
+                               "(CITEVAULT_CHECK_DEADLINE): the server answered too slowly")
+        except UnsupportedEncoding as exc:
             return CheckResult(url, "error", detail=str(exc))
         except (httpx.HTTPError, httpx.InvalidURL, OSError, UnicodeError) as exc:
             dns = _dns_failure(exc)
@@ -213,7 +234,7 @@ class LinkChecker:
                 live = self._fetch("GET", home, {})
                 page = read_page(live.body, live.headers.get("content-type"), live.url)
                 self._homes[home] = page.text if page and live.status == 200 else None
-            except (httpx.HTTPError, OSError, _Refused):
+            except (httpx.HTTPError, OSError, _Refused, UnsupportedEncoding):
                 self._homes[home] = None
         home_text = self._homes[home]
         return bool(home_text) and text_similarity(text, home_text or "") >= _HOME_SIMILARITY

@@ -88,6 +88,8 @@ def init_state(state: State) -> None:
     state.scheduler = None
     state.workqueue_lock = threading.Lock()
     state.titles = {}  # capture id -> page title (web/titles.py)
+    state.checks = None  # the link-check queue (web.linkrot), made on first use
+    state.checks_lock = threading.Lock()
 
 
 def session_hash(request: Request) -> str | None:
