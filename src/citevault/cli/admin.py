@@ -12,7 +12,7 @@ from citevault.storage.fixity import verify as verify_records
 from citevault.storage.models import Capture, Link
 
 from ..archive import Archive
-from . import JsonOpt, print_json, settings
+from .base import JsonOpt, print_json, settings
 
 __all__ = ["commands", "rebuild_links", "reindex", "verify"]
 

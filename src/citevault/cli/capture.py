@@ -20,7 +20,7 @@ from ..archive import Archive
 from ..decorate import decorate_file, document_kind
 from ..views import snapshot_json
 from ..wacz_export import check_writable
-from . import JsonOpt, print_json, settings, stderr
+from .base import JsonOpt, print_json, settings, stderr
 
 __all__ = ["add", "commands", "decorate"]
 

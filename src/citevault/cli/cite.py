@@ -12,7 +12,7 @@ from ..archive import Archive
 from ..citations import FORMATS, source_citations
 from ..citations import cite as cite_text
 from ..wacz_export import check_writable, export_wacz
-from . import JsonOpt, print_json, settings, stderr
+from .base import JsonOpt, print_json, settings, stderr
 
 __all__ = ["cite", "commands", "export"]
 

@@ -14,7 +14,7 @@ from citevault.storage.models import LinkCheck
 
 from ..archive import Archive
 from ..health import check_all, check_source, linkcheck_json, report_all, report_source
-from . import JsonOpt, print_json, settings, stderr
+from .base import JsonOpt, print_json, settings, stderr
 
 __all__ = ["check", "commands", "report"]
 

@@ -19,7 +19,7 @@ from citevault.storage.models import Source
 from ..archive import Archive
 from ..urls import normalize_url
 from ..views import cdx_row, source_detail, source_summary
-from . import JsonOpt, print_json, settings, stderr
+from .base import JsonOpt, print_json, settings, stderr
 
 __all__ = ["commands", "get", "history", "list_", "show"]
 
