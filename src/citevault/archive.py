@@ -8,18 +8,17 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from citevault.crawler.job import CrawlOptions, Seed, crawl_in_subprocess
 from citevault.storage.db import Index, open_index
 from citevault.storage.errors import BadInput, NotFound, StorageError
 from citevault.storage.index import closest_capture, latest_with_digest, surt_key
-from citevault.storage.models import Capture, Snapshot, Source
+from citevault.storage.models import Capture, Snapshot, Source, utcnow
 from citevault.storage.warcstore import ArchivedPayload, read_payload
 
 from .config import Settings
-from .urls import normalize_url
+from .urlnorm import normalize_url
 
 if TYPE_CHECKING:
     from .scheduler import Scheduler
@@ -59,10 +58,6 @@ class Submitted:
     jobs: dict[int, list[str]] = field(default_factory=dict)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 class Archive:
     """One archive: an index database and a WARC directory, as the settings name them."""
 
@@ -99,21 +94,7 @@ class Archive:
         self.close()
 
     def crawl_options(self) -> CrawlOptions:
-        s = self.settings
-        return CrawlOptions(
-            database_url=s.effective_database_url,
-            warc_dir=str(self.warc_dir),
-            warc_prefix=s.warc_prefix,
-            warc_max_size=s.warc_max_size,
-            user_agent=s.user_agent,
-            allow_private_networks=s.allow_private_networks,
-            obey_robots=s.obey_robots,
-            concurrency=s.concurrency,
-            concurrency_per_host=s.concurrency_per_host,
-            timeout=s.timeout,
-            max_response_size=s.max_response_size,
-            retries=s.retries,
-        )
+        return CrawlOptions(self.settings)
 
     # -- the application's ways in: submit (queue for the workers) and capture_now (run here) ------
     def submit(
@@ -199,7 +180,7 @@ class Archive:
         with self.index.session() as s:
             for url in clean:
                 src = Source(url=url, surt=surt_key(url), note=note, depth=depth, scope=scope,
-                             schedule=schedule, created_at=_now())
+                             schedule=schedule, created_at=utcnow())
                 s.add(src)
                 s.flush()
                 out.append(self._new_snapshot(s, src, trigger))
@@ -215,7 +196,7 @@ class Archive:
 
     @staticmethod
     def _new_snapshot(s: Any, src: Source, trigger: str) -> Queued:
-        snap = Snapshot(source_id=src.id, trigger=trigger, state="queued", queued_at=_now())
+        snap = Snapshot(source_id=src.id, trigger=trigger, state="queued", queued_at=utcnow())
         s.add(snap)
         s.flush()
         return Queued(src.id, snap.id, src.url, src.depth, src.scope)

@@ -29,7 +29,7 @@ from citevault.storage.models import Capture
 
 from .archive import Archive
 from .citations import ArchivedCopy, CaptureSet
-from .urls import normalize_url
+from .urlnorm import normalize_url
 from .wacz_export import check_writable
 
 __all__ = ["Decorated", "LinkOutcome", "decorate_file", "decorate_text", "document_kind", "find_links"]

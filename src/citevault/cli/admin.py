@@ -7,16 +7,15 @@ from rich.console import Console
 from sqlalchemy import insert, select
 
 from citevault.storage.errors import CitevaultError
-from citevault.storage.fixity import reindex as rebuild_index
-from citevault.storage.fixity import verify as verify_records
-from citevault.storage.models import Capture, Link
+from citevault.storage.models import HTML_TYPES, Capture, Link
+from citevault.storage.reindex import reindex as rebuild_index
+from citevault.storage.verify import verify as verify_records
 
 from ..archive import Archive
 from .base import JsonOpt, print_json, settings
 
 __all__ = ["commands", "rebuild_links", "reindex", "verify"]
 
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def commands() -> typer.Typer:
@@ -34,7 +33,7 @@ def rebuild_links(archive: Archive) -> int:
     with archive.index.session() as s:
         pages = list(s.scalars(
             select(Capture).where(
-                Capture.role.in_(("seed", "cited")), Capture.mime.in_(_HTML_TYPES),
+                Capture.role.in_(("seed", "cited")), Capture.mime.in_(HTML_TYPES),
                 Capture.status >= 200, Capture.status < 300, Capture.warc.is_not(None),
                 ~select(Link.id).where(Link.capture_id == Capture.id).exists(),
             ).order_by(Capture.id)

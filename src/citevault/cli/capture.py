@@ -18,7 +18,7 @@ from citevault.storage.models import Snapshot
 
 from ..archive import Archive
 from ..decorate import decorate_file, document_kind
-from ..views import snapshot_json
+from ..serializers import snapshot_json
 from ..wacz_export import check_writable
 from .base import JsonOpt, print_json, settings, stderr
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from citevault.storage.models import LinkCheck
 
 from ..archive import Archive
-from ..health import check_all, check_source, linkcheck_json, report_all, report_source
+from ..linkrot import check_all, check_source, linkcheck_json, report_all, report_source
 from .base import JsonOpt, print_json, settings, stderr
 
 __all__ = ["check", "commands", "report"]

@@ -17,8 +17,8 @@ from citevault.storage.index import history as index_history
 from citevault.storage.models import Source
 
 from ..archive import Archive
-from ..urls import normalize_url
-from ..views import cdx_row, source_detail, source_summary
+from ..serializers import cdx_row, source_detail, source_summary
+from ..urlnorm import normalize_url
 from .base import JsonOpt, print_json, settings, stderr
 
 __all__ = ["commands", "get", "history", "list_", "show"]
