@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from .scheduler import Scheduler
     from .workqueue import WorkQueue
 
-__all__ = ["Archive", "Queued", "Skipped", "Submitted"]
+__all__ = ["MAX_NOTE", "Archive", "Queued", "Skipped", "Submitted"]
+
+MAX_NOTE = 2000  # characters: a note is a line or a paragraph, shown on pages and in listings
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,8 @@ class Archive:
         _check_shape(depth, scope)
         if not urls:
             raise BadInput("no URL given")
+        if note is not None and len(note) > MAX_NOTE:
+            raise BadInput(f"the note is {len(note)} characters long; at most {MAX_NOTE} are kept")
         clean = list(dict.fromkeys(normalize_url(u) for u in urls))
         out: list[Queued] = []
         with self.index.session() as s:

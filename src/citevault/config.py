@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `citevault serve` listens on.")
     port: int = Field(default=8000, description="Port `citevault serve` listens on.")
+    max_request_body: int = Field(
+        default=1_048_576, ge=1,
+        description="Largest request body the HTTP API accepts, in bytes; a larger one is answered "
+        "413 before it is read whole.",
+    )
 
     @classmethod
     def settings_customise_sources(

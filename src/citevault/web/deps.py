@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import State
 
@@ -17,8 +17,10 @@ from ..config import Settings
 from ..workqueue import WorkQueue, open_workqueue
 
 __all__ = [
+    "MAX_ROW_ID",
     "ArchiveDep",
     "BaseUrlDep",
+    "RowId",
     "RootDep",
     "SettingsDep",
     "TemplatesDep",
@@ -33,6 +35,11 @@ __all__ = [
     "init_state",
     "target_after",
 ]
+
+# Row ids are 64-bit signed integers in every database we use: a larger number names no row, and
+# binding it would fail in the driver (OverflowError, a 500), so it is refused as bad input.
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=0, le=MAX_ROW_ID, description="A row id (a source's, a snapshot's).")]
 
 # Liveness probes and the interface's own assets stay open even when reads need a token.
 _OPEN_PATHS = frozenset({"/healthz"})

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from ..linkrot import check_source, linkcheck_json, report_source
-from .deps import ArchiveDep, BaseUrlDep
+from .deps import ArchiveDep, BaseUrlDep, RowId
 
 __all__ = ["router"]
 
@@ -21,13 +21,13 @@ router = APIRouter(tags=["link health"])
 
 
 @router.get("/api/sources/{source_id}/report", summary="Health of every citation of a source")
-async def source_report(archive: ArchiveDep, base_url: BaseUrlDep, source_id: int) -> dict[str, Any]:
+async def source_report(archive: ArchiveDep, base_url: BaseUrlDep, source_id: RowId) -> dict[str, Any]:
     """Per citation: the latest check's outcome, since when, and the archived copy to cite instead."""
     return await run_in_threadpool(report_source, archive, source_id, base_url)
 
 
 @router.post("/api/sources/{source_id}/check", summary="Check a source's cited URLs now")
-async def source_check(archive: ArchiveDep, source_id: int) -> dict[str, Any]:
+async def source_check(archive: ArchiveDep, source_id: RowId) -> dict[str, Any]:
     """Re-check every cited URL of a source now, record the results, and return them. Writes need
     a bearer token once any token exists (the app-wide `authorize` dependency)."""
     rows = await run_in_threadpool(check_source, archive, source_id)

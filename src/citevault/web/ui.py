@@ -11,10 +11,10 @@ pages carry a strict Content-Security-Policy.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -31,7 +31,7 @@ from ..linkrot import report_source
 from ..serializers import snapshot_json, source_summary
 from ..urlnorm import normalize_url
 from .api import SourceRequest, submit_source
-from .deps import get_archive, get_base_url, get_root, get_templates
+from .deps import MAX_ROW_ID, RowId, get_archive, get_base_url, get_root, get_templates
 
 __all__ = ["CSP", "page_headers", "router"]
 
@@ -91,7 +91,7 @@ def _home(request: Request, values: dict[str, str], error: str | None = None,
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, before: int | None = None) -> HTMLResponse:
+def home(request: Request, before: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None) -> HTMLResponse:
     """The archive form and the sources, newest first, a page at a time (`before` a source id)."""
     return _home(request, {}, before=before)
 
@@ -183,7 +183,7 @@ router.add_route("/ui/add", add, methods=["POST"], include_in_schema=False)
 
 # -- one source ----------------------------------------------------------------------------------------
 @router.get("/ui/sources/{source_id}", response_class=HTMLResponse)
-def source_page(request: Request, source_id: int) -> HTMLResponse:
+def source_page(request: Request, source_id: RowId) -> HTMLResponse:
     archive = get_archive(request)
     base = get_base_url(request)
     with archive.index.session() as s:
