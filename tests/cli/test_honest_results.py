@@ -184,3 +184,10 @@ def test_reindex_restores_schedules(site: FakeWeb, home: Path) -> None:
     after = json.loads(run("schedule", "list", "--json").stdout)["schedules"]
     assert [(j["id"], j["schedule"], j["url"]) for j in after] == [("recapture-1", "every 6h", SITE)]
     assert json.loads(run("reindex", "--json").stdout)["schedules"] == []  # once is enough
+
+
+@pytest.mark.parametrize("args", [["show"], ["cite"], ["check"], ["report"], ["export", "--wacz", "x.wacz"]])
+def test_source_ids_past_64_bits_are_usage_errors(args: list[str]) -> None:
+    result = run(*args[:1], str(2**63), *args[1:])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)  # not OverflowError
+    assert "Invalid value for 'source_id'" in result.stderr and "9223372036854775807" in result.stderr

@@ -12,12 +12,17 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from citevault.storage.errors import BadInput, CaptureFailed, CitevaultError
+from citevault.storage.models import MAX_ROW_ID
 
 from ..config import Settings, load_settings
 
-__all__ = ["JsonOpt", "Root", "fail", "print_json", "settings", "stderr"]
+__all__ = ["JsonOpt", "OptionalSource", "Root", "SourceArg", "fail", "print_json", "settings", "stderr"]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+SourceArg = Annotated[int, typer.Argument(help="A source id (see `list`).", min=0, max=MAX_ROW_ID)]
+OptionalSource = Annotated[
+    int | None, typer.Argument(help="A source id (see `list`); default every source.", min=0, max=MAX_ROW_ID)
+]
 
 # Errors of these libraries come from a database or Redis server that is down or refuses us.
 _SERVER_LIBS = {"redis": "Redis server (CITEVAULT_REDIS_URL)",

@@ -11,13 +11,14 @@ from fastapi import Depends, Path, Request
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import State
 
+from citevault.storage.models import MAX_ROW_ID
+
 from ..archive import Archive
 from ..auth import check_access
 from ..config import Settings
 from ..workqueue import WorkQueue, open_workqueue
 
 __all__ = [
-    "MAX_ROW_ID",
     "ArchiveDep",
     "BaseUrlDep",
     "RowId",
@@ -36,9 +37,7 @@ __all__ = [
     "target_after",
 ]
 
-# Row ids are 64-bit signed integers in every database we use: a larger number names no row, and
-# binding it would fail in the driver (OverflowError, a 500), so it is refused as bad input.
-MAX_ROW_ID = 2**63 - 1
+# A larger id would fail in the database driver (a 500): refused as bad input (400) instead.
 RowId = Annotated[int, Path(ge=0, le=MAX_ROW_ID, description="A row id (a source's, a snapshot's).")]
 
 # Liveness probes and the interface's own assets stay open even when reads need a token.

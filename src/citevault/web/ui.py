@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from citevault.storage.errors import BadInput, CitevaultError, Forbidden, Unauthorized
 from citevault.storage.index import get_source, history
-from citevault.storage.models import Snapshot, Source
+from citevault.storage.models import MAX_ROW_ID, Snapshot, Source
 
 from ..archive import Archive
 from ..auth import check_access, list_tokens
@@ -31,7 +31,7 @@ from ..linkrot import report_source
 from ..serializers import snapshot_json, source_summary
 from ..urlnorm import normalize_url
 from .api import SourceRequest, submit_source
-from .deps import MAX_ROW_ID, RowId, get_archive, get_base_url, get_root, get_templates
+from .deps import RowId, get_archive, get_base_url, get_root, get_templates
 
 __all__ = ["CSP", "page_headers", "router"]
 
