@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
@@ -57,9 +58,12 @@ def describe_failure(failure: Failure, timeout: float | None = None, max_size: i
                 "announced the size); limit CITEVAULT_MAX_RESPONSE_SIZE")
     if isinstance(exc, IgnoreRequest):
         return text  # our own refusals (private networks) and robots.txt say why already
+    if name in ("DNSLookupError", "CannotResolveHostError"):
+        # Twisted's text already starts with "DNS lookup failed" (Scrapy's wrapper repeats it).
+        detail = re.sub(r"^(?:DNS lookup failed:?\s*)+", "", text).rstrip(".")
+        return f"DNS lookup failed: {detail}" if detail else "DNS lookup failed"
     if name in _REASONS:
-        return _REASONS[name] if name not in ("DNSLookupError", "CannotResolveHostError") \
-            else f"DNS lookup failed: {text}"
+        return _REASONS[name]
     if "Timeout" in name or "TimedOut" in name:
         return f"timed out{f' after {timeout:g}s' if timeout else ''}"
     if "max size" in text or "maxsize" in text.lower():

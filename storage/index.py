@@ -51,8 +51,9 @@ def parse_timestamp(ts: str) -> str:
     if not ts.isdigit() or not 1 <= len(ts) <= 14:
         raise BadInput(f"bad timestamp {ts!r}: want 1 to 14 digits, YYYYMMDDhhmmss")
     full = ts + "00000101000000"[len(ts):]
-    try:
-        datetime.strptime(full, "%Y%m%d%H%M%S")
+    try:  # datetime names the part out of range ("month must be in 1..12"); strptime would not
+        datetime(int(full[:4]), int(full[4:6]), int(full[6:8]), int(full[8:10]), int(full[10:12]),
+                 int(full[12:]))
     except ValueError as exc:
         raise BadInput(f"bad timestamp {ts!r}: {exc}") from exc
     return full

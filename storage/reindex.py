@@ -65,6 +65,7 @@ class _Rebuild:
         self.sources: dict[tuple[str, datetime], int] = {}
         self.snapshots: dict[str, int] = {}  # snapshot key -> snapshot id
         self.created: set[int] = set()  # snapshots added by this run: settled at the end
+        self.created_sources: set[int] = set()  # sources added by this run
         self.record_ids: dict[str, int] = {}  # WARC-Record-ID -> capture id
         self.parents: list[tuple[int, str]] = []  # (new capture id, parent's WARC-Record-ID)
         self.unplaced: list[tuple[int, str]] = []  # (new capture id, a key not seen yet)
@@ -118,18 +119,20 @@ class _Rebuild:
                 select(Source.id).where(Source.url == url, Source.created_at == created_at)
                 .order_by(Source.id).limit(1)
             )
+        depth, scope = src.get("depth"), src.get("scope")
+        fields = dict(note=src.get("note"), depth=depth if isinstance(depth, int) else 1,
+                      scope=scope if scope in ("cited", "all") else "cited", schedule=src.get("schedule"))
         if found is None:
-            depth, scope = src.get("depth"), src.get("scope")
-            row = Source(
-                url=url, surt=surt_key(url), note=src.get("note"),
-                depth=depth if isinstance(depth, int) else 1,
-                scope=scope if scope in ("cited", "all") else "cited",
-                schedule=src.get("schedule"), created_at=created_at,
-            )
+            row = Source(url=url, surt=surt_key(url), created_at=created_at, **fields)
             s.add(row)
             s.flush()
             found = row.id
+            self.created_sources.add(found)
             self.result.sources += 1
+        elif found in self.created_sources:
+            # One source has many snapshots (a URL added again): files are read oldest first, so
+            # the last metadata record read says how the source was left.
+            s.execute(update(Source).where(Source.id == found).values(**fields))
         self.sources[(url, created_at)] = found
         return found
 

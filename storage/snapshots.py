@@ -18,27 +18,35 @@ __all__ = ["finish_snapshots", "settle_rebuilt", "settle_state"]
 _SETTLED = ("done", "partial", "failed")
 
 
-def settle_state(captures: Iterable[tuple[str, str | None, str | None]],
-                 error: str | None = None, *, keep_captured: bool = False) -> tuple[str, str | None]:
-    """A finished snapshot's (state, error) from its captures' (role, error, warc): failed when
-    the seed got no response, partial when something else failed, done otherwise; `error` (the
-    crawl itself failed) makes it failed, or partial with `keep_captured` when the seed was
-    captured (a crawl the user interrupted still holds what it archived)."""
+Row = tuple[str, str | None, str | None, int | None]  # a capture's role, error, warc, status
+
+
+def settle_state(captures: Iterable[Row], error: str | None = None, *,
+                 keep_captured: bool = False) -> tuple[str, str | None]:
+    """A finished snapshot's (state, error) from its captures' (role, error, warc, status): failed
+    when the seed got no response or answered an HTTP error (its record is kept all the same:
+    a 404 is evidence), partial when something else failed, done otherwise; `error` (the crawl
+    itself failed) makes it failed, or partial with `keep_captured` when the seed was captured
+    (a crawl the user interrupted still holds what it archived)."""
     caps = list(captures)
-    seed_ok = any(r == "seed" and w is not None for r, _, w in caps)
-    seed_err = next((e for r, e, _ in caps if r == "seed" and e), None)
+    seed_ok = any(r == "seed" and w is not None for r, _, w, _ in caps)
+    seed_err = next((e for r, e, _, _ in caps if r == "seed" and e), None)
     if error is not None:
         return ("partial" if keep_captured and seed_ok else "failed"), error
     if not seed_ok:
         return "failed", seed_err or "the seed page was not captured"
-    if any(e for _, e, _ in caps):
+    status = next((st for r, _, w, st in caps if r == "seed" and w is not None), None)
+    if status is not None and status >= 400:
+        return "failed", f"the seed page answered HTTP {status}"
+    if any(e for _, e, _, _ in caps):
         return "partial", None
     return "done", None
 
 
-def _captures(s: Session, sid: int) -> list[tuple[str, str | None, str | None]]:
-    rows = s.execute(select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == sid))
-    return [(r, e, w) for r, e, w in rows]
+def _captures(s: Session, sid: int) -> list[Row]:
+    rows = s.execute(select(Capture.role, Capture.error, Capture.warc, Capture.status)
+                     .where(Capture.snapshot_id == sid))
+    return [(r, e, w, st) for r, e, w, st in rows]
 
 
 def finish_snapshots(

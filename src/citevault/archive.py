@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from citevault.crawler.job import CrawlOptions, Seed, crawl_in_subprocess
 from citevault.crawler.progress import BROWSER_MODES
 from citevault.storage.db import Index, open_index
@@ -17,6 +19,7 @@ from citevault.storage.errors import BadInput, NotFound, StorageError
 from citevault.storage.index import closest_capture, latest_with_digest, surt_key
 from citevault.storage.models import Capture, Snapshot, Source, utcnow
 from citevault.storage.recovery import RecoveredFile, recover_open_files
+from citevault.storage.snapshots import finish_snapshots
 from citevault.storage.warcstore import ArchivedPayload, read_payload
 
 from .config import Settings
@@ -28,7 +31,9 @@ if TYPE_CHECKING:
     from .scheduler import Scheduler
     from .workqueue import WorkQueue
 
-__all__ = ["Archive", "Queued", "Skipped", "Submitted"]
+__all__ = ["MAX_NOTE", "Archive", "Queued", "Skipped", "Submitted"]
+
+MAX_NOTE = 2000  # characters: a note is a line or a paragraph, shown on pages and in listings
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class Submitted:
     queued: list[Queued] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     jobs: dict[int, list[str]] = field(default_factory=dict)
+    interrupted: bool = False  # capture_now was stopped by Ctrl-C or SIGTERM
 
 
 class Archive:
@@ -87,6 +93,8 @@ class Archive:
             raise StorageError(f"cannot create the home directory {home}: {exc.strerror}") from exc
         if not os.access(home, os.W_OK | os.X_OK):
             raise StorageError(f"the home directory {home} is not writable")
+        if self.warc_dir.exists() and not self.warc_dir.is_dir():
+            raise StorageError(f"the WARC directory {self.warc_dir} is a file, not a directory")
 
     def close(self) -> None:
         if self._index is not None:
@@ -164,15 +172,26 @@ class Archive:
         **options: Any,
     ) -> Submitted:
         """Submit the URLs (`options` as for `submit`), then capture them here, in the foreground,
-        reporting progress; Ctrl-C or SIGTERM stops the capture and settles its snapshots."""
+        reporting progress. Ctrl-C or SIGTERM stops the capture, settles its snapshots (partial
+        where the seed was kept) and returns with `interrupted` set."""
         from .workqueue import WorkQueue  # workqueue.py imports this module
 
         done = self.submit(urls, **options)
-        if done.queued:
+        if not done.queued:
+            return done
+        queue = WorkQueue(self.index, lease=self.settings.lease_timeout)
+        try:
             with _sigterm_interrupts():
-                WorkQueue(self.index, lease=self.settings.lease_timeout).run_here(
-                    self, done.queued, on_progress
-                )
+                queue.run_here(self, done.queued, on_progress)
+        except KeyboardInterrupt:
+            # The crawl child settles what it ran; settle too what we had claimed but not yet
+            # started, so that nothing of ours is left `running` (a worker's snapshots are its own).
+            done.interrupted = True
+            ids = [q.snapshot_id for q in done.queued]
+            with self.index.session() as s:
+                mine = list(s.scalars(select(Snapshot.id).where(
+                    Snapshot.id.in_(ids), Snapshot.claimed_by == queue.owner)))
+            finish_snapshots(self.index, mine, "interrupted by the user", keep_captured=True)
         return done
 
     # -- writing ---------------------------------------------------------------------------------
@@ -187,18 +206,30 @@ class Archive:
         trigger: str = "cli",
         browser: str | None = None,
     ) -> list[Queued]:
-        """Register a source and a queued snapshot per URL. Validates everything first, so bad
-        input changes nothing."""
+        """A queued snapshot per URL, on the URL's source: one source per URL, created the first
+        time (a URL given again gets a new snapshot on it, with the depth and scope asked for now,
+        and the note and schedule where given). Validates everything first, so bad input changes
+        nothing."""
         _check_shape(depth, scope, browser)
         if not urls:
             raise BadInput("no URL given")
-        clean = [normalize_url(u) for u in urls]
+        if note is not None and len(note) > MAX_NOTE:
+            raise BadInput(f"the note is {len(note)} characters long; at most {MAX_NOTE} are kept")
+        clean = list(dict.fromkeys(normalize_url(u) for u in urls))
         out: list[Queued] = []
         with self.index.session() as s:
             for url in clean:
-                src = Source(url=url, surt=surt_key(url), note=note, depth=depth, scope=scope,
-                             schedule=schedule, created_at=utcnow(), browser=browser)
-                s.add(src)
+                src = s.scalars(select(Source).where(Source.surt == surt_key(url), Source.url == url)
+                                .order_by(Source.id).limit(1)).first()  # surt: indexed
+                if src is None:
+                    src = Source(url=url, surt=surt_key(url), note=note, depth=depth, scope=scope,
+                                 schedule=schedule, created_at=utcnow(), browser=browser)
+                    s.add(src)
+                else:
+                    src.depth, src.scope = depth, scope
+                    src.note = note if note is not None else src.note
+                    src.schedule = schedule if schedule is not None else src.schedule
+                    src.browser = browser if browser is not None else src.browser
                 s.flush()
                 out.append(self._new_snapshot(s, src, trigger))
         return out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -165,6 +167,11 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `citevault serve` listens on.")
     port: int = Field(default=8000, description="Port `citevault serve` listens on.")
+    max_request_body: int = Field(
+        default=1_048_576, ge=1,
+        description="Largest request body the HTTP API accepts, in bytes; a larger one is answered "
+        "413 before it is read whole.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -179,7 +186,7 @@ class Settings(BaseSettings):
         toml_path = (Path(home) if home else _default_home()) / "citevault.toml"
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if toml_path.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+            sources.append(_StrictToml(settings_cls, toml_file=toml_path))
         return tuple(sources)
 
     @property
@@ -193,6 +200,23 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+class _StrictToml(TomlConfigSettingsSource):
+    """citevault.toml, where a key that names no setting is an error: a typo would otherwise
+    leave the setting at its default without a word."""
+
+    def __init__(self, settings_cls: type[BaseSettings], toml_file: Path) -> None:
+        try:
+            super().__init__(settings_cls, toml_file=toml_file)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{toml_file} is not valid TOML: {exc}") from exc
+        known = list(settings_cls.model_fields)
+        for key in self.toml_data:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"unknown setting {key!r} in {toml_file}{hint}")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -346,8 +346,11 @@ def decorate_file(
     copies: dict[str, ArchivedCopy] = {}
     if wanted:
         targets = list(dict.fromkeys(wanted.values()))
-        queued = archive.capture_now(targets, depth=0, note=f"linked from {path.name} (decorate)",
-                                     on_progress=on_progress).queued
+        done = archive.capture_now(targets, depth=0, note=f"linked from {path.name} (decorate)",
+                                   on_progress=on_progress)
+        if done.interrupted:  # what was captured is kept; the document is left as it was
+            raise KeyboardInterrupt
+        queued = done.queued
         by_url = {q.url: q for q in queued}
         with archive.index.session() as s:
             for url, norm in wanted.items():

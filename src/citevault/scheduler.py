@@ -275,6 +275,19 @@ class Scheduler:
             ids.append(self.set_check(source_id, check))
         return ids
 
+    def restore(self, settings: Settings) -> list[str]:
+        """Jobs again for every source whose schedule the index keeps but the job store lacks
+        (after `reindex` rebuilt the index from the WARC files). Returns the job ids added."""
+        have = {str(j.id) for j in self._aps.get_jobs(jobstore="default")}
+        with self.archive.index.session() as s:
+            rows = s.execute(select(Source.id, Source.schedule).where(Source.schedule.is_not(None))
+                             .order_by(Source.id)).all()
+        added: list[str] = []
+        for sid, spec in rows:
+            if f"recapture-{sid}" not in have:
+                added += self.apply(settings, sid, spec)
+        return added
+
     def jobs(self) -> list[dict[str, Any]]:
         """Every stored job: id, kind, source, schedule, next run (None when paused)."""
         urls: dict[int, str] = {}

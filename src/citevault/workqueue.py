@@ -260,11 +260,12 @@ class WorkQueue:
             if snap is None or snap.state != "running":
                 return True, None
             caps = s.execute(
-                select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == snapshot_id)
+                select(Capture.role, Capture.error, Capture.warc, Capture.status)
+                .where(Capture.snapshot_id == snapshot_id)
             ).all()
             if not caps and snap.trigger != "cli":
                 return False, None
-            state, why = settle_state(((r, e, w) for r, e, w in caps), INTERRUPTED, keep_captured=True)
+            state, why = settle_state(((r, e, w, st) for r, e, w, st in caps), INTERRUPTED, keep_captured=True)
             snap.state, snap.error, snap.finished_at = state, why, utcnow()
             snap.claimed_by, snap.heartbeat_at = None, None
             if snap.trigger == "cli" or snap.attempts >= MAX_ATTEMPTS:

@@ -42,7 +42,7 @@ def _count(archive: Archive, model: type[Source] | type[Snapshot]) -> int:
 
 @pytest.mark.parametrize("bad", [
     {"every": "soon"}, {"cron": "0 3 * *"}, {"every": "6h", "cron": "0 3 * * *"},
-    {"if_not_archived_within": "a while"}, {"depth": 2}, {"scope": "some"},
+    {"if_not_archived_within": "a while"}, {"depth": 2}, {"scope": "some"}, {"note": "x" * 2001},
 ])
 def test_bad_input_changes_nothing(archive: Archive, bad: dict[str, object]) -> None:
     with pytest.raises(BadInput):

@@ -23,7 +23,8 @@ from citevault.archive import Archive
 from citevault.cli import get_app
 from citevault.config import Settings
 from citevault.storage.errors import BadInput, NotFound
-from citevault.storage.models import Capture, Snapshot
+from citevault.storage.index import surt_key
+from citevault.storage.models import Capture, Snapshot, Source, utcnow
 from citevault.storage.warcstore import read_record_bytes
 from citevault.wacz_export import export_wacz
 from citevault.web import create_app
@@ -57,13 +58,19 @@ def exported(fakeweb: FakeWeb, tmp_path_factory: pytest.TempPathFactory) -> Iter
         archive = Archive(settings)
         first = archive.queue([site.article, DEAD])
         archive.capture(first)
-        second = archive.queue([site.article])
-        archive.capture(second)
-        archive.capture([archive.requeue(second[0].source_id)])
+        # A second source of the same URL, as indexes from before one source per URL hold (adding
+        # the URL again now makes a new snapshot of the first source).
+        with archive.index.session() as s:
+            src = Source(url=site.article, surt=surt_key(site.article), created_at=utcnow())
+            s.add(src)
+            s.flush()
+            second = src.id
+        archive.capture([archive.requeue(second)])
+        archive.capture([archive.requeue(second)])
         out = home / "article.wacz"
-        export_wacz(archive, second[0].source_id, out)
+        export_wacz(archive, second, out)
         archive.close()
-    yield Exported(home, settings, site, second[0].source_id, first[1].source_id, out)
+    yield Exported(home, settings, site, second, first[1].source_id, out)
 
 
 def source_captures(settings: Settings, source_id: int) -> list[Capture]:

@@ -187,8 +187,9 @@ def test_from_file_many_urls(web: tuple[FakeWeb, NewsSite], tmp_path: Path) -> N
     result = run("add", "-", "--depth", "0", "--json", input="\n".join(urls[:3]))
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)["sources"]) == 3
+    assert [s["id"] for s in json.loads(result.stdout)["sources"]] == [1, 2, 3]  # one source per URL
     listed = json.loads(run("list", "--json").stdout)["sources"]
-    assert len(listed) == 123
+    assert len(listed) == 120
 
 
 def test_warc_ip_address_only_when_fetched_directly(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -61,7 +61,8 @@ def test_writes_are_open_until_a_token_exists(api: tuple[TestClient, Archive]) -
     assert client.get("/api/sources").status_code == 200
     assert client.get("/api/sources", headers={"Authorization": "Basic x"}).status_code == 200
     assert client.get("/healthz").status_code == 200
-    assert len(client.get("/api/sources").json()["sources"]) == 2
+    [story] = client.get("/api/sources").json()["sources"]  # one source per URL, two snapshots
+    assert story["snapshots"] == 2
     # Revoked: refused; the last one revoked opens writes again.
     assert revoke_token(archive.index, "newsroom") == 0
     res = client.post("/api/sources", json=STORY, headers=bearer(token))

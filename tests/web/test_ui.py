@@ -18,6 +18,8 @@ from citevault.auth import create_token
 from citevault.config import Settings
 from citevault.crawler.recorder import CaptureRecorder
 from citevault.linkrot import check_source
+from citevault.storage.index import surt_key
+from citevault.storage.models import Snapshot, Source, utcnow
 from citevault.storage.snapshots import finish_snapshots
 from citevault.storage.warcstore import WarcStore
 from citevault.web import create_app
@@ -220,9 +222,16 @@ def test_search_and_source_page_from_recorded_captures(client: TestClient) -> No
                            role="requisite", parent_id=seed.id)
         rec.commit()
         finish_snapshots(archive.index, [queued.snapshot_id])  # partial: a requisite failed
-    [again] = archive.queue([PAGE])
+    with archive.index.session() as s:  # a second source of one URL, as indexes from before one
+        src = Source(url=PAGE, surt=surt_key(PAGE), created_at=utcnow())  # source per URL hold
+        s.add(src)
+        s.flush()
+        snap = Snapshot(source_id=src.id, trigger="cli", state="queued", queued_at=utcnow())
+        s.add(snap)
+        s.flush()
+        again = snap.id
     with WarcStore(Path(archive.warc_dir)) as store:
-        record(CaptureRecorder(archive.index, store), again.snapshot_id, PAGE, "20250101000000",
+        record(CaptureRecorder(archive.index, store), again, PAGE, "20250101000000",
                PAGE_HTML.replace(b"text", b"new text"))
 
     res = client.get("/ui/sources/1")

@@ -1,80 +1,23 @@
-"""The `citevault` command line: `get_app()` builds the Typer app from one sub-app per task, and its
-root command turns citevault errors into one-line messages and the contract's exit codes.
+"""The `citevault` command line: `get_app()` builds the Typer app from one sub-app per task.
 
-Modules: capture (add, decorate), query (list, show, history, get), admin (verify, reindex), cite
-(cite, export), linkrot (check, report), service (serve, worker, token, schedule), search (search);
-docs renders the reference (docs/cli.md) from the commands themselves.
+Modules: capture (add, decorate), query (list, show, history, get), search (search), admin (verify,
+reindex, key, stamp), cite (cite, export), linkrot (check, report), service (serve, worker, token,
+schedule); base holds what they share (the root command that maps errors to exit codes, --json,
+output, settings); docs renders the reference (docs/cli.md) from the commands themselves.
+
+Only the standard library is imported here, so that Ctrl-C while the rest loads is caught too.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING
 
-import typer
-from rich.console import Console
-from typer.core import TyperGroup
+if TYPE_CHECKING:
+    import typer
 
-from citevault.storage.errors import BadInput, CaptureFailed, CitevaultError
-
-from ..config import Settings, load_settings
-
-__all__ = ["JsonOpt", "fail", "get_app", "main", "print_json", "settings", "stderr"]
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-
-# Errors of these libraries come from a database or Redis server that is down or refuses us.
-_SERVER_LIBS = {"redis": "Redis server (CITEVAULT_REDIS_URL)",
-                "sqlalchemy": "index database (CITEVAULT_DATABASE_URL)",
-                "psycopg": "index database (CITEVAULT_DATABASE_URL)"}
-_BUSY = ("database is locked", "deadlock detected", "could not serialize", "lock timeout")
-
-
-def stderr() -> Console:
-    """The console for progress and messages: standard error, so --json output stays clean."""
-    return Console(stderr=True)
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One line on stderr, then exit."""
-    typer.echo(f"citevault: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def settings() -> Settings:
-    """The settings, with a bad one reported as bad input (exit 2)."""
-    try:
-        return load_settings()
-    except Exception as exc:
-        raise BadInput(f"bad settings: {' '.join(str(exc).split())}") from exc
-
-
-def print_json(doc: Any) -> None:
-    typer.echo(json.dumps(doc, indent=2, sort_keys=False))
-
-
-class _Root(TyperGroup):
-    """The root command: the one place where errors become exit codes, for every subcommand."""
-
-    def invoke(self, ctx: Any) -> Any:  # Any: typer bundles its own copy of click's Context
-        try:
-            return super().invoke(ctx)
-        except CaptureFailed as exc:
-            fail(str(exc), 1)
-        except CitevaultError as exc:
-            fail(str(exc), 2)
-        except Exception as exc:
-            lib = type(exc).__module__.split(".")[0]
-            if lib not in _SERVER_LIBS:
-                raise
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            # A server that was reached but failed the work (busy, deadlocked) is not bad input.
-            busy = any(m in first.lower() for m in _BUSY)
-            fail(f"{'the work failed in' if busy else 'cannot use'} the {_SERVER_LIBS[lib]}: {first}",
-                 1 if busy else 2)
-
+__all__ = ["COMMAND_MODULES", "get_app", "main"]
 
 # The task module of each top-level command, so that one run imports only its own task's
 # module (and what that imports): importing all of them costs more CPU than Scrapy's whole
@@ -82,9 +25,10 @@ class _Root(TyperGroup):
 COMMAND_MODULES = {
     "add": "capture", "decorate": "capture",
     "list": "query", "show": "query", "history": "query", "get": "query",
+    "search": "search",
     "verify": "admin", "reindex": "admin",
     "cite": "cite", "export": "cite",
-    "check": "linkrot", "report": "linkrot", "search": "search",
+    "check": "linkrot", "report": "linkrot",
     "serve": "service", "worker": "service", "token": "service", "schedule": "service",
 }
 _MODULES = ("capture", "query", "search", "admin", "cite", "linkrot", "service")
@@ -93,10 +37,14 @@ _MODULES = ("capture", "query", "search", "admin", "cite", "linkrot", "service")
 def get_app(only: str | None = None) -> typer.Typer:
     """The whole command line: the root app with each task's sub-app merged into it; with
     `only`, just that task module's commands."""
+    import typer
+
+    from .base import Root
+
     app = typer.Typer(
         name="citevault",
         help="Keep cited web sources alive: capture, index, re-check and replay them.",
-        cls=_Root,
+        cls=Root,
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
@@ -107,8 +55,13 @@ def get_app(only: str | None = None) -> typer.Typer:
 
 
 def main() -> None:
-    """The console script: build the app and run it (errors map to exit codes in `_Root`).
+    """The console script: build the app and run it. Errors become exit codes in `base.Root`;
+    Ctrl-C at any moment, even while the modules load, exits 130 without a traceback.
     A known command builds only its task's commands; anything else (no command, --help, a typo)
     the whole app, so help and usage errors list every command."""
-    first = sys.argv[1] if len(sys.argv) > 1 else ""
-    get_app(COMMAND_MODULES.get(first))()
+    try:
+        first = sys.argv[1] if len(sys.argv) > 1 else ""
+        get_app(COMMAND_MODULES.get(first))()
+    except KeyboardInterrupt:
+        sys.stderr.write("citevault: interrupted\n")
+        raise SystemExit(130) from None

@@ -7,13 +7,13 @@ from rich.console import Console
 from sqlalchemy import insert, select
 
 from citevault.crawler.pageindex import index_pages
-from citevault.storage.errors import CitevaultError
+from citevault.storage.errors import CaptureFailed, CitevaultError
 from citevault.storage.models import HTML_TYPES, Capture, Link
 from citevault.storage.reindex import reindex as rebuild_index
 from citevault.storage.verify import verify as verify_records
 
 from ..archive import Archive
-from . import JsonOpt, print_json, settings
+from .base import JsonOpt, print_json, settings
 
 __all__ = ["commands", "rebuild_links", "reindex", "verify"]
 
@@ -64,32 +64,51 @@ def rebuild_links(archive: Archive) -> int:
 def verify(json_out: JsonOpt = False) -> None:
     """Fixity check: read every indexed record back and compare its digests. Exit 1 on any problem."""
     with Archive(settings()) as archive:
-        problems = verify_records(archive.index, archive.warc_dir)
+        checked = 0
+
+        def count(n: int) -> None:
+            nonlocal checked
+            checked = n
+
+        problems = verify_records(archive.index, archive.warc_dir, count)
         if json_out:
-            print_json({"ok": not problems, "problems": [p.__dict__ for p in problems]})
+            print_json({"ok": not problems, "checked": checked, "problems": [p.__dict__ for p in problems]})
         else:
             out = Console()
             for p in problems:
                 out.print(f"[red]BAD[/] capture {p.capture_id} {p.url} ({p.warc}:{p.offset}): {p.reason}")
-            out.print("all records match the index" if not problems else f"{len(problems)} problem(s)")
+            if problems:
+                out.print(f"{len(problems)} problem(s) in {checked} record(s)")
+            elif checked:
+                out.print(f"all {checked} records match the index")
+            else:
+                out.print(f"nothing to verify: the index holds no archived records ({archive.warc_dir})")
         if problems:
             raise typer.Exit(1)
 
 
 def reindex(json_out: JsonOpt = False) -> None:
     """Rebuild the index from the WARC files: add every source, snapshot, capture and link the
-    index lacks, and the metadata and full-text index of every archived page (after losing the
-    database, point it at an empty one and run this)."""
+    index lacks, the metadata and full-text index of every archived page, and the schedules of
+    its sources (after losing the database, point it at an empty one and run this). Exit 1 when
+    there is no WARC file to rebuild from."""
+    from ..scheduler import open_schedules  # APScheduler: only when needed
+
     with Archive(settings()) as archive:
         result = rebuild_index(archive.index, archive.warc_dir)
         links = rebuild_links(archive)
         pages = index_pages(archive.index, archive.warc_dir)
-        if json_out:
-            print_json({**result.__dict__, "links": links, "pages": pages})
-            return
+        with open_schedules(archive) as sched:
+            jobs = sched.restore(archive.settings)
+    if json_out:
+        print_json({**result.__dict__, "links": links, "pages": pages, "schedules": jobs})
+    else:
         Console().print(
             f"{result.files} WARC files, {result.records} records, {result.added} added to the index"
-            f" ({result.sources} sources, {result.snapshots} snapshots, {links} links, {pages} pages)"
+            f" ({result.sources} sources, {result.snapshots} snapshots, {links} links, {pages} pages,"
+            f" {len(jobs)} schedule jobs)"
             + (f"; closed {len(result.recovered)} file(s) a crashed capture left open"
                if result.recovered else "")
         )
+    if not result.files:
+        raise CaptureFailed(f"no WARC files in {archive.warc_dir}: nothing to rebuild the index from")

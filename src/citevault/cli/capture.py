@@ -19,7 +19,8 @@ from citevault.storage.models import Snapshot
 from ..archive import Archive
 from ..config import Settings
 from ..serializers import snapshot_json
-from . import JsonOpt, print_json, settings, stderr
+from ..wacz_export import check_writable
+from .base import JsonOpt, fail, print_json, settings, stderr
 
 __all__ = ["add", "commands", "decorate"]
 
@@ -112,8 +113,11 @@ def add(
         _print_add_summary(results)
         for k in done.skipped:
             err.print(f"skipped {k.url}: archived at {k.capture.timestamp}, within {if_not_archived_within}")
+    if done.interrupted:
+        kept = sum(1 for r in results for c in r["snapshot"]["captures"] if c["warc"])
+        fail(f"interrupted: kept {kept} record(s) of what was captured so far", 130)
     failed = [r for r in results if r["snapshot"]["state"] == "failed"]
-    if failed:  # a seed that could not be captured: exit 1, also when others were
+    if failed:  # a seed that could not be captured or answered an error: exit 1, also when others were
         first = failed[0]
         what = "" if len(results) == 1 else f"{len(failed)} of {len(results)} URLs failed; "
         raise CaptureFailed(f"{what}could not capture {first['url']}: {first['snapshot']['error']}")
@@ -141,23 +145,28 @@ def browser_check(cfg: Settings, browser: str | None) -> str | None:
 def _print_add_summary(results: list[dict[str, Any]]) -> None:
     out = Console()
     table = Table(title="citevault add")
-    for col in ("source", "url", "state", "captured", "cited", "requisites", "failed", "bytes"):
+    for col in ("source", "url", "state", "status", "captured", "cited", "requisites", "failed", "bytes"):
         table.add_column(col, overflow="fold")
     for r in results:
         snap = r["snapshot"]
         caps = snap["captures"]
         ok = [c for c in caps if c["warc"]]
+        seed = next((c for c in ok if c["role"] == "seed"), None)  # the page itself, redirects followed
         table.add_row(
-            str(r["id"]), r["url"], snap["state"], str(len(ok)),
+            str(r["id"]), r["url"], snap["state"], str(seed["status"]) if seed else "-", str(len(ok)),
             str(sum(1 for c in ok if c["role"] == "cited")),
             str(sum(1 for c in ok if c["role"] == "requisite")),
             str(sum(1 for c in caps if c["error"])), decimal(snap["bytes_written"]),
         )
     out.print(table)
     for r in results:
+        why = r["snapshot"]["error"]
+        said = {c["error"] for c in r["snapshot"]["captures"]}  # said below, per capture
+        if r["snapshot"]["state"] == "failed" and why and why not in said:
+            out.print(f"  [red]failed[/] {r['url']}: {why}", highlight=False)
         for c in r["snapshot"]["captures"]:
             if c["error"]:
-                out.print(f"  [red]failed[/] {c['url']}: {c['error']}")
+                out.print(f"  [red]failed[/] {c['url']}: {c['error']}", highlight=False)
 
 
 def decorate(
@@ -169,7 +178,6 @@ def decorate(
     archived copy (Robust Links in HTML, an "archived" link after it in Markdown)."""
     # Imported here: lxml and the citation formats cost `add` start-up CPU it has no use for.
     from ..decorate import decorate_file, document_kind
-    from ..wacz_export import check_writable
 
     document_kind(file)
     check_writable(output or file)

@@ -12,12 +12,9 @@ from ..archive import Archive
 from ..citations import FORMATS, source_citations
 from ..citations import cite as cite_text
 from ..wacz_export import check_writable, export_wacz
-from . import JsonOpt, print_json, settings, stderr
+from .base import JsonOpt, SourceArg, print_json, settings, stderr
 
 __all__ = ["cite", "commands", "export"]
-
-SourceArg = Annotated[int, typer.Argument(help="A source id (see `list`).")]
-
 
 def commands() -> typer.Typer:
     app = typer.Typer()

@@ -3,7 +3,7 @@ drifted, since when, and the archived copy to cite instead)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -14,13 +14,10 @@ from citevault.storage.models import LinkCheck
 
 from ..archive import Archive
 from ..linkrot import check_all, check_source, linkcheck_json, report_all, report_source
-from . import JsonOpt, print_json, settings, stderr
+from .base import JsonOpt, OptionalSource, print_json, settings, stderr
 
 __all__ = ["check", "commands", "report"]
 
-OptionalSource = Annotated[
-    int | None, typer.Argument(help="A source id (see `list`); default every source.")
-]
 
 
 def commands() -> typer.Typer:

@@ -19,7 +19,7 @@ from citevault.storage.models import Source
 from ..archive import Archive
 from ..serializers import cdx_row, source_detail, source_summary
 from ..urlnorm import normalize_url
-from . import JsonOpt, print_json, settings, stderr
+from .base import JsonOpt, SourceArg, print_json, settings, stderr
 
 __all__ = ["commands", "get", "history", "list_", "show"]
 
@@ -50,7 +50,7 @@ def list_(json_out: JsonOpt = False) -> None:
     Console().print(table)
 
 
-def show(source_id: Annotated[int, typer.Argument(help="A source id (see `list`).")],
+def show(source_id: SourceArg,
          json_out: JsonOpt = False) -> None:
     """One source: its snapshots, captures and cited links with their health."""
     with Archive(settings()) as archive, archive.index.session() as s:

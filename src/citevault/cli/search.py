@@ -12,7 +12,7 @@ from citevault.storage.search import SearchHit, SearchQuery, search
 
 from ..archive import Archive
 from ..memento import replay_url
-from . import JsonOpt, print_json, settings
+from .base import JsonOpt, print_json, settings
 
 __all__ = ["commands", "search_command"]
 

@@ -13,7 +13,7 @@ from citevault.storage.errors import BadInput
 
 from ..archive import Archive
 from ..config import load_settings
-from . import JsonOpt, fail, print_json, settings, stderr
+from .base import JsonOpt, fail, print_json, settings, stderr
 
 __all__ = ["commands"]
 

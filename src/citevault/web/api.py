@@ -27,11 +27,12 @@ from citevault.storage.errors import BadInput
 from citevault.storage.index import get_snapshot, get_source, history
 from citevault.storage.models import Source
 
+from ..archive import MAX_NOTE
 from ..metrics import CONTENT_TYPE_LATEST
 from ..scheduler import open_schedules
 from ..serializers import cdx_row, snapshot_json, source_detail, source_summary
 from ..urlnorm import normalize_url
-from .deps import ArchiveDep
+from .deps import ArchiveDep, RowId
 from .deps import get_archive as _archive
 from .deps import get_workqueue as _workqueue
 
@@ -50,7 +51,8 @@ class SourceRequest(BaseModel):
     scope: str = Field(default="cited", description="cited: main-content links; all: every outlink.")
     every: str | None = Field(default=None, description="Recapture interval, e.g. 6h, 30m, 1d, 90s.")
     cron: str | None = Field(default=None, description="Recapture cron expression (5 fields, UTC).")
-    note: str | None = Field(default=None, description="A note kept with the source.")
+    note: str | None = Field(default=None, max_length=MAX_NOTE,
+                             description=f"A note kept with the source (at most {MAX_NOTE} characters).")
     browser: str | None = Field(
         default=None, description="auto|always|never: render pages in Chromium (default: CITEVAULT_BROWSER); "
         "kept with the source for its recaptures.",
@@ -100,14 +102,14 @@ def list_sources(archive: ArchiveDep) -> dict[str, Any]:
 
 
 @router.get("/api/sources/{source_id}", tags=["api"])
-def show_source(source_id: int, archive: ArchiveDep) -> dict[str, Any]:
+def show_source(source_id: RowId, archive: ArchiveDep) -> dict[str, Any]:
     """One source: its snapshots, captures and cited links with their health."""
     with archive.index.session() as s:
         return source_detail(s, get_source(s, source_id))
 
 
 @router.get("/api/snapshots/{snapshot_id}", tags=["api"])
-def show_snapshot(snapshot_id: int, archive: ArchiveDep) -> dict[str, Any]:
+def show_snapshot(snapshot_id: RowId, archive: ArchiveDep) -> dict[str, Any]:
     """One capture run: state (queued, running, done, partial, failed), counts, captures."""
     with archive.index.session() as s:
         return snapshot_json(s, get_snapshot(s, snapshot_id))

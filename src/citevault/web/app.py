@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citevault.storage.errors import CitevaultError
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
     # Exception: Starlette answers unexpected errors through this handler too (and still logs them).
     for exc_type in (CitevaultError, RequestValidationError, StarletteHTTPException, Exception):
         app.add_exception_handler(exc_type, _error_response)
+    app.add_middleware(_BodyLimit, limit=settings.max_request_body)
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:
@@ -118,3 +120,36 @@ async def _error_response(request: Request, exc: Exception) -> Response:
             status_code=status, headers=page_headers(headers),
         )
     return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class _BodyLimit:
+    """A request body over `limit` bytes is refused with 413 as soon as that is known (from
+    Content-Length, else from the bytes received so far), never read whole. The error is raised
+    where the route reads its body, so the one handler above answers it."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            if declared.isdigit() and int(declared) > self.limit:
+                raise self._too_large()
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise self._too_large()
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _too_large(self) -> StarletteHTTPException:
+        return StarletteHTTPException(
+            413, f"the request body is larger than {self.limit} bytes (CITEVAULT_MAX_REQUEST_BODY)")

@@ -14,7 +14,7 @@ from starlette.background import BackgroundTask
 
 from ..citations import FORMATS, render, source_citations
 from ..wacz_export import export_wacz
-from .deps import ArchiveDep, BaseUrlDep
+from .deps import ArchiveDep, BaseUrlDep, RowId
 
 __all__ = ["router"]
 
@@ -37,7 +37,7 @@ _MEDIA_TYPES = {
 def cite(
     archive: ArchiveDep,
     base_url: BaseUrlDep,
-    source_id: int,
+    source_id: RowId,
     format: Annotated[
         str, Query(description=f"One of {', '.join(FORMATS)}, or json.")
     ] = "robust-html",
@@ -54,7 +54,7 @@ def cite(
     summary="A WACZ package of a source's snapshots (records copied from the WARC files)",
     response_class=FileResponse,
 )
-async def wacz(archive: ArchiveDep, source_id: int) -> FileResponse:
+async def wacz(archive: ArchiveDep, source_id: RowId) -> FileResponse:
     tmp = Path(tempfile.mkdtemp(prefix="citevault-wacz-"))
     try:
         result = await run_in_threadpool(export_wacz, archive, source_id, tmp / "export.wacz")

@@ -7,9 +7,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import State
+
+from citevault.storage.models import MAX_ROW_ID
 
 from ..archive import Archive
 from ..auth import check_access
@@ -23,6 +25,7 @@ __all__ = [
     "COOKIE",
     "ArchiveDep",
     "BaseUrlDep",
+    "RowId",
     "RootDep",
     "SettingsDep",
     "TemplatesDep",
@@ -40,6 +43,9 @@ __all__ = [
 ]
 
 COOKIE = "citevault_session"
+# A larger id would fail in the database driver (a 500): refused as bad input (400) instead.
+RowId = Annotated[int, Path(ge=0, le=MAX_ROW_ID, description="A row id (a source's, a snapshot's).")]
+
 # Liveness probes and the way in stay open even when reads need a token.
 _OPEN_PATHS = frozenset({"/healthz", "/ui/login"})
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -20,7 +20,7 @@ from ..linkrot import check_source, linkcheck_json, report_source
 from ..linkrot.jobs import Busy, CheckQueue
 from ..storage.errors import NotFound
 from ..storage.models import Source
-from .deps import ArchiveDep, BaseUrlDep
+from .deps import ArchiveDep, BaseUrlDep, RowId
 
 __all__ = ["router"]
 
@@ -28,7 +28,7 @@ router = APIRouter(tags=["link health"])
 
 
 @router.get("/api/sources/{source_id}/report", summary="Health of every citation of a source")
-async def source_report(archive: ArchiveDep, base_url: BaseUrlDep, source_id: int) -> dict[str, Any]:
+async def source_report(archive: ArchiveDep, base_url: BaseUrlDep, source_id: RowId) -> dict[str, Any]:
     """Per citation: the latest check's outcome, since when, and the archived copy to cite instead."""
     return await run_in_threadpool(report_source, archive, source_id, base_url)
 
@@ -57,7 +57,7 @@ def _known(archive: Archive, source_id: int) -> None:
 
 @router.post("/api/sources/{source_id}/check", status_code=202,
              summary="Queue a check of a source's cited URLs")
-async def source_check(request: Request, archive: ArchiveDep, source_id: int) -> dict[str, Any]:
+async def source_check(request: Request, archive: ArchiveDep, source_id: RowId) -> dict[str, Any]:
     """Queue a re-check of every cited URL of a source; its results are recorded (see the report)
     and kept on the job. Writes need a bearer token once any token exists (the app-wide
     `authorize` dependency)."""

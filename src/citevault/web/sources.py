@@ -19,13 +19,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from citevault.storage.errors import NotFound
 from citevault.storage.index import get_snapshot, get_source
-from citevault.storage.models import Capture, Snapshot
+from citevault.storage.models import MAX_ROW_ID, Capture, Snapshot
 
 from ..citations import Citation, render, source_citations
 from ..linkrot import check_source, report_source
 from ..serializers import snapshot_json, source_summary
-from .deps import get_archive, get_base_url, get_root
+from .deps import RowId, get_archive, get_base_url, get_root
 from .forms import authorize_form, read_form, same_origin
 from .pages import render_page
 
@@ -64,7 +65,7 @@ def _usable_seed(cites: list[Citation]) -> bool:
 
 
 @router.get("/ui/sources/{source_id}", response_class=HTMLResponse)
-def source_page(request: Request, source_id: int, snapshot: int | None = None, page: int | None = None,
+def source_page(request: Request, source_id: RowId, snapshot: int | None = None, page: int | None = None,
                 links: int | None = None) -> HTMLResponse:
     archive = get_archive(request)
     base = get_base_url(request)
@@ -119,7 +120,7 @@ def progress(request: Request, snapshot_id: int) -> dict[str, Any]:
 
 
 @router.get("/ui/sources/{source_id}/report", response_class=HTMLResponse)
-def report_page(request: Request, source_id: int) -> HTMLResponse:
+def report_page(request: Request, source_id: RowId) -> HTMLResponse:
     archive = get_archive(request)
     with archive.index.session() as s:
         detail = source_summary(s, get_source(s, source_id))
@@ -130,7 +131,7 @@ def report_page(request: Request, source_id: int) -> HTMLResponse:
 
 
 @router.get("/ui/sources/{source_id}/cite", response_class=HTMLResponse)
-def cite_page(request: Request, source_id: int) -> HTMLResponse:
+def cite_page(request: Request, source_id: RowId) -> HTMLResponse:
     archive = get_archive(request)
     with archive.index.session() as s:
         detail = source_summary(s, get_source(s, source_id))
@@ -145,6 +146,8 @@ def cite_page(request: Request, source_id: int) -> HTMLResponse:
 async def check_now(request: Request) -> Response:
     """Check every cited link of a source now (as POST /api/sources/{id}/check), then show the report."""
     source_id = int(request.path_params["source_id"])
+    if source_id > MAX_ROW_ID:  # past what the database's integer holds: no such source
+        raise NotFound(f"no source with id {source_id}")
     same_origin(request)
     await read_form(request)
     await run_in_threadpool(authorize_form, request)

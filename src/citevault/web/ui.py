@@ -11,17 +11,17 @@ Content-Security-Policy.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from citevault.storage.errors import BadInput, CitevaultError
+from citevault.storage.errors import BadInput, CitevaultError, NotFound
 from citevault.storage.index import history
-from citevault.storage.models import Snapshot, Source
+from citevault.storage.models import MAX_ROW_ID, Snapshot, Source
 
 from ..auth import tokens_exist
 from ..serializers import source_summary
@@ -72,7 +72,7 @@ def _home(request: Request, values: dict[str, str], error: str | None = None,
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, before: int | None = None) -> HTMLResponse:
+def home(request: Request, before: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID)] = None) -> HTMLResponse:
     """The archive form and the sources, newest first, a page at a time (`before` a source id)."""
     return _home(request, {}, before=before)
 
@@ -122,6 +122,8 @@ def _requeue(request: Request, source_id: int) -> int:
 async def retry(request: Request) -> Response:
     """Capture a source again now (a new snapshot), e.g. after a failed or partial run."""
     source_id = int(request.path_params["source_id"])
+    if source_id > MAX_ROW_ID:  # past what the database's integer holds: no such source
+        raise NotFound(f"no source with id {source_id}")
     same_origin(request)
     await read_form(request)
     await run_in_threadpool(authorize_form, request)

@@ -1,0 +1,89 @@
+"""What the command modules share: the root command, which turns citevault errors into one-line
+messages and the contract's exit codes, the --json option, output helpers and settings."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from typer.core import TyperGroup
+
+from citevault.storage.errors import BadInput, CaptureFailed, CitevaultError
+from citevault.storage.models import MAX_ROW_ID
+
+from ..config import Settings, load_settings
+
+__all__ = ["JsonOpt", "OptionalSource", "Root", "SourceArg", "fail", "print_json", "settings", "stderr"]
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+SourceArg = Annotated[int, typer.Argument(help="A source id (see `list`).", min=0, max=MAX_ROW_ID)]
+OptionalSource = Annotated[
+    int | None, typer.Argument(help="A source id (see `list`); default every source.", min=0, max=MAX_ROW_ID)
+]
+
+# Errors of these libraries come from a database or Redis server that is down or refuses us.
+_SERVER_LIBS = {"redis": "Redis server (CITEVAULT_REDIS_URL)",
+                "sqlalchemy": "index database (CITEVAULT_DATABASE_URL)",
+                "psycopg": "index database (CITEVAULT_DATABASE_URL)"}
+_BUSY = ("database is locked", "deadlock detected", "could not serialize", "lock timeout")
+
+
+def stderr() -> Console:
+    """The console for progress and messages: standard error, so --json output stays clean."""
+    return Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr, then exit."""
+    typer.echo(f"citevault: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    """The settings, with a bad one reported as bad input (exit 2) in one line."""
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise BadInput("; ".join(_setting_error(e) for e in exc.errors())) from exc
+    except Exception as exc:
+        raise BadInput(f"bad settings: {' '.join(str(exc).split())}") from exc
+
+
+def _setting_error(error: Any) -> str:
+    """`bad setting CITEVAULT_TIMEOUT: Input should be a valid number (got 'abc')`: pydantic's
+    message without its type codes and documentation links."""
+    name = str(error["loc"][0]) if error.get("loc") else ""
+    where = f"CITEVAULT_{name.upper()}" if name else "settings"
+    got = error.get("input")
+    shown = f" (got {got!r})" if isinstance(got, str | int | float) and name else ""
+    return f"bad setting {where}: {error['msg']}{shown}"
+
+
+def print_json(doc: Any) -> None:
+    typer.echo(json.dumps(doc, indent=2, sort_keys=False))
+
+
+class Root(TyperGroup):
+    """The root command: the one place where errors become exit codes, for every subcommand."""
+
+    def invoke(self, ctx: Any) -> Any:  # Any: typer bundles its own copy of click's Context
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except CaptureFailed as exc:
+            fail(str(exc), 1)
+        except CitevaultError as exc:
+            fail(str(exc), 2)
+        except Exception as exc:
+            lib = type(exc).__module__.split(".")[0]
+            if lib not in _SERVER_LIBS:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            # A server that was reached but failed the work (busy, deadlocked) is not bad input.
+            busy = any(m in first.lower() for m in _BUSY)
+            fail(f"{'the work failed in' if busy else 'cannot use'} the {_SERVER_LIBS[lib]}: {first}",
+                 1 if busy else 2)
