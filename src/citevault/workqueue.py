@@ -265,7 +265,8 @@ class WorkQueue:
             ).all()
             if not caps and snap.trigger != "cli":
                 return False, None
-            state, why = settle_state(((r, e, w, st) for r, e, w, st in caps), INTERRUPTED, keep_captured=True)
+            rows = [(r, e, w, st) for r, e, w, st in caps]
+            state, why = settle_state(rows, INTERRUPTED, keep_captured=True)
             snap.state, snap.error, snap.finished_at = state, why, utcnow()
             snap.claimed_by, snap.heartbeat_at = None, None
             if snap.trigger == "cli" or snap.attempts >= MAX_ATTEMPTS:
