@@ -12,20 +12,24 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from citevault.storage.db import open_index
+from citevault.storage.db import Index, open_index
 from citevault.storage.index import settle_state
+from citevault.storage.manifest import ManifestBook
 from citevault.storage.models import Capture, Snapshot
 from citevault.storage.warcstore import WarcStore
 
 from .progress import Progress, Seed
 from .recorder import CaptureRecorder
+
+if TYPE_CHECKING:
+    from .provenance import ProvenanceCollector
 
 __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
 
@@ -47,6 +51,11 @@ class CrawlOptions:
     max_response_size: int = 100_000_000
     retries: int = 2
     log_level: str = "CRITICAL"
+    # Evidence (crawler/seal.py): TSAs to stamp each snapshot's manifest, and the trust store
+    # certificate chains are validated against for the provenance record.
+    tsa_urls: list[str] = field(default_factory=list)
+    tsa_timeout: float = 10.0
+    tls_ca_file: str | None = None
 
     def scrapy_settings(self) -> dict[str, Any]:
         return {
@@ -74,8 +83,10 @@ class CrawlOptions:
                 "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
                 "citevault.crawler.robots.RobotsTxtMiddleware": 100,
                 "citevault.crawler.guard.PrivateNetworkMiddleware": 760,
+                "citevault.crawler.provenance.ProvenanceMiddleware": 940,
                 "citevault.crawler.middlewares.RawExchangeMiddleware": 950,
             },
+            "DOWNLOAD_HANDLERS": {"https": "citevault.crawler.provenance.TlsRecordingHandler"},
             "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
             "STATS_DUMP": False,
         }
@@ -116,6 +127,7 @@ def crawl(
     """Run one crawl in this process (starts the Twisted reactor: once per process)."""
     from scrapy.crawler import CrawlerProcess  # only in the crawl process: Scrapy is slow to import
 
+    from .provenance import ProvenanceCollector
     from .spider import CaptureSpider
 
     index = open_index(options.database_url)
@@ -124,6 +136,10 @@ def crawl(
         software="citevault (Scrapy, warcio)",
     )
     recorder = CaptureRecorder(index, store, batch_size=64, batch_age=0.25)
+    book = ManifestBook()
+    store.listeners.append(book)
+    collector = ProvenanceCollector(options.tls_ca_file)
+    started = datetime.now(UTC)
     # Pending requests wait on disk, not in memory, so a crawl's memory stays flat however many
     # URLs it queues (a `--scope all` hub, hundreds of seeds). The directory lives for this crawl
     # only: an interrupted crawl is queued again whole, never resumed from it.
@@ -133,11 +149,13 @@ def crawl(
         settings["JOBDIR"] = queue_dir.name
         process = CrawlerProcess(settings)
         crawler = process.create_crawler(CaptureSpider)
-        process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress)
+        process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress,
+                      provenance=collector)
         process.start()
         reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
     finally:
         recorder.commit()  # rows still pending when the crawl was stopped
+        _seal(options, seeds, index, store, recorder, book, collector, started)
         store.close()
         index.dispose()
         queue_dir.cleanup()
@@ -145,6 +163,34 @@ def crawl(
     # fetched, so the snapshot is partial at best, never done.
     stopped = None if reason == "finished" else "interrupted: the crawl stopped before it finished"
     finish_snapshots(options.database_url, [s.snapshot_id for s in seeds], stopped, keep_captured=True)
+
+
+def _seal(
+    options: CrawlOptions, seeds: list[Seed], index: Index, store: WarcStore, recorder: CaptureRecorder,
+    book: ManifestBook, collector: ProvenanceCollector, started: datetime,
+) -> None:
+    """Seal each snapshot the crawl started (provenance, manifest, timestamps). A failure here
+    is reported, never allowed to lose the capture itself."""
+    from .seal import SealRequest, seal_snapshot
+
+    for seed in seeds:
+        key = recorder.snapshot_key(seed.snapshot_id)
+        if key is None:
+            continue
+        capture = {
+            "mode": "http", "engine": "Scrapy", "user_agent": options.user_agent, "seed": seed.url,
+            "depth": seed.depth, "scope": seed.scope, "obey_robots": options.obey_robots,
+            "limits": {
+                "timeout_s": options.timeout, "max_response_bytes": options.max_response_size,
+                "retries": options.retries, "concurrency": options.concurrency,
+                "concurrency_per_host": options.concurrency_per_host,
+            },
+        }
+        req = SealRequest(seed.snapshot_id, key, capture, started, options.tsa_urls, options.tsa_timeout)
+        try:
+            seal_snapshot(index, store, book, collector, req)
+        except Exception as exc:
+            print(f"citevault: sealing snapshot {seed.snapshot_id} failed: {exc}", file=sys.stderr)
 
 
 def _child_main() -> None:

@@ -118,6 +118,10 @@ class CaptureRecorder:
         self._snapshot_keys: dict[int, str] = {}
         self._record_ids: dict[int, str] = {}
 
+    def snapshot_key(self, snapshot_id: int) -> str | None:
+        """The key of a snapshot started by this recorder (its records' WARC-Citevault-Snapshot)."""
+        return self._snapshot_keys.get(snapshot_id)
+
     # -- transactions ----------------------------------------------------------------------------
     def _tx(self) -> Session:
         """The open transaction rows are added to; committed by `commit()`."""

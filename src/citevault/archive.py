@@ -89,6 +89,9 @@ class Archive:
             timeout=s.timeout,
             max_response_size=s.max_response_size,
             retries=s.retries,
+            tsa_urls=[u.strip() for u in s.tsa_urls.split(",") if u.strip()],
+            tsa_timeout=s.tsa_timeout,
+            tls_ca_file=str(s.tls_ca_file) if s.tls_ca_file else None,
         )
 
     # -- writing ---------------------------------------------------------------------------------

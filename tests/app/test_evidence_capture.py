@@ -1,0 +1,103 @@
+"""Evidence at capture time: provenance and manifest records, RFC 3161 timestamps from a local TSA
+(pending while it is down, added once it is back), `openssl ts -verify` on a stored token."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+from warcio.archiveiterator import ArchiveIterator
+
+from citevault.cli import get_app
+from citevault.config import Settings
+from citevault.storage.db import open_index
+from citevault.storage.models import EvidenceRecord
+from tests.app.tsa import LocalTSA
+from tests.fakeweb import NewsSite
+
+
+@pytest.fixture
+def tsa(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalTSA]:
+    with LocalTSA() as t:
+        monkeypatch.setenv("CITEVAULT_TSA_URLS", t.url)
+        # The TSA is on loopback, next to the fake web's proxy: reach it directly.
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        yield t
+
+
+def add(url: str) -> dict[str, Any]:
+    result = CliRunner().invoke(get_app(), ["add", url, "--depth", "0", "--json"])
+    assert result.exit_code == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def evidence_rows(home: Path) -> list[EvidenceRecord]:
+    index = open_index(Settings(home=home).effective_database_url)
+    try:
+        with index.session() as s:
+            rows = list(s.scalars(select(EvidenceRecord).order_by(EvidenceRecord.id)))
+            s.expunge_all()
+            return rows
+    finally:
+        index.dispose()
+
+
+def metadata_records(home: Path) -> list[tuple[dict[str, str], bytes]]:
+    out = []
+    for path in sorted((home / "warcs").glob("*.warc.gz")):
+        with open(path, "rb") as fh:
+            for rec in ArchiveIterator(fh):
+                if rec.rec_type == "metadata":
+                    out.append((dict(rec.rec_headers.headers), rec.content_stream().read()))
+    return out
+
+
+def test_capture_writes_provenance_manifest_and_a_verifiable_token(
+    news: NewsSite, tsa: LocalTSA, home: Path, tmp_path: Path
+) -> None:
+    doc = add(news.article)
+    assert doc["sources"][0]["snapshot"]["state"] == "done"
+    rows = evidence_rows(home)
+    assert [r.kind for r in rows] == ["provenance", "manifest", "timestamp"]
+    manifest, stamp = rows[1], rows[2]
+    assert stamp.state == "written" and stamp.gen_time is not None and stamp.tsa_url == tsa.url
+
+    records = metadata_records(home)
+    kinds = {h.get("WARC-Citevault-Evidence"): (h, body) for h, body in records}
+    prov_head, prov_body = kinds["provenance"]
+    assert prov_head["WARC-Target-URI"].startswith("urn:citevault:provenance:")
+    prov = json.loads(prov_body)
+    assert prov["capture"]["mode"] == "http" and prov["capture"]["seed"] == news.article
+    assert prov["software"]["versions"]["scrapy"]
+    origins = {o["origin"]: o for o in prov["origins"]}
+    seed_origin = origins[next(iter(origins))]
+    assert seed_origin["proxy"] and seed_origin["dns_answers"] is None  # the proxy resolved names
+    assert any(r["uri"] == news.article and r["fetched_at"] for r in prov["records"])
+
+    man_head, man_body = kinds["manifest"]
+    import hashlib
+
+    assert hashlib.sha256(man_body).hexdigest() == manifest.sha256
+    listed = json.loads(man_body)["records"]
+    assert prov_head["WARC-Record-ID"] in {e["record_id"] for e in listed}
+    assert any(e["target_uri"] == news.article and e["type"] == "response" for e in listed)
+    assert all(e["block_sha256"].startswith("sha256:") for e in listed)
+
+    tok_head, token = kinds["timestamp"]
+    assert tok_head["WARC-Refers-To"] == man_head["WARC-Record-ID"]
+    (tmp_path / "manifest.json").write_bytes(man_body)
+    (tmp_path / "token.tsr").write_bytes(token)
+    done = subprocess.run(
+        ["openssl", "ts", "-verify", "-data", str(tmp_path / "manifest.json"), "-in",
+         str(tmp_path / "token.tsr"), "-CAfile", str(tsa.ca_file)],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0 and "Verification: OK" in done.stdout, done.stderr
+
