@@ -23,7 +23,9 @@ __all__ = [
     "compare_entry",
     "entry_of",
     "manifest_body",
+    "mismatch",
     "parse_manifest",
+    "record_facts",
 ]
 
 # Names the kind of an evidence record (provenance|manifest|timestamp); also what a manifest skips.
@@ -84,24 +86,39 @@ def entry_of(rec: ArcWarcRecord, block_digest: str, warc: str, offset: int, leng
     )
 
 
-def compare_entry(rec: ArcWarcRecord, listed: dict[str, Any]) -> str | None:
-    """Why a record read back (warcio, with `no_record_parse=True` so that `raw_stream` is the
-    whole block) differs from its manifest entry, or None when it matches. Reads the block."""
+def record_facts(rec: ArcWarcRecord) -> dict[str, Any]:
+    """What a manifest entry says of a record, read back (warcio, with `no_record_parse=True` so
+    that `raw_stream` is the whole block). Reads the block."""
     head = rec.rec_headers
-    checks = (
-        ("WARC-Type", rec.rec_type, listed.get("type")),
-        ("WARC-Target-URI", head.get_header("WARC-Target-URI"), listed.get("target_uri")),
-        ("WARC-Date", head.get_header("WARC-Date"), listed.get("date")),
-        ("WARC-Block-Digest", head.get_header("WARC-Block-Digest"), listed.get("block_digest")),
-        ("WARC-Payload-Digest", head.get_header("WARC-Payload-Digest"), listed.get("payload_digest")),
-    )
-    for name, got, want in checks:
-        if got != want:
-            return f"{name} is {got!r}, the manifest says {want!r}"
-    got_sha = _stream_sha256(rec.raw_stream)
-    if got_sha != listed.get("block_sha256"):
-        return f"its block hashes to {got_sha}, the manifest says {listed.get('block_sha256')}"
+    return {
+        "record_id": head.get_header("WARC-Record-ID"),
+        "type": rec.rec_type,
+        "target_uri": head.get_header("WARC-Target-URI"),
+        "date": head.get_header("WARC-Date"),
+        "block_digest": head.get_header("WARC-Block-Digest"),
+        "payload_digest": head.get_header("WARC-Payload-Digest"),
+        "block_sha256": _stream_sha256(rec.raw_stream),
+    }
+
+
+_FIELDS = (("type", "WARC-Type"), ("target_uri", "WARC-Target-URI"), ("date", "WARC-Date"),
+           ("block_digest", "WARC-Block-Digest"), ("payload_digest", "WARC-Payload-Digest"))
+
+
+def mismatch(facts: dict[str, Any], listed: dict[str, Any]) -> str | None:
+    """Why a record's facts differ from its manifest entry, or None when they match."""
+    for key, name in _FIELDS:
+        if facts.get(key) != listed.get(key):
+            return f"{name} is {facts.get(key)!r}, the manifest says {listed.get(key)!r}"
+    got, want = facts.get("block_sha256"), listed.get("block_sha256")
+    if got != want:
+        return f"its block hashes to {got}, the manifest says {want}"
     return None
+
+
+def compare_entry(rec: ArcWarcRecord, listed: dict[str, Any]) -> str | None:
+    """Why a record read back differs from its manifest entry, or None when it matches."""
+    return mismatch(record_facts(rec), listed)
 
 
 class ManifestBook:
