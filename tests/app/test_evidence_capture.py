@@ -101,3 +101,55 @@ def test_capture_writes_provenance_manifest_and_a_verifiable_token(
     )
     assert done.returncode == 0 and "Verification: OK" in done.stdout, done.stderr
 
+
+
+def test_tsa_down_leaves_the_capture_done_and_the_timestamp_pending(
+    news: NewsSite, tsa: LocalTSA, home: Path
+) -> None:
+    from citevault.archive import Archive
+    from citevault.evidence import check_archive_evidence, snapshot_evidence, tsa_roots
+    from citevault.scheduler import JobContext, stamp
+
+    tsa.available = False
+    doc = add(news.article)
+    assert doc["sources"][0]["snapshot"]["state"] == "done"
+    rows = evidence_rows(home)
+    pending = [r for r in rows if r.kind == "timestamp"]
+    assert len(pending) == 1 and pending[0].state == "pending" and pending[0].warc is None
+    assert pending[0].error is not None and "HTTP 503" in pending[0].error
+    with Archive(Settings()) as archive:
+        with archive.index.session() as s:
+            ev = snapshot_evidence(s, 1)
+        assert ev["timestamp"] == "pending" and ev["manifest_sha256"] and ev["provenance"]
+        assert ev["timestamps"][0]["state"] == "pending" and ev["timestamps"][0]["attempts"] == 1
+
+        tsa.available = True
+        assert stamp(ctx=JobContext(archive)) == 1  # the service's scheduler job
+        with archive.index.session() as s:
+            ev = snapshot_evidence(s, 1)
+        assert ev["timestamp"] == "stamped" and ev["timestamps"][0]["time"]
+        checked = check_archive_evidence(archive, tsa_roots(tsa.ca_file))
+        assert checked.problems == [] and checked.stamped == 1 and checked.records > 10
+    assert stamp(ctx=JobContext(Archive(Settings()))) == 0  # nothing left to stamp
+
+
+def test_no_tsa_configured_means_no_timestamp(news: NewsSite, home: Path) -> None:
+    from citevault.archive import Archive
+    from citevault.evidence import snapshot_evidence
+
+    add(news.article)
+    assert [r.kind for r in evidence_rows(home)] == ["provenance", "manifest"]
+    with Archive(Settings()) as archive, archive.index.session() as s:
+        assert snapshot_evidence(s, 1)["timestamp"] == "absent"
+
+
+def test_certificate_chains_validate_against_a_given_trust_store(
+    news: NewsSite, fakeweb: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITEVAULT_TLS_CA_FILE", str(fakeweb.ca_file))
+    add(news.article)
+    prov = next(json.loads(body) for h, body in metadata_records(home)
+                if h.get("WARC-Citevault-Evidence") == "provenance")
+    handshakes = [t for o in prov["origins"] for t in o["tls"]]
+    assert handshakes and all(t["validated"] and t["version"].startswith("TLS") for t in handshakes)
+    assert prov["tls_trust_store"] == str(fakeweb.ca_file)
