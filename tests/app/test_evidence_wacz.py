@@ -30,7 +30,9 @@ from tests.fakeweb import FakeWeb, build_news_site
 
 
 @pytest.fixture(scope="module")
-def signed(tmp_path_factory: pytest.TempPathFactory, fakeweb: FakeWeb) -> Iterator[tuple[Path, Path, LocalTSA]]:
+def signed(
+    tmp_path_factory: pytest.TempPathFactory, fakeweb: FakeWeb
+) -> Iterator[tuple[Path, Path, LocalTSA]]:
     """One capture stamped by a local TSA, exported as a signed WACZ: (the WACZ, the TSA's CA)."""
     base = tmp_path_factory.mktemp("evidence")
     with LocalTSA() as tsa, pytest.MonkeyPatch.context() as mp:
