@@ -1,11 +1,14 @@
 """Evidence of an archive's snapshots, read side: what each snapshot has (provenance, manifest,
-timestamps stamped, pending or absent), retrying pending timestamps, and checking manifests and
-tokens against the WARC files (`citevault verify` on the archive)."""
+timestamps stamped, pending or absent), retrying pending timestamps, checking manifests and tokens
+against the WARC files (`citevault verify` on the archive), and rebuilding the evidence rows from
+the WARC files (`citevault reindex`; each snapshot is found through its manifest, whose entries
+point at capture records already indexed)."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +17,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
-from citevault.storage.manifest import compare_entry, parse_manifest
-from citevault.storage.models import EvidenceRecord
-from citevault.storage.warcstore import WarcStore, read_payload, resolve_path
+from citevault.storage.db import Index
+from citevault.storage.manifest import EVIDENCE_HEADER, compare_entry, parse_manifest
+from citevault.storage.models import Capture, EvidenceRecord
+from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore, read_payload, resolve_path
 
 from .archive import Archive
 
-__all__ = ["ArchiveEvidence", "check_archive_evidence", "snapshot_evidence", "stamp_pending", "tsa_roots"]
+__all__ = [
+    "ArchiveEvidence",
+    "EvidenceReindex",
+    "check_archive_evidence",
+    "reindex_evidence",
+    "snapshot_evidence",
+    "stamp_pending",
+    "tsa_roots",
+]
 
 
 def _iso(value: Any) -> str | None:
@@ -147,3 +159,91 @@ def check_archive_evidence(archive: Archive, roots: list[x509.Certificate]) -> A
             except TimestampError as exc:
                 out.problems.append(f"{where} from {row.tsa_url}: {exc}")
     return out
+
+
+# -- reindex ---------------------------------------------------------------------------------------
+_TSA_HEADER = "WARC-Citevault-TSA"
+
+
+@dataclass
+class EvidenceReindex:
+    added: int = 0
+    manifests: int = 0
+
+
+@dataclass
+class _Found:
+    kind: str
+    key: str
+    warc: str
+    offset: int
+    length: int
+    record_id: str | None
+    body: bytes
+    tsa: str | None
+
+
+def _scan(warc_dir: Path, known: set[tuple[str, int]]) -> list[_Found]:
+    found: list[_Found] = []
+    for path in sorted(warc_dir.glob("*.warc.gz")) + sorted(warc_dir.glob("*.warc")):
+        with open(path, "rb") as fh:
+            it = ArchiveIterator(fh, no_record_parse=True)
+            for rec in it:
+                head = rec.rec_headers
+                kind = head.get_header(EVIDENCE_HEADER)
+                if rec.rec_type != "metadata" or kind not in ("provenance", "manifest", "timestamp"):
+                    continue
+                body = rec.raw_stream.read()
+                offset = it.get_record_offset()
+                if (path.name, offset) in known:
+                    continue
+                found.append(_Found(kind, str(head.get_header(SNAPSHOT_HEADER) or ""), path.name, offset,
+                                    it.get_record_length(), head.get_header("WARC-Record-ID"), body,
+                                    head.get_header(_TSA_HEADER)))
+    return found
+
+
+def reindex_evidence(index: Index, warc_dir: Path) -> EvidenceReindex:
+    """Add the evidence rows the index lacks (matched by file and offset). Timestamps a TSA never
+    gave leave no record, so they do not come back as pending."""
+    from citevault.crawler.timestamps import TimestampError, read_token
+
+    result = EvidenceReindex()
+    with index.session() as s:
+        known = {(w, o) for w, o in s.execute(select(EvidenceRecord.warc, EvidenceRecord.offset))
+                 if w is not None and o is not None}
+    found = _scan(warc_dir, known)
+    snapshots: dict[str, int | None] = {}
+    with index.session() as s:
+        for f in found:
+            if f.kind != "manifest":
+                continue
+            result.manifests += 1
+            doc = parse_manifest(f.body) or {}
+            places = [(str(e.get("warc")), int(e.get("offset", -1))) for e in doc.get("records", [])]
+            for warc, offset in places:
+                sid = s.scalar(
+                    select(Capture.snapshot_id).where(Capture.warc == warc, Capture.offset == offset)
+                )
+                if sid is not None:
+                    snapshots[f.key] = sid
+                    break
+        for f in found:
+            row = EvidenceRecord(
+                snapshot_id=snapshots.get(f.key), snapshot_key=f.key, kind=f.kind, state="written",
+                warc=f.warc, offset=f.offset, record_length=f.length, record_id=f.record_id,
+                attempts=0, created_at=datetime.now(UTC).replace(tzinfo=None),
+            )
+            if f.kind == "manifest":
+                row.sha256 = hashlib.sha256(f.body).hexdigest()
+            elif f.kind == "timestamp":
+                row.tsa_url = f.tsa
+                try:
+                    token = read_token(f.body)
+                except TimestampError:
+                    continue  # an unreadable token: `verify` reports it from the manifest's side
+                row.sha256 = token.digest_hex
+                row.gen_time = token.gen_time.astimezone(UTC).replace(tzinfo=None)
+            s.add(row)
+            result.added += 1
+    return result
