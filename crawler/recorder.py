@@ -320,7 +320,9 @@ class CaptureRecorder:
                         "started_at": _dt(started), "attempt": snap.attempts,
                     },
                 }
-            self.store.write_metadata(src.url, info, {SNAPSHOT_HEADER: key})
+            # A urn: target, never the seed's URL: replay tools (and WACZ exports, which carry this
+            # record as evidence) must not take it for a capture of the page.
+            self.store.write_metadata(f"urn:citevault:snapshot:{key}", info, {SNAPSHOT_HEADER: key})
 
     def finish_snapshot(self, snapshot_id: int, state: str, error: str | None = None) -> None:
         with self._lock:
