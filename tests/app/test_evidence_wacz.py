@@ -196,3 +196,30 @@ def test_swapping_the_signature_fails(signed: tuple[Path, Path, LocalTSA], tmp_p
             z.writestr(n, data)
     report = check(bad, ca)
     assert report.failures == ["signature: the signature does not verify with the package's public key"]
+
+
+def test_domain_mode_signs_through_an_authsign_url(
+    signed: tuple[Path, Path, LocalTSA], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.app.authsign import FakeAuthsign
+
+    wacz, ca, _ = signed
+    home = wacz.parent / "home"
+    monkeypatch.setenv("CITEVAULT_HOME", str(home))
+    with FakeAuthsign() as authsign:
+        monkeypatch.setenv("CITEVAULT_SIGNING_URL", authsign.url)
+        monkeypatch.setenv("CITEVAULT_SIGNING_TOKEN", authsign.token)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        out = tmp_path / "domain.wacz"
+        result = CliRunner().invoke(get_app(), ["export", "1", "--wacz", str(out)])
+        assert result.exit_code == 0, result.stderr
+        assert authsign.requests == 1
+        report = check(out, ca)
+        assert report.ok, report.failures
+        assert any(p.startswith("signed by domain signer.test") for p in report.proven)
+
+        monkeypatch.setenv("CITEVAULT_SIGNING_TOKEN", "wrong")
+        refused = CliRunner().invoke(get_app(), ["export", "1", "--wacz", str(tmp_path / "no.wacz")])
+        assert refused.exit_code != 0 and "did not sign" in refused.stderr
+        assert not (tmp_path / "no.wacz").exists()
