@@ -156,6 +156,7 @@ def crawl(
     finally:
         recorder.commit()  # rows still pending when the crawl was stopped
         _seal(options, seeds, index, store, recorder, book, collector, started)
+        book.close()
         store.close()
         index.dispose()
         queue_dir.cleanup()

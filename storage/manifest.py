@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from warcio.recordloader import ArcWarcRecord
@@ -124,11 +126,20 @@ def compare_entry(rec: ArcWarcRecord, listed: dict[str, Any]) -> str | None:
 class ManifestBook:
     """A WarcStore listener: per snapshot key, the entries of the records written for it. The
     records of one write (a response and its request) belong to the first one's snapshot.
-    Manifests and timestamp tokens are not listed (a manifest cannot list itself)."""
+    Manifests and timestamp tokens are not listed (a manifest cannot list itself).
+
+    Entries wait in a file per snapshot, not in memory, so a crawl's memory stays flat however
+    many records it writes (a `--scope all` crawl of 100k URLs would otherwise hold ~100 MB)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, list[ManifestEntry]] = {}
+        self._dir = tempfile.TemporaryDirectory(prefix="citevault-manifest-")
+        self._keys: dict[str, Path] = {}
+
+    def _path(self, key: str) -> Path:
+        if key not in self._keys:
+            self._keys[key] = Path(self._dir.name) / (hashlib.sha1(key.encode()).hexdigest() + ".jsonl")
+        return self._keys[key]
 
     def __call__(self, warc: str, written: list[tuple[int, int, ArcWarcRecord, bytes]]) -> None:
         if not written:
@@ -137,14 +148,26 @@ class ManifestBook:
         key = first.get_header(SNAPSHOT_HEADER)
         if not key or first.get_header(EVIDENCE_HEADER) in ("manifest", "timestamp"):
             return
-        entries = [entry_of(rec, block_sha256(raw), warc, offset, length)
-                   for offset, length, rec, raw in written]
-        with self._lock:
-            self._entries.setdefault(key, []).extend(entries)
+        lines = "".join(
+            json.dumps(entry_of(rec, block_sha256(raw), warc, offset, length).as_dict()) + "\n"
+            for offset, length, rec, raw in written
+        )
+        with self._lock, open(self._path(key), "a", encoding="utf-8") as fh:
+            fh.write(lines)
 
     def pop(self, key: str) -> list[ManifestEntry]:
+        """The entries of a snapshot so far, forgotten here."""
         with self._lock:
-            return self._entries.pop(key, [])
+            path = self._keys.pop(key, None)
+            if path is None or not path.exists():
+                return []
+            with open(path, encoding="utf-8") as fh:
+                entries = [ManifestEntry(**json.loads(line)) for line in fh if line.strip()]
+            path.unlink()
+            return entries
+
+    def close(self) -> None:
+        self._dir.cleanup()
 
 
 def manifest_body(snapshot_key: str, created: str, entries: list[ManifestEntry]) -> bytes:

@@ -44,6 +44,7 @@ def test_book_lists_each_snapshots_records_and_they_match(tmp_path: Path) -> Non
         ("metadata", "urn:citevault:provenance:k1"),
     ]
     assert len(book.pop("k2")) == 2 and book.pop("k1") == []
+    book.close()
 
     doc = parse_manifest(manifest_body("k1", "2026-12-01T00:00:00Z", k1))
     assert doc is not None
