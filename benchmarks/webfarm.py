@@ -1,7 +1,7 @@
 """The benchmarks' own fake web: a synthetic site of many hosts served by one asyncio HTTP server
 that is also an HTTP proxy for any host name, run in its own process so its CPU is measured apart.
 
-Why not tests/fakeweb.py: that one is threaded and built for exact, per-test behaviour; here the
+Why not tests/fakeweb/: that one is threaded and built for exact, per-test behaviour; here the
 server must stay far below the crawlers it serves (thousands of requests a second on one core),
 so responses are generated from a compact spec with cheap slicing and no per-request threads.
 """

@@ -1,4 +1,4 @@
-"""Tests of the offline fake web (tests/fakeweb.py) through real HTTP clients."""
+"""Tests of the offline fake web (tests/fakeweb/) through real HTTP clients."""
 
 from __future__ import annotations
 

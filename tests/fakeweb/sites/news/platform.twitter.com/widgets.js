@@ -1,0 +1,1 @@
+window.twttr=window.twttr||{widgets:{load:function(){}}};
