@@ -2,8 +2,8 @@
 root command turns citevault errors into one-line messages and the contract's exit codes.
 
 Modules: capture (add, decorate), query (list, show, history, get), admin (verify, reindex), cite
-(cite, export), linkrot (check, report), service (serve, worker, token, schedule); docs renders the
-reference (docs/cli.md) from the commands themselves.
+(cite, export), evidence (key show, stamp), linkrot (check, report), service (serve, worker, token,
+schedule); docs renders the reference (docs/cli.md) from the commands themselves.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class _Root(TyperGroup):
 
 def get_app() -> typer.Typer:
     """The whole command line: the root app with each task's sub-app merged into it."""
-    from . import admin, capture, cite, linkrot, query, service
+    from . import admin, capture, cite, evidence, linkrot, query, service
 
     app = typer.Typer(
         name="citevault",
@@ -82,7 +82,7 @@ def get_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for module in (capture, query, admin, cite, linkrot, service):
+    for module in (capture, query, admin, cite, evidence, linkrot, service):
         app.add_typer(module.commands())
     return app
 

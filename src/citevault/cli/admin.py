@@ -1,6 +1,10 @@
-"""Commands that look after the archive itself: `verify` (fixity) and `reindex` (rebuild the index)."""
+"""Commands that look after the archive itself: `verify` (fixity, evidence; or a WACZ offline) and
+`reindex` (rebuild the index)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,7 +16,9 @@ from citevault.storage.reindex import reindex as rebuild_index
 from citevault.storage.verify import verify as verify_records
 
 from ..archive import Archive
+from ..evidence import reindex_evidence
 from . import JsonOpt, print_json, settings
+from .evidence import TsaCaOpt, print_archive_evidence, verify_package
 
 __all__ = ["commands", "rebuild_links", "reindex", "verify"]
 
@@ -57,18 +63,30 @@ def rebuild_links(archive: Archive) -> int:
     return added
 
 
-def verify(json_out: JsonOpt = False) -> None:
-    """Fixity check: read every indexed record back and compare its digests. Exit 1 on any problem."""
+def verify(
+    wacz: Annotated[
+        Path | None, typer.Argument(help="A WACZ package to check offline instead of the archive.")
+    ] = None,
+    tsa_ca: TsaCaOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fixity check: read every indexed record back and compare its digests, and check each
+    snapshot's manifest and timestamps. With FILE.wacz: check the package offline (file hashes,
+    signature, timestamps, records against manifests). Exit 1 on any problem."""
+    if wacz is not None:
+        verify_package(wacz, tsa_ca, json_out)
+        return
     with Archive(settings()) as archive:
         problems = verify_records(archive.index, archive.warc_dir)
+        out = Console(quiet=json_out)
+        for p in problems:
+            out.print(f"[red]BAD[/] capture {p.capture_id} {p.url} ({p.warc}:{p.offset}): {p.reason}")
+        out.print("all records match the index" if not problems else f"{len(problems)} problem(s)")
+        evidence = print_archive_evidence(archive, tsa_ca, out)
+        ok = not problems and not evidence.problems
         if json_out:
-            print_json({"ok": not problems, "problems": [p.__dict__ for p in problems]})
-        else:
-            out = Console()
-            for p in problems:
-                out.print(f"[red]BAD[/] capture {p.capture_id} {p.url} ({p.warc}:{p.offset}): {p.reason}")
-            out.print("all records match the index" if not problems else f"{len(problems)} problem(s)")
-        if problems:
+            print_json({"ok": ok, "problems": [p.__dict__ for p in problems], "evidence": evidence.__dict__})
+        if not ok:
             raise typer.Exit(1)
 
 
@@ -78,11 +96,13 @@ def reindex(json_out: JsonOpt = False) -> None:
     with Archive(settings()) as archive:
         result = rebuild_index(archive.index, archive.warc_dir)
         links = rebuild_links(archive)
+        evidence = reindex_evidence(archive.index, archive.warc_dir)
         if json_out:
-            print_json({**result.__dict__, "links": links})
+            print_json({**result.__dict__, "links": links, "evidence_records": evidence.added})
             return
         Console().print(
             f"{result.files} WARC files, {result.records} records, {result.added} added to the index"
-            f" ({result.sources} sources, {result.snapshots} snapshots, {links} links)"
+            f" ({result.sources} sources, {result.snapshots} snapshots, {links} links,"
+            f" {evidence.added} evidence records)"
             + (f"; skipped {len(result.skipped_open)} open file(s)" if result.skipped_open else "")
         )
