@@ -18,6 +18,7 @@ from citevault.cli import get_app
 from citevault.config import Settings
 from citevault.storage.db import open_index
 from citevault.storage.models import EvidenceRecord
+from tests.app.stamped import use_tsa
 from tests.app.tsa import LocalTSA
 from tests.fakeweb import NewsSite
 
@@ -25,10 +26,7 @@ from tests.fakeweb import NewsSite
 @pytest.fixture
 def tsa(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalTSA]:
     with LocalTSA() as t:
-        monkeypatch.setenv("CITEVAULT_TSA_URLS", t.url)
-        # The TSA is on loopback, next to the fake web's proxy: reach it directly.
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        use_tsa(t, monkeypatch)
         yield t
 
 

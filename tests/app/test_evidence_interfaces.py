@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,27 +19,15 @@ from citevault.config import Settings
 from citevault.storage.db import open_index
 from citevault.storage.models import EvidenceRecord
 from citevault.web import create_app
-from tests.app.tsa import LocalTSA
-from tests.conftest import route_through
-from tests.fakeweb import FakeWeb, build_news_site
+from tests.app.stamped import stamped_export
+from tests.fakeweb import FakeWeb
 
 
 @pytest.fixture(scope="module")
 def captured(tmp_path_factory: pytest.TempPathFactory, fakeweb: FakeWeb) -> Iterator[dict[str, Path]]:
     """One stamped capture and its signed WACZ: paths of the home, the WACZ and the TSA's CA."""
-    base = tmp_path_factory.mktemp("interfaces")
-    with LocalTSA() as tsa, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CITEVAULT_HOME", str(base / "home"))
-        route_through(fakeweb, mp)
-        mp.setenv("CITEVAULT_TSA_URLS", tsa.url)
-        mp.setenv("NO_PROXY", "127.0.0.1")
-        mp.setenv("no_proxy", "127.0.0.1")
-        news = build_news_site(fakeweb)
-        assert CliRunner().invoke(get_app(), ["add", news.article, "--depth", "0"]).exit_code == 0
-        wacz = base / "source.wacz"
-        assert CliRunner().invoke(get_app(), ["export", "1", "--wacz", str(wacz)]).exit_code == 0
-        shutil.copy(tsa.ca_file, base / "tsa-ca.pem")
-    yield {"home": base / "home", "wacz": wacz, "ca": base / "tsa-ca.pem", "base": base}
+    with stamped_export(tmp_path_factory.mktemp("interfaces"), fakeweb) as done:
+        yield {"home": done.home, "wacz": done.wacz, "ca": done.ca}
 
 
 @pytest.fixture

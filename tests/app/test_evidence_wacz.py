@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import io
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,33 +23,18 @@ from warcio.archiveiterator import ArchiveIterator
 from citevault.cli import get_app
 from citevault.crawler.timestamps import load_tsa_roots, request_token
 from citevault.wacz_verify import WaczReport, verify_wacz
+from tests.app.stamped import stamped_export
 from tests.app.tsa import LocalTSA
-from tests.conftest import route_through
-from tests.fakeweb import FakeWeb, build_news_site
+from tests.fakeweb import FakeWeb
 
 
 @pytest.fixture(scope="module")
 def signed(
     tmp_path_factory: pytest.TempPathFactory, fakeweb: FakeWeb
 ) -> Iterator[tuple[Path, Path, LocalTSA]]:
-    """One capture stamped by a local TSA, exported as a signed WACZ: (the WACZ, the TSA's CA)."""
-    base = tmp_path_factory.mktemp("evidence")
-    with LocalTSA() as tsa, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CITEVAULT_HOME", str(base / "home"))
-        route_through(fakeweb, mp)
-        mp.setenv("CITEVAULT_TSA_URLS", tsa.url)
-        mp.setenv("NO_PROXY", "127.0.0.1")
-        mp.setenv("no_proxy", "127.0.0.1")
-        news = build_news_site(fakeweb)
-        runner = CliRunner()
-        added = runner.invoke(get_app(), ["add", news.article, "--depth", "0"])
-        assert added.exit_code == 0, added.stderr
-        wacz = base / "source-1.wacz"
-        exported = runner.invoke(get_app(), ["export", "1", "--wacz", str(wacz)])
-        assert exported.exit_code == 0, exported.stderr
-        ca = base / "tsa-ca.pem"
-        shutil.copy(tsa.ca_file, ca)
-        yield wacz, ca, tsa
+    """One capture stamped by a local TSA, exported as a signed WACZ: (the WACZ, the TSA's CA, the TSA)."""
+    with stamped_export(tmp_path_factory.mktemp("evidence"), fakeweb) as done:
+        yield done.wacz, done.ca, done.tsa
 
 
 def check(path: Path, ca: Path) -> WaczReport:
