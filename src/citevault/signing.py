@@ -9,7 +9,7 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +93,6 @@ def sign_anonymous(digest: str, created: str, key: SigningKey) -> dict[str, Any]
     der = key.private.sign(digest.encode("utf-8"), ec.ECDSA(hashes.SHA256()))
     r, s = decode_dss_signature(der)
     raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    from importlib import metadata
-
     return {
         "hash": digest,
         "created": created,
@@ -160,6 +158,3 @@ def check_signed_data(signed: dict[str, Any], digest: str) -> str:
         return f"domain {domain} (certificate chain trust not checked offline)"
     raise ValueError("the signedData block has neither a publicKey nor a domainCert")
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
