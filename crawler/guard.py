@@ -75,6 +75,8 @@ class GuardedResolver(CachingThreadedResolver):
         super().__init__(reactor, cache_size, timeout)
         self.allow = allow
         self.trusted = _proxy_hosts()
+        # Every answer given per name, for the capture's provenance (citevault.crawler.provenance).
+        self.answers: dict[str, set[str]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, reactor: Any) -> GuardedResolver:
@@ -84,6 +86,12 @@ class GuardedResolver(CachingThreadedResolver):
 
     def getHostByName(self, name: str, timeout: Any = ()) -> defer.Deferred[str]:
         d = super().getHostByName(name, timeout)
+
+        def remember(ip: str) -> str:
+            self.answers.setdefault(name.lower(), set()).add(ip)
+            return ip
+
+        d.addCallback(remember)
         if self.allow or name in self.trusted:
             return d
 

@@ -16,14 +16,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from citevault.config import Settings
-from citevault.storage.db import open_index
+from citevault.storage.db import Index, open_index
+from citevault.storage.manifest import ManifestBook
 from citevault.storage.snapshots import finish_snapshots as settle
 
 from .progress import Progress, Seed
+
+if TYPE_CHECKING:
+    from citevault.storage.warcstore import WarcStore
+
+    from .provenance import ProvenanceCollector
+    from .recorder import CaptureRecorder
 
 __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
 
@@ -89,11 +97,13 @@ class CrawlOptions:
                 "citevault.crawler.robots.RobotsTxtMiddleware": 100,
                 "citevault.crawler.guard.PrivateNetworkMiddleware": 760,
                 "citevault.crawler.politeness.PolitenessMiddleware": 770,
+                "citevault.crawler.provenance.ProvenanceMiddleware": 940,
                 "citevault.crawler.middlewares.RawExchangeMiddleware": 950,
             },
             "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
             "EXTENSIONS": {"citevault.crawler.lifecycle.RecorderLifecycle": 100},
-            # https through Scrapy's own handler, recording each origin's TLS facts (tlsfacts.py).
+            # https through Scrapy's own handler, recording each origin's TLS facts (tlsfacts.py), for
+            # the snapshot's TLS record and its provenance (provenance.ProvenanceCollector).
             "DOWNLOAD_HANDLERS": {"https": "citevault.crawler.tlsfacts.RecordingHTTPSHandler"},
             # Browser capture (browsercapture.py): the mode, and its limits.
             "CITEVAULT_BROWSER": c.browser,
@@ -136,6 +146,7 @@ def crawl(
 
     from citevault.storage.warcstore import WarcStore
 
+    from .provenance import ProvenanceCollector
     from .recorder import CaptureRecorder
     from .spider import CaptureSpider
 
@@ -145,6 +156,11 @@ def crawl(
         software="citevault (Scrapy, warcio)",
     )
     recorder = CaptureRecorder(index, store, batch_size=64, batch_age=0.25)
+    book = ManifestBook()
+    store.listeners.append(book)
+    tls_ca = options.settings.tls_ca_file
+    collector = ProvenanceCollector(str(tls_ca) if tls_ca else None)
+    started = datetime.now(UTC)
     # Pending requests wait on disk, not in memory, so a crawl's memory stays flat however many
     # URLs it queues (a `--scope all` hub, hundreds of seeds). The directory lives for this crawl
     # only: an interrupted crawl is queued again whole, never resumed from it.
@@ -160,13 +176,16 @@ def crawl(
         settings["JOBDIR"] = queue_dir.name
         process = CrawlerProcess(settings)
         crawler = process.create_crawler(CaptureSpider)
-        process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress)
+        process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress,
+                      provenance=collector)
         process.start()
         reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
         # An exception in a callback loses that page's links without a failure row: never done.
         errors = crawler.stats.get_value("spider_exceptions/count", 0) if crawler.stats else 0
     finally:
         recorder.commit()  # rows still pending when the crawl was stopped
+        _seal(options, seeds, index, store, recorder, book, collector, started)
+        book.close()
         store.close()
         index.dispose()
         queue_dir.cleanup()
@@ -205,6 +224,36 @@ def _die_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _seal(
+    options: CrawlOptions, seeds: list[Seed], index: Index, store: WarcStore, recorder: CaptureRecorder,
+    book: ManifestBook, collector: ProvenanceCollector, started: datetime,
+) -> None:
+    """Seal each snapshot the crawl started (provenance, manifest, timestamps). A failure here
+    is reported, never allowed to lose the capture itself."""
+    from .seal import SealRequest, seal_snapshot
+
+    for seed in seeds:
+        key = recorder.snapshot_key(seed.snapshot_id)
+        if key is None:
+            continue
+        c = options.settings
+        capture = {
+            "mode": "http", "engine": "Scrapy", "user_agent": c.user_agent, "seed": seed.url,
+            "depth": seed.depth, "scope": seed.scope, "obey_robots": c.obey_robots,
+            "limits": {
+                "timeout_s": c.timeout, "max_response_bytes": c.max_response_size,
+                "retries": c.retries, "concurrency": c.concurrency,
+                "concurrency_per_host": c.concurrency_per_host,
+            },
+        }
+        tsa_urls = [u.strip() for u in c.tsa_urls.split(",") if u.strip()]
+        req = SealRequest(seed.snapshot_id, key, capture, started, tsa_urls, c.tsa_timeout)
+        try:
+            seal_snapshot(index, store, book, collector, req)
+        except Exception as exc:
+            print(f"citevault: sealing snapshot {seed.snapshot_id} failed: {exc}", file=sys.stderr)
 
 
 def _child_main() -> None:

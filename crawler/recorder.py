@@ -124,6 +124,10 @@ class CaptureRecorder:
         self._snapshot_keys: dict[int, str] = {}
         self._record_ids: dict[int, str] = {}
 
+    def snapshot_key(self, snapshot_id: int) -> str | None:
+        """The key of a snapshot started by this recorder (its records' WARC-Citevault-Snapshot)."""
+        return self._snapshot_keys.get(snapshot_id)
+
     # -- transactions ----------------------------------------------------------------------------
     def _tx(self) -> Session:
         """The open transaction rows are added to; committed by `commit()`."""
@@ -342,7 +346,9 @@ class CaptureRecorder:
                         "started_at": _dt(started), "attempt": snap.attempts,
                     },
                 }
-            self.store.write_metadata(src.url, info, {SNAPSHOT_HEADER: key})
+            # A urn: target, never the seed's URL: replay tools (and WACZ exports, which carry this
+            # record as evidence) must not take it for a capture of the page.
+            self.store.write_metadata(f"urn:citevault:snapshot:{key}", info, {SNAPSHOT_HEADER: key})
 
     def record_snapshot_info(self, snapshot_id: int, kind: str, info: dict[str, object]) -> None:
         """A metadata record about the snapshot as a whole (e.g. kind "tls": each https origin's

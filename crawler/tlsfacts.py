@@ -103,6 +103,10 @@ class _RecordingCreator:
         return conn
 
     def _record(self, conn: SSL.Connection, chain: list[x509.Certificate]) -> None:
+        collector = getattr(self.crawler.spider, "provenance", None)
+        if collector is not None:  # the snapshot's provenance record (crawler/provenance.py)
+            collector.add_tls(f"https://{self.host.lower()}:{self.port}", chain=list(chain),
+                              version=conn.get_protocol_version_name(), cipher=conn.get_cipher_name())
         facts = getattr(self.crawler.spider, "tls_facts", None)
         if not isinstance(facts, TLSFacts):
             return

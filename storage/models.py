@@ -16,8 +16,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Capture", "Link", "LinkCheck", "Snapshot", "Source", "ApiToken", "HTML_TYPES",
-           "MAX_ROW_ID", "utcnow"]
+__all__ = [
+    "Base", "Capture", "EvidenceRecord", "Link", "LinkCheck", "Snapshot", "Source", "ApiToken", "HTML_TYPES",
+    "MAX_ROW_ID", "utcnow",
+]
 
 # The Capture.mime values of HTML pages: the ones parsed for links, rewritten in replay, titled
 # and checked for link rot.
@@ -158,3 +160,27 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class EvidenceRecord(Base):
+    """A snapshot's evidence in the WARC files: its provenance record, its manifest (with the
+    manifest's SHA-256) and, per Time Stamping Authority, the timestamp token of that digest, or a
+    pending row (no record yet) while the TSA could not be reached."""
+
+    __tablename__ = "evidence_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"), index=True)
+    snapshot_key: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # provenance|manifest|timestamp
+    state: Mapped[str] = mapped_column(String(16), default="written")  # written|pending
+    warc: Mapped[str | None] = mapped_column(String(512))
+    offset: Mapped[int | None] = mapped_column(BigInteger)
+    record_length: Mapped[int | None] = mapped_column(BigInteger)
+    record_id: Mapped[str | None] = mapped_column(String(128))
+    sha256: Mapped[str | None] = mapped_column(String(64))  # manifest digest (hex), kept by its token too
+    tsa_url: Mapped[str | None] = mapped_column(Text)
+    gen_time: Mapped[datetime | None] = mapped_column(DateTime)  # the TSA's time (UTC)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

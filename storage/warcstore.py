@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader
@@ -37,6 +37,7 @@ __all__ = [
     "SNAPSHOT_HEADER",
     "ArchivedPayload",
     "WarcStore",
+    "WriteListener",
     "WrittenRecord",
     "decode_content",
     "payload_digests",
@@ -53,6 +54,13 @@ SNAPSHOT_HEADER = "WARC-Citevault-Snapshot"
 PARENT_HEADER = "WARC-Citevault-Parent"
 # How a record was taken: "browser" for what the browser fetched or produced (absent: HTTP).
 VIA_HEADER = "WARC-Citevault-Via"
+
+
+class WriteListener(Protocol):
+    """Told of every record as it is written: the file, and per record its offset, the length of
+    its gzip member, the record, and its uncompressed serialization (for digests of the block)."""
+
+    def __call__(self, warc: str, written: list[tuple[int, int, ArcWarcRecord, bytes]]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,8 @@ class WarcStore:
         self._name: str | None = None
         self._serial = 0
         self.bytes_written = 0
+        # Evidence (citevault.storage.manifest) lists each snapshot's records as they are written.
+        self.listeners: list[WriteListener] = []
 
     # -- files -----------------------------------------------------------------------------------
     def _new_name(self) -> str:
@@ -162,15 +172,23 @@ class WarcStore:
     # -- writing ---------------------------------------------------------------------------------
     @staticmethod
     def _member(record: ArcWarcRecord) -> bytes:
+        return WarcStore._compress(record, WarcStore._serialize(record))
+
+    @staticmethod
+    def _serialize(record: ArcWarcRecord) -> bytes:
+        buf = BytesIO()
+        WARCWriter(buf, gzip=False, warc_version="1.1").write_record(record)
+        return buf.getvalue()
+
+    @staticmethod
+    def _compress(record: ArcWarcRecord, raw: bytes) -> bytes:
         """One record as one gzip member. warcio's own gzip wrapper compresses at level 9; level 6
         costs about half the CPU for a size within a few percent. Payloads that are already
         compressed (images, fonts, archives, gzip/br bodies) are stored (level 0): deflating
         them again saves nothing and costs 9x the time of storing (0.35 vs 0.04 ms for 32 KB)."""
-        buf = BytesIO()
-        WARCWriter(buf, gzip=False, warc_version="1.1").write_record(record)
         level = 0 if _already_compressed(record.http_headers) else 6
         z = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip member
-        return z.compress(buf.getvalue()) + z.flush()
+        return z.compress(raw) + z.flush()
 
     def sync(self) -> None:
         """Make every record written so far durable (fsync), before the index commits rows
@@ -189,7 +207,8 @@ class WarcStore:
                 self._open()
             assert self._fh is not None and self._name is not None
             start = self._fh.tell()
-            members = [self._member(rec) for rec in records]
+            raws = [self._serialize(rec) for rec in records]
+            members = [self._compress(rec, raw) for rec, raw in zip(records, raws, strict=True)]
             try:
                 self._fh.write(b"".join(members))
                 # Flushed to the OS: readable by other processes at once, and safe from a crash
@@ -201,6 +220,13 @@ class WarcStore:
                 self._fh.truncate()
                 raise StorageError(f"writing {self._name} failed: {exc}") from exc
             self.bytes_written += sum(len(m) for m in members)
+            if self.listeners:
+                written, at = [], start
+                for rec, raw, member in zip(records, raws, members, strict=True):
+                    written.append((at, len(member), rec, raw))
+                    at += len(member)
+                for listener in self.listeners:
+                    listener(self._name, written)
             head = records[0].rec_headers
             return WrittenRecord(
                 warc=self._name,
@@ -286,11 +312,17 @@ class WarcStore:
         self, url: str, info: dict[str, object], extra_headers: dict[str, str] | None = None
     ) -> WrittenRecord:
         """A metadata record holding `info` as JSON (application/json), about `url`."""
-        w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
         body = json.dumps(info, sort_keys=True).encode()
+        return self.write_metadata_bytes(url, body, "application/json", extra_headers)
+
+    def write_metadata_bytes(
+        self, url: str, body: bytes, content_type: str, extra_headers: dict[str, str] | None = None
+    ) -> WrittenRecord:
+        """A metadata record holding `body` as it is, of `content_type`, about `url`."""
+        w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
         rec = w.create_warc_record(
             url, "metadata", payload=BytesIO(body), length=len(body),
-            warc_content_type="application/json",
+            warc_content_type=content_type,
             warc_headers_dict={"WARC-Date": _warc_date(datetime.now(UTC)), **(extra_headers or {})},
         )
         return self._write([rec])

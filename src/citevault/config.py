@@ -165,6 +165,39 @@ class Settings(BaseSettings):
         "default http://HOST:PORT of `serve`.",
         validation_alias=AliasChoices("CITEVAULT_PUBLIC_URL", "public_url"),
     )
+    tsa_urls: str = Field(
+        default="",
+        description="RFC 3161 Time Stamping Authorities (comma-separated URLs) each snapshot's "
+        "manifest is sent to; none by default. A TSA that is down leaves the timestamp pending, "
+        "retried by the service and `citevault stamp`.",
+    )
+    tsa_timeout: float = Field(default=10.0, description="Seconds to wait for a TSA's answer.")
+    tsa_retry_every: float = Field(
+        default=900.0, description="Seconds between the service's retries of pending timestamps."
+    )
+    tsa_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the TSA certificates (trust anchors) `verify` checks timestamp "
+        "tokens against; `--tsa-ca FILE` overrides it.",
+    )
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="PEM trust store the certificate chains of captured sites are validated "
+        "against for the provenance record; default certifi's Mozilla bundle.",
+    )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="The ECDSA P-256 key signing WACZ exports (anonymous mode); default "
+        "$CITEVAULT_HOME/signing-key.pem, created on first use.",
+    )
+    signing_url: str | None = Field(
+        default=None,
+        description="An authsign-compatible signing URL: set it and WACZ exports are signed in "
+        "domain mode (a certificate of your domain plus a timestamp) instead of with the local key.",
+    )
+    signing_token: str | None = Field(
+        default=None, description="Bearer token sent to CITEVAULT_SIGNING_URL, if it needs one."
+    )
     host: str = Field(default="127.0.0.1", description="Address `citevault serve` listens on.")
     port: int = Field(default=8000, description="Port `citevault serve` listens on.")
     max_request_body: int = Field(
@@ -196,6 +229,10 @@ class Settings(BaseSettings):
     @property
     def effective_warc_dir(self) -> Path:
         return self.warc_dir or self.home / "warcs"
+
+    @property
+    def effective_signing_key_file(self) -> Path:
+        return self.signing_key_file or self.home / "signing-key.pem"
 
     @property
     def base_url(self) -> str:

@@ -160,6 +160,14 @@ def maintain(*, ctx: JobContext | None = None) -> list[int]:
     return ctx.queue.recover() if ctx.queue is not None else []
 
 
+def stamp(*, ctx: JobContext | None = None) -> int:
+    """Ask the TSAs again for timestamps they could not give at capture time."""
+    ctx = _need(ctx)
+    from .evidence import stamp_pending  # imported when it runs: it pulls in the TSA client
+
+    return stamp_pending(ctx.archive)[0]
+
+
 _KINDS = {"recapture": recapture, "check": check_links}
 
 
@@ -229,6 +237,8 @@ class Scheduler:
         if not self.editing:
             self._aps.add_job(maintain, "interval", seconds=self.maintain_every, id="maintain",
                               jobstore="internal", replace_existing=True)
+            self._aps.add_job(stamp, "interval", seconds=self.archive.settings.tsa_retry_every,
+                              id="stamp", jobstore="internal", replace_existing=True)
 
     def pause(self) -> None:
         if self._aps.running:

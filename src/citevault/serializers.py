@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from citevault.storage.models import Capture, Link, LinkCheck, Snapshot, Source
 
+from .evidence import snapshot_evidence
+
 __all__ = ["capture_json", "cdx_row", "iso_utc", "snapshot_json", "source_detail", "source_summary"]
 
 
@@ -51,6 +53,7 @@ def snapshot_json(s: Session, snap: Snapshot, *, captures: bool = True) -> dict[
         "bytes_written": snap.bytes_written,
         "error": snap.error,
     }
+    out["evidence"] = snapshot_evidence(s, snap.id)
     if captures:
         rows = s.scalars(select(Capture).where(Capture.snapshot_id == snap.id).order_by(Capture.id))
         out["captures"] = [capture_json(c) for c in rows]

@@ -28,6 +28,7 @@ from citevault.storage.warcstore import read_record_bytes, resolve_path
 
 from .archive import Archive
 from .citations import CaptureSet, source_title
+from .wacz_evidence import copy_evidence, sign_package, signing_args
 
 __all__ = ["WaczExport", "check_writable", "export_wacz"]
 
@@ -199,6 +200,7 @@ def export_wacz(archive: Archive, source_id: int, out: Path) -> WaczExport:
                 if request is not None:
                     fh.write(request)
                     copied += 1
+            copied += copy_evidence(fh, archive, [snap.id for snap in snaps], records)
         pages_path = Path(tmp) / "pages.jsonl"
         header = {"format": "json-pages-1.0", "id": "pages", "title": f"citevault source {source_id}"}
         pages_path.write_text(
@@ -211,8 +213,10 @@ def export_wacz(archive: Archive, source_id: int, out: Path) -> WaczExport:
                 "--desc", "An article and the sources it cites, archived by citevault."]
         if main is not None:
             args += ["--url", main.url, "--ts", main.timestamp]
+        args += signing_args(archive)
         try:
             _run_wacz(args)
+            sign_package(Path(partial), archive)
             os.replace(partial, out)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -152,8 +152,13 @@ def test_records_are_copied_byte_for_byte(exported: Exported) -> None:
     kinds = {h.get_header("WARC-Record-ID"): h.get_header("WARC-Type") for h, _, _ in records}
     assert concurrent <= set(kinds)
     assert len(requests) == sum(1 for t in kinds.values() if t in ("response", "revisit"))
-    # Nothing else: one warcinfo, the records, their requests.
-    assert len(records) == 1 + len(wanted) + len(requests)
+    # Nothing else: one warcinfo, the records, their requests, and each snapshot's evidence
+    # (its description, provenance and manifest: metadata records named urn:citevault:...).
+    evidence = [h for h, _, _ in records if h.get_header("WARC-Type") == "metadata"
+                and str(h.get_header("WARC-Target-URI")).startswith("urn:citevault:")]
+    snapshots = {h.get_header("WARC-Citevault-Snapshot") for h in evidence}
+    assert len(evidence) == 3 * len(snapshots)
+    assert len(records) == 1 + len(wanted) + len(requests) + len(evidence)
 
 
 def test_pages_list_the_article_and_each_cited_page_with_titles(exported: Exported) -> None:

@@ -32,6 +32,10 @@ def test_verify_and_reindex(news: NewsSite, fakeweb: FakeWeb, home: Path, tmp_pa
                             monkeypatch: pytest.MonkeyPatch) -> None:
     first = json.loads(run("add", news.article, "--depth", "0", "--json").stdout)
     assert run("add", news.article, "--depth", "0").exit_code == 0  # revisits too
+    ok = run("verify", "--json")
+    doc = json.loads(ok.stdout)
+    assert ok.exit_code == 0 and doc["ok"] is True and doc["problems"] == []
+    assert doc["evidence"]["manifests"] == 2 and doc["evidence"]["problems"] == []
     roles = {c["url"]: c["role"] for c in first["sources"][0]["snapshot"]["captures"]}
     ok = run("verify", "--json")
     assert ok.exit_code == 0

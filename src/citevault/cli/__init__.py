@@ -1,7 +1,7 @@
 """The `citevault` command line: `get_app()` builds the Typer app from one sub-app per task.
 
 Modules: capture (add, decorate), query (list, show, history, get), search (search), admin (verify,
-reindex, key, stamp), cite (cite, export), linkrot (check, report), service (serve, worker, token,
+reindex), cite (cite, export), evidence (key show, stamp), linkrot (check, report), service (serve, worker, token,
 schedule); base holds what they share (the root command that maps errors to exit codes, --json,
 output, settings); docs renders the reference (docs/cli.md) from the commands themselves.
 
@@ -28,10 +28,11 @@ COMMAND_MODULES = {
     "search": "search",
     "verify": "admin", "reindex": "admin",
     "cite": "cite", "export": "cite",
+    "key": "evidence", "stamp": "evidence",
     "check": "linkrot", "report": "linkrot",
     "serve": "service", "worker": "service", "token": "service", "schedule": "service",
 }
-_MODULES = ("capture", "query", "search", "admin", "cite", "linkrot", "service")
+_MODULES = ("capture", "query", "search", "admin", "cite", "evidence", "linkrot", "service")
 
 
 def get_app(only: str | None = None) -> typer.Typer:

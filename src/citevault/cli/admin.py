@@ -1,6 +1,10 @@
-"""Commands that look after the archive itself: `verify` (fixity) and `reindex` (rebuild the index)."""
+"""Commands that look after the archive itself: `verify` (fixity, evidence; or a WACZ offline) and
+`reindex` (rebuild the index)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,7 +17,9 @@ from citevault.storage.reindex import reindex as rebuild_index
 from citevault.storage.verify import verify as verify_records
 
 from ..archive import Archive
+from ..evidence import reindex_evidence
 from .base import JsonOpt, print_json, settings
+from .evidence import TsaCaOpt, print_archive_evidence, verify_package
 
 __all__ = ["commands", "rebuild_links", "reindex", "verify"]
 
@@ -61,8 +67,19 @@ def rebuild_links(archive: Archive) -> int:
     return added
 
 
-def verify(json_out: JsonOpt = False) -> None:
-    """Fixity check: read every indexed record back and compare its digests. Exit 1 on any problem."""
+def verify(
+    wacz: Annotated[
+        Path | None, typer.Argument(help="A WACZ package to check offline instead of the archive.")
+    ] = None,
+    tsa_ca: TsaCaOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fixity check: read every indexed record back and compare its digests, and check each
+    snapshot's manifest and timestamps. With FILE.wacz: check the package offline (file hashes,
+    signature, timestamps, records against manifests). Exit 1 on any problem."""
+    if wacz is not None:
+        verify_package(wacz, tsa_ca, json_out)
+        return
     with Archive(settings()) as archive:
         checked = 0
 
@@ -71,19 +88,21 @@ def verify(json_out: JsonOpt = False) -> None:
             checked = n
 
         problems = verify_records(archive.index, archive.warc_dir, count)
-        if json_out:
-            print_json({"ok": not problems, "checked": checked, "problems": [p.__dict__ for p in problems]})
-        else:
-            out = Console()
-            for p in problems:
-                out.print(f"[red]BAD[/] capture {p.capture_id} {p.url} ({p.warc}:{p.offset}): {p.reason}")
-            if problems:
-                out.print(f"{len(problems)} problem(s) in {checked} record(s)")
-            elif checked:
-                out.print(f"all {checked} records match the index")
-            else:
-                out.print(f"nothing to verify: the index holds no archived records ({archive.warc_dir})")
+        out = Console(quiet=json_out)
+        for p in problems:
+            out.print(f"[red]BAD[/] capture {p.capture_id} {p.url} ({p.warc}:{p.offset}): {p.reason}")
         if problems:
+            out.print(f"{len(problems)} problem(s) in {checked} record(s)")
+        elif checked:
+            out.print(f"all {checked} records match the index")
+        else:
+            out.print(f"nothing to verify: the index holds no archived records ({archive.warc_dir})")
+        evidence = print_archive_evidence(archive, tsa_ca, out)
+        ok = not problems and not evidence.problems
+        if json_out:
+            print_json({"ok": ok, "checked": checked, "problems": [p.__dict__ for p in problems],
+                        "evidence": evidence.__dict__})
+        if not ok:
             raise typer.Exit(1)
 
 
@@ -98,15 +117,17 @@ def reindex(json_out: JsonOpt = False) -> None:
         result = rebuild_index(archive.index, archive.warc_dir)
         links = rebuild_links(archive)
         pages = index_pages(archive.index, archive.warc_dir)
+        evidence = reindex_evidence(archive.index, archive.warc_dir)
         with open_schedules(archive) as sched:
             jobs = sched.restore(archive.settings)
     if json_out:
-        print_json({**result.__dict__, "links": links, "pages": pages, "schedules": jobs})
+        print_json({**result.__dict__, "links": links, "pages": pages, "evidence_records": evidence.added,
+                    "schedules": jobs})
     else:
         Console().print(
             f"{result.files} WARC files, {result.records} records, {result.added} added to the index"
             f" ({result.sources} sources, {result.snapshots} snapshots, {links} links, {pages} pages,"
-            f" {len(jobs)} schedule jobs)"
+            f" {evidence.added} evidence records, {len(jobs)} schedule jobs)"
             + (f"; closed {len(result.recovered)} file(s) a crashed capture left open"
                if result.recovered else "")
         )

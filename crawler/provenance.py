@@ -1,0 +1,254 @@
+"""Provenance of a capture: for every origin contacted, the address connected to (or the proxy),
+the DNS answers we resolved, the TLS version and cipher, the certificate chain and whether it
+validated (errors recorded, not hidden). Collected by two small Scrapy components (a download
+handler that keeps each TLS connection, a middleware that reads the facts once a response came
+back) into a framework-free `ProvenanceCollector`, which the browser capture feeds too."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from scrapy import Request, Spider
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.web.iweb import IPolicyForHTTPS
+from zope.interface import implementer
+
+__all__ = [
+    "OriginFacts",
+    "ProvenanceCollector",
+    "ProvenanceMiddleware",
+    "TlsRecordingHandler",
+]
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{host}:{port}", host, port
+
+
+def _safe_proxy(proxy: str) -> str:
+    """A proxy URL without its credentials."""
+    parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, "", "", ""))
+
+
+@dataclass
+class OriginFacts:
+    """What we know of one origin (scheme://host:port) from the fetches of a crawl."""
+
+    origin: str
+    connected_to: set[str] = field(default_factory=set)  # peer addresses (the site's, or none via proxy)
+    proxy: str | None = None
+    dns: set[str] | None = None  # answers of our resolver; None when a proxy resolved the name
+    tls: list[dict[str, Any]] = field(default_factory=list)  # distinct handshakes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "connected_to": sorted(self.connected_to),
+            "proxy": self.proxy,
+            "dns_answers": sorted(self.dns) if self.dns is not None else None,
+            "dns_note": "resolved by the proxy" if self.proxy and self.dns is None else None,
+            "tls": self.tls,
+        }
+
+
+class ProvenanceCollector:
+    """Facts of every origin a crawl contacted. Thread-safe; `ca_file` is the trust store the
+    certificate chains are validated against (default: certifi's Mozilla bundle)."""
+
+    def __init__(self, ca_file: str | None = None) -> None:
+        self.ca_file = ca_file
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+        self._origins: dict[str, OriginFacts] = {}
+        # TLS connections opened per (host, port), read once their handshake is done.
+        self._pending: dict[tuple[str, int], list[Any]] = {}
+
+    def _facts(self, origin: str) -> OriginFacts:
+        if origin not in self._origins:
+            self._origins[origin] = OriginFacts(origin)
+        return self._origins[origin]
+
+    # -- fed by the crawler ----------------------------------------------------------------------
+    def tls_connection(self, host: str, port: int, conn: Any) -> None:
+        """A pyOpenSSL connection being set up to (host, port); read by `observe` later."""
+        with self._lock:
+            conns = self._pending.setdefault((host.lower(), port), [])
+            conns.append(conn)
+            del conns[:-64]  # connections that never completed a handshake are not kept forever
+
+    def observe(self, url: str, *, ip: str | None, proxy: str | None, dns: list[str] | None) -> None:
+        """A response came back for `url`: from `ip` (the peer), through `proxy` if any."""
+        origin, host, port = _origin(url)
+        with self._lock:
+            facts = self._facts(origin)
+            if proxy:
+                facts.proxy = _safe_proxy(proxy)
+            elif ip:
+                facts.connected_to.add(ip)
+            if dns:
+                facts.dns = (facts.dns or set()) | set(dns)
+            conns = self._pending.get((host, port), [])
+            done = [c for c in conns if _handshake_done(c)]
+            self._pending[(host, port)] = [c for c in conns if c not in done]
+        for conn in done:
+            chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+            self.add_tls(origin, version=conn.get_protocol_version_name(),
+                         cipher=conn.get_cipher_name(), chain=list(chain))
+
+    def add_tls(
+        self,
+        origin: str,
+        *,
+        version: str | None,
+        chain: list[x509.Certificate] | list[str],
+        cipher: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """One TLS handshake with `origin` ("https://host:443"): the protocol version, the chain the
+        server sent (leaf first; cryptography certificates or PEM strings), and a handshake error
+        if any. The chain is validated here. Browser capture passes its proxy's facts in here."""
+        certs = [x509.load_pem_x509_certificate(c.encode()) if isinstance(c, str) else c for c in chain]
+        host = urlsplit(origin).hostname or ""
+        validated, why = self._validate(host, certs) if certs else (False, error or "no certificate")
+        entry = {
+            "version": version,
+            "cipher": cipher,
+            "chain": [c.public_bytes(Encoding.PEM).decode("ascii") for c in certs],
+            "subjects": [c.subject.rfc4514_string() for c in certs],
+            "validated": validated,
+            "validation_error": why,
+            "handshake_error": error,
+        }
+        with self._lock:
+            facts = self._facts(origin)
+            if entry not in facts.tls:
+                facts.tls.append(entry)
+
+    def _validate(self, host: str, certs: list[x509.Certificate]) -> tuple[bool, str | None]:
+        """Whether the chain validates for `host` against the trust store, now (and why not)."""
+        try:
+            if self._store is None:
+                self._store = Store(x509.load_pem_x509_certificates(Path(self._ca_path()).read_bytes()))
+            try:
+                name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+            except ValueError:
+                name = x509.DNSName(host)
+            verifier = PolicyBuilder().store(self._store).time(datetime.now(UTC)).build_server_verifier(
+                name  # type: ignore[arg-type]
+            )
+            verifier.verify(certs[0], certs[1:])
+        except (VerificationError, ValueError, OSError) as exc:
+            return False, str(exc) or type(exc).__name__
+        return True, None
+
+    def _ca_path(self) -> str:
+        if self.ca_file:
+            return self.ca_file
+        import certifi
+
+        return str(certifi.where())
+
+    # -- read when a snapshot is sealed ----------------------------------------------------------
+    def origins_for(self, urls: list[str]) -> list[dict[str, Any]]:
+        """The facts of the origins of `urls`, sorted by origin."""
+        wanted = {_origin(u)[0] for u in urls if u and not u.startswith("urn:")}
+        with self._lock:
+            return [self._origins[o].as_dict() if o in self._origins else OriginFacts(o).as_dict()
+                    for o in sorted(wanted)]
+
+    def trust_store(self) -> str:
+        return self._ca_path()
+
+
+def _handshake_done(conn: Any) -> bool:
+    try:
+        return conn.get_peer_certificate() is not None
+    except Exception:  # a connection already freed
+        return False
+
+
+# -- Scrapy components ---------------------------------------------------------------------------
+@implementer(IOpenSSLClientConnectionCreator)
+class _RecordingCreator:
+    """Wraps Scrapy's TLS connection creator and hands each connection to the collector."""
+
+    def __init__(self, inner: Any, host: str, port: int, crawler: Crawler) -> None:
+        self._inner, self._host, self._port, self._crawler = inner, host, port, crawler
+
+    def clientConnectionForTLS(self, tlsProtocol: Any) -> Any:  # noqa: N802 (Twisted's name)
+        conn = self._inner.clientConnectionForTLS(tlsProtocol)
+        collector = getattr(self._crawler.spider, "provenance", None)
+        if isinstance(collector, ProvenanceCollector):
+            collector.tls_connection(self._host, self._port, conn)
+        return conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@implementer(IPolicyForHTTPS)
+class _RecordingPolicy:
+    def __init__(self, inner: Any, crawler: Crawler) -> None:
+        self._inner, self._crawler = inner, crawler
+
+    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:  # noqa: N802 (Twisted's name)
+        creator = self._inner.creatorForNetloc(hostname, port)
+        return _RecordingCreator(creator, hostname.decode("ascii"), port, self._crawler)
+
+
+class TlsRecordingHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 download handler for https, keeping each TLS connection so that the
+    provenance collector can read its protocol version, cipher and certificate chain (Scrapy's
+    Response carries only the leaf certificate and the peer address)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._contextFactory = _RecordingPolicy(self._contextFactory, crawler)  # type: ignore[assignment]
+
+
+class ProvenanceMiddleware:
+    """Downloader middleware: tells the spider's collector, for each response, the peer address,
+    the proxy used and the DNS answers our resolver gave for the host."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ProvenanceMiddleware:
+        return cls(crawler)
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
+        collector = getattr(self.crawler.spider, "provenance", None)
+        if isinstance(collector, ProvenanceCollector):
+            proxy = request.meta.get("proxy")
+            host = urlsplit(request.url).hostname or ""
+            dns = None
+            if not proxy:
+                from twisted.internet import reactor
+
+                answers = getattr(getattr(reactor, "resolver", None), "answers", None)
+                dns = sorted(answers.get(host, ())) if isinstance(answers, dict) else None
+            ip = response.ip_address
+            collector.observe(request.url, ip=str(ip) if ip is not None else None, proxy=proxy, dns=dns)
+        return response

@@ -1,0 +1,196 @@
+"""Sealing a snapshot when its crawl ends: its provenance record, then its manifest (every record
+it wrote, with digests; its own SHA-256 kept in the index), then an RFC 3161 timestamp of the
+manifest from each configured TSA. A TSA that cannot be reached leaves a pending row and never
+fails the capture; `stamp_pending` (the service's scheduler, `citevault stamp`) retries it.
+
+Evidence records are WARC metadata records with `urn:citevault:<kind>:<snapshot key>` target URIs
+(never a page's URL, so replay tools do not show them), named by a WARC-Citevault-Evidence header."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import socket
+import ssl
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from citevault.storage.db import Index
+from citevault.storage.manifest import EVIDENCE_HEADER, ManifestBook, manifest_body
+from citevault.storage.models import EvidenceRecord
+from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore, WrittenRecord, read_payload
+
+from .timestamps import TOKEN_CONTENT_TYPE, TimestampError, request_token
+
+if TYPE_CHECKING:
+    from .provenance import ProvenanceCollector
+
+__all__ = ["PROVENANCE_TYPE", "SealRequest", "TSA_HEADER", "evidence_urn", "seal_snapshot", "stamp_pending"]
+
+PROVENANCE_TYPE = "citevault-provenance"
+TSA_HEADER = "WARC-Citevault-TSA"
+
+
+def evidence_urn(kind: str, snapshot_key: str) -> str:
+    return f"urn:citevault:{kind}:{snapshot_key}"
+
+
+def software_versions() -> dict[str, str]:
+    """citevault and the libraries that shape what is captured and how it is written."""
+    out = {"python": platform.python_version(), "openssl": ssl.OPENSSL_VERSION}
+    for dist in ("citevault", "scrapy", "twisted", "warcio", "pyopenssl", "cryptography", "rfc3161-client"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def host_info() -> dict[str, str]:
+    return {"hostname": socket.gethostname(), "platform": platform.platform()}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _iso(when: datetime) -> str:
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+@dataclass
+class SealRequest:
+    """One snapshot to seal, with the settings that shaped its capture."""
+
+    snapshot_id: int
+    snapshot_key: str
+    capture: dict[str, Any]  # mode, user agent, seed, depth, scope, limits, ...
+    started: datetime
+    tsa_urls: list[str] = field(default_factory=list)
+    tsa_timeout: float = 10.0
+
+
+def _row(s: Any, **values: Any) -> EvidenceRecord:
+    row = EvidenceRecord(created_at=_now(), attempts=0, **values)
+    s.add(row)
+    s.flush()
+    return row
+
+
+def _located(written: WrittenRecord) -> dict[str, Any]:
+    return {"warc": written.warc, "offset": written.offset, "record_length": written.length,
+            "record_id": written.record_id}
+
+
+def seal_snapshot(
+    index: Index, store: WarcStore, book: ManifestBook, collector: ProvenanceCollector, req: SealRequest
+) -> None:
+    """Write the snapshot's provenance and manifest records, index them, and stamp the manifest."""
+    key = req.snapshot_key
+    head = {SNAPSHOT_HEADER: key}
+    listed = book.pop(key)
+    fetched = [
+        {"uri": e.target_uri, "record_id": e.record_id, "type": e.type, "fetched_at": e.date}
+        for e in listed if e.type in ("response", "revisit", "resource")
+    ]
+    provenance = {
+        "type": PROVENANCE_TYPE,
+        "version": 1,
+        "snapshot_key": key,
+        "software": {"name": "citevault", "versions": software_versions()},
+        "host": host_info(),
+        "capture": req.capture,
+        "started": _iso(req.started),
+        "sealed": _iso(_now()),
+        "tls_trust_store": collector.trust_store(),
+        "records": fetched,
+        "origins": collector.origins_for([str(r["uri"]) for r in fetched]),
+    }
+    prov = store.write_metadata(evidence_urn("provenance", key), provenance,
+                                {**head, EVIDENCE_HEADER: "provenance"})
+    # The provenance record is one of the snapshot's records: the manifest lists it too.
+    listed += book.pop(key)
+    body = manifest_body(key, _iso(_now()), listed)
+    digest = hashlib.sha256(body).hexdigest()
+    man = store.write_metadata_bytes(evidence_urn("manifest", key), body, "application/json",
+                                     {**head, EVIDENCE_HEADER: "manifest"})
+    store.sync()  # rows point only at durable records
+    with index.session() as s:
+        _row(s, snapshot_id=req.snapshot_id, snapshot_key=key, kind="provenance", state="written",
+             **_located(prov))
+        _row(s, snapshot_id=req.snapshot_id, snapshot_key=key, kind="manifest", state="written",
+             sha256=digest, **_located(man))
+        pending = [
+            _row(s, snapshot_id=req.snapshot_id, snapshot_key=key, kind="timestamp", state="pending",
+                 sha256=digest, tsa_url=url).id
+            for url in req.tsa_urls
+        ]
+    for row_id in pending:
+        _stamp(index, store, row_id, body, man.record_id, req.tsa_timeout)
+
+
+def _stamp(
+    index: Index, store: WarcStore, row_id: int, body: bytes, manifest_id: str, timeout: float
+) -> bool:
+    """Ask one pending row's TSA to stamp the manifest; True once the token is stored."""
+    with index.session() as s:
+        row = s.get(EvidenceRecord, row_id)
+        if row is None or row.state != "pending" or not row.tsa_url:
+            return False
+        url, key = row.tsa_url, row.snapshot_key
+    try:
+        token = request_token(url, body, timeout=timeout)
+    except TimestampError as exc:
+        with index.session() as s:
+            s.execute(update(EvidenceRecord).where(EvidenceRecord.id == row_id).values(
+                attempts=EvidenceRecord.attempts + 1, error=str(exc)[:1000]))
+        return False
+    written = store.write_metadata_bytes(
+        evidence_urn("timestamp", key), token.reply, TOKEN_CONTENT_TYPE,
+        {SNAPSHOT_HEADER: key, EVIDENCE_HEADER: "timestamp", "WARC-Refers-To": manifest_id,
+         TSA_HEADER: url},
+    )
+    store.sync()
+    with index.session() as s:
+        s.execute(update(EvidenceRecord).where(EvidenceRecord.id == row_id).values(
+            state="written", attempts=EvidenceRecord.attempts + 1, error=None,
+            gen_time=token.gen_time.astimezone(UTC).replace(tzinfo=None), **_located(written)))
+    return True
+
+
+def stamp_pending(index: Index, store: WarcStore, *, timeout: float = 10.0) -> tuple[int, int]:
+    """Retry every pending timestamp; returns (stamped, still pending)."""
+    with index.session() as s:
+        rows = s.execute(
+            select(EvidenceRecord.id, EvidenceRecord.snapshot_key)
+            .where(EvidenceRecord.kind == "timestamp", EvidenceRecord.state == "pending")
+            .order_by(EvidenceRecord.id)
+        ).all()
+        manifests = {
+            m.snapshot_key: m for m in s.scalars(
+                select(EvidenceRecord).where(
+                    EvidenceRecord.kind == "manifest",
+                    EvidenceRecord.snapshot_key.in_({k for _, k in rows}),
+                )
+            )
+        }
+    stamped = 0
+    bodies: dict[str, bytes] = {}
+    for row_id, key in rows:
+        man = manifests.get(key)
+        if man is None or man.warc is None or man.offset is None or man.record_id is None:
+            continue
+        if key not in bodies:
+            try:
+                bodies[key] = read_payload(Path(store.directory), man.warc, man.offset).payload
+            except Exception as exc:  # a missing or damaged manifest: `verify` reports it
+                print(f"citevault: cannot read the manifest of snapshot {key}: {exc}", file=sys.stderr)
+                continue
+        stamped += _stamp(index, store, row_id, bodies[key], man.record_id, timeout)
+    return stamped, len(rows) - stamped

@@ -1,0 +1,197 @@
+"""Snapshot manifests: every WARC record a snapshot wrote (WARC-Record-ID, target URI, date, block
+and payload digests, where it lies), gathered while the records are written, and the checks of a
+record against its manifest entry that `verify` runs on the archive and on a WACZ."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from warcio.recordloader import ArcWarcRecord
+
+from .warcstore import SNAPSHOT_HEADER
+
+__all__ = [
+    "EVIDENCE_HEADER",
+    "MANIFEST_TYPE",
+    "ManifestBook",
+    "ManifestEntry",
+    "block_sha256",
+    "compare_entry",
+    "entry_of",
+    "manifest_body",
+    "mismatch",
+    "parse_manifest",
+    "record_facts",
+]
+
+# Names the kind of an evidence record (provenance|manifest|timestamp); also what a manifest skips.
+EVIDENCE_HEADER = "WARC-Citevault-Evidence"
+MANIFEST_TYPE = "citevault-manifest"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One record as its manifest lists it. `block_sha256` is computed by us over the record
+    block; the two WARC digests are the record's own headers, listed so a change of them shows."""
+
+    record_id: str
+    type: str
+    target_uri: str | None
+    date: str | None
+    block_sha256: str
+    block_digest: str | None
+    payload_digest: str | None
+    warc: str
+    offset: int
+    length: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def block_sha256(raw_record: bytes) -> str:
+    """"sha256:HEX" of the block of an uncompressed, serialized WARC record (after the header
+    block's blank line, without the two CRLFs that end the record)."""
+    end = raw_record.find(b"\r\n\r\n")
+    block = raw_record[end + 4:]
+    if block.endswith(b"\r\n\r\n"):
+        block = block[:-4]
+    return "sha256:" + hashlib.sha256(block).hexdigest()
+
+
+def _stream_sha256(stream: IO[bytes]) -> str:
+    h = hashlib.sha256()
+    while chunk := stream.read(65536):
+        h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def entry_of(rec: ArcWarcRecord, block_digest: str, warc: str, offset: int, length: int) -> ManifestEntry:
+    head = rec.rec_headers
+    return ManifestEntry(
+        record_id=str(head.get_header("WARC-Record-ID")),
+        type=str(rec.rec_type),
+        target_uri=head.get_header("WARC-Target-URI"),
+        date=head.get_header("WARC-Date"),
+        block_sha256=block_digest,
+        block_digest=head.get_header("WARC-Block-Digest"),
+        payload_digest=head.get_header("WARC-Payload-Digest"),
+        warc=warc,
+        offset=offset,
+        length=length,
+    )
+
+
+def record_facts(rec: ArcWarcRecord) -> dict[str, Any]:
+    """What a manifest entry says of a record, read back (warcio, with `no_record_parse=True` so
+    that `raw_stream` is the whole block). Reads the block."""
+    head = rec.rec_headers
+    return {
+        "record_id": head.get_header("WARC-Record-ID"),
+        "type": rec.rec_type,
+        "target_uri": head.get_header("WARC-Target-URI"),
+        "date": head.get_header("WARC-Date"),
+        "block_digest": head.get_header("WARC-Block-Digest"),
+        "payload_digest": head.get_header("WARC-Payload-Digest"),
+        "block_sha256": _stream_sha256(rec.raw_stream),
+    }
+
+
+_FIELDS = (("type", "WARC-Type"), ("target_uri", "WARC-Target-URI"), ("date", "WARC-Date"),
+           ("block_digest", "WARC-Block-Digest"), ("payload_digest", "WARC-Payload-Digest"))
+
+
+def mismatch(facts: dict[str, Any], listed: dict[str, Any]) -> str | None:
+    """Why a record's facts differ from its manifest entry, or None when they match."""
+    for key, name in _FIELDS:
+        if facts.get(key) != listed.get(key):
+            return f"{name} is {facts.get(key)!r}, the manifest says {listed.get(key)!r}"
+    got, want = facts.get("block_sha256"), listed.get("block_sha256")
+    if got != want:
+        return f"its block hashes to {got}, the manifest says {want}"
+    return None
+
+
+def compare_entry(rec: ArcWarcRecord, listed: dict[str, Any]) -> str | None:
+    """Why a record read back differs from its manifest entry, or None when it matches."""
+    return mismatch(record_facts(rec), listed)
+
+
+class ManifestBook:
+    """A WarcStore listener: per snapshot key, the entries of the records written for it. The
+    records of one write (a response and its request) belong to the first one's snapshot.
+    Manifests and timestamp tokens are not listed (a manifest cannot list itself).
+
+    Entries wait in a file per snapshot, not in memory, so a crawl's memory stays flat however
+    many records it writes (a `--scope all` crawl of 100k URLs would otherwise hold ~100 MB)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dir = tempfile.TemporaryDirectory(prefix="citevault-manifest-")
+        self._keys: dict[str, Path] = {}
+
+    def _path(self, key: str) -> Path:
+        if key not in self._keys:
+            self._keys[key] = Path(self._dir.name) / (hashlib.sha1(key.encode()).hexdigest() + ".jsonl")
+        return self._keys[key]
+
+    def __call__(self, warc: str, written: list[tuple[int, int, ArcWarcRecord, bytes]]) -> None:
+        if not written:
+            return
+        first = written[0][2].rec_headers
+        key = first.get_header(SNAPSHOT_HEADER)
+        if not key or first.get_header(EVIDENCE_HEADER) in ("manifest", "timestamp"):
+            return
+        lines = "".join(
+            json.dumps(entry_of(rec, block_sha256(raw), warc, offset, length).as_dict()) + "\n"
+            for offset, length, rec, raw in written
+        )
+        with self._lock, open(self._path(key), "a", encoding="utf-8") as fh:
+            fh.write(lines)
+
+    def pop(self, key: str) -> list[ManifestEntry]:
+        """The entries of a snapshot so far, forgotten here."""
+        with self._lock:
+            path = self._keys.pop(key, None)
+            if path is None or not path.exists():
+                return []
+            with open(path, encoding="utf-8") as fh:
+                entries = [ManifestEntry(**json.loads(line)) for line in fh if line.strip()]
+            path.unlink()
+            return entries
+
+    def close(self) -> None:
+        self._dir.cleanup()
+
+
+def manifest_body(snapshot_key: str, created: str, entries: list[ManifestEntry]) -> bytes:
+    """The manifest record's block: canonical JSON (sorted keys, no spaces), so that its SHA-256,
+    the digest sent to the TSAs, is stable."""
+    doc = {
+        "type": MANIFEST_TYPE,
+        "version": 1,
+        "snapshot_key": snapshot_key,
+        "created": created,
+        "digest_algorithm": "sha256",
+        "records": [e.as_dict() for e in entries],
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def parse_manifest(body: bytes) -> dict[str, Any] | None:
+    """A manifest document, or None when `body` is not one."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("type") != MANIFEST_TYPE:
+        return None
+    if not isinstance(doc.get("records"), list):
+        return None
+    return doc

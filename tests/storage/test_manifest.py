@@ -1,0 +1,74 @@
+"""Manifests: the records written for a snapshot are listed as written, and a record read back is
+matched against its entry (or the difference is named)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+
+from citevault.storage.manifest import (
+    EVIDENCE_HEADER,
+    ManifestBook,
+    compare_entry,
+    manifest_body,
+    parse_manifest,
+)
+from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore
+
+
+def _write(store: WarcStore, key: str | None, url: str, body: bytes) -> None:
+    extra = {SNAPSHOT_HEADER: key} if key else {}
+    store.write_exchange(
+        url, request_head=StatusAndHeaders("GET / HTTP/1.1", [("Host", "example.test")], protocol=""),
+        response_head=StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1"),
+        body=body, when=datetime.now(UTC), extra_headers=extra,
+    )
+
+
+def test_book_lists_each_snapshots_records_and_they_match(tmp_path: Path) -> None:
+    book = ManifestBook()
+    with WarcStore(tmp_path, prefix="m") as store:
+        store.listeners.append(book)
+        _write(store, "k1", "https://example.test/a", b"<p>a</p>")
+        _write(store, "k2", "https://example.test/b", b"<p>b</p>")
+        _write(store, None, "https://example.test/c", b"<p>c</p>")  # no snapshot: not listed
+        store.write_metadata("urn:citevault:provenance:k1", {"x": 1}, {SNAPSHOT_HEADER: "k1"})
+        store.write_metadata("urn:citevault:manifest:k1", {"x": 2},
+                             {SNAPSHOT_HEADER: "k1", EVIDENCE_HEADER: "manifest"})  # never lists itself
+    k1 = book.pop("k1")
+    assert [(e.type, e.target_uri) for e in k1] == [
+        ("response", "https://example.test/a"), ("request", "https://example.test/a"),
+        ("metadata", "urn:citevault:provenance:k1"),
+    ]
+    assert len(book.pop("k2")) == 2 and book.pop("k1") == []
+    book.close()
+
+    doc = parse_manifest(manifest_body("k1", "2026-12-01T00:00:00Z", k1))
+    assert doc is not None
+    (path,) = tmp_path.glob("*.warc.gz")
+    for listed in doc["records"]:
+        with open(path, "rb") as fh:
+            fh.seek(listed["offset"])
+            rec = next(iter(ArchiveIterator(fh, no_record_parse=True)))
+            assert compare_entry(rec, listed) is None
+    first = dict(doc["records"][0], block_sha256="sha256:" + "0" * 64)
+    with open(path, "rb") as fh:
+        fh.seek(first["offset"])
+        rec = next(iter(ArchiveIterator(fh, no_record_parse=True)))
+        assert "its block hashes to sha256:" in str(compare_entry(rec, first))
+    moved = dict(doc["records"][0], target_uri="https://elsewhere.test/")
+    with open(path, "rb") as fh:
+        fh.seek(moved["offset"])
+        rec = next(iter(ArchiveIterator(fh, no_record_parse=True)))
+        assert compare_entry(rec, moved) == (
+            "WARC-Target-URI is 'https://example.test/a', the manifest says 'https://elsewhere.test/'"
+        )
+
+
+def test_parse_manifest_refuses_other_documents() -> None:
+    assert parse_manifest(b"not json") is None
+    assert parse_manifest(b'{"type": "citevault-snapshot"}') is None
+    assert parse_manifest(b'{"type": "citevault-manifest", "records": {}}') is None
