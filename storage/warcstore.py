@@ -36,6 +36,7 @@ __all__ = [
     "WarcStore",
     "WrittenRecord",
     "decode_content",
+    "metadata_target",
     "payload_digests",
     "read_payload",
     "read_record_bytes",
@@ -66,6 +67,11 @@ def payload_digests(payload: bytes) -> tuple[str, str]:
     """(WARC-style "sha1:BASE32", hex sha256) of a payload."""
     sha1 = "sha1:" + b32encode(hashlib.sha1(payload).digest()).decode("ascii")
     return sha1, hashlib.sha256(payload).hexdigest()
+
+
+def metadata_target(kind: str, url: str) -> str:
+    """The WARC-Target-URI of a metadata record about `url`: `urn:{kind}:{url}`."""
+    return f"urn:{kind}:{url}"
 
 
 def _warc_date(when: datetime) -> str:
@@ -270,13 +276,17 @@ class WarcStore:
         return self._write(records)
 
     def write_metadata(
-        self, url: str, info: dict[str, object], extra_headers: dict[str, str] | None = None
+        self, url: str, info: dict[str, object], extra_headers: dict[str, str] | None = None,
+        *, kind: str = "snapshot",
     ) -> WrittenRecord:
-        """A metadata record holding `info` as JSON (application/json), about `url`."""
+        """A metadata record holding `info` as JSON (application/json), about `url`, with the target
+        `urn:{kind}:{url}`: browsertrix-crawler's naming of non-HTTP records (`urn:pageinfo:URL`), so
+        pywb, ReplayWeb.page or cdxj-indexer never take it for the page itself (its WARC-Date is the
+        seed's second). `reindex` reads the JSON, so files from before (target = url) still work."""
         w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
         body = json.dumps(info, sort_keys=True).encode()
         rec = w.create_warc_record(
-            url, "metadata", payload=BytesIO(body), length=len(body),
+            metadata_target(kind, url), "metadata", payload=BytesIO(body), length=len(body),
             warc_content_type="application/json",
             warc_headers_dict={"WARC-Date": _warc_date(datetime.now(UTC)), **(extra_headers or {})},
         )

@@ -230,7 +230,7 @@ def test_metadata_record(store: WarcStore) -> None:
             "WARC-Citevault-Snapshot: snap-1",
             "WARC-Type: metadata",
             "WARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-000000000001>",
-            f"WARC-Target-URI: {URL}",
+            f"WARC-Target-URI: urn:snapshot:{URL}",  # never the page's own URI
             "WARC-Payload-Digest: sha1:FZ46DEGSPMHHREIFPQD6IHZHT6PQVLOK",
             "WARC-Block-Digest: sha1:FZ46DEGSPMHHREIFPQD6IHZHT6PQVLOK",
             "Content-Type: application/json",
