@@ -18,6 +18,7 @@ import codecs
 import html
 import re
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import urldefrag, urljoin
 
 import lxml.html
@@ -68,6 +69,18 @@ _CONFUSING = frozenset(
 )
 # What a rewritten page keeps: its body changed, so validators and codings no longer apply.
 _REWRITTEN_KEEP = frozenset("content-type content-language last-modified cache-control expires".split())
+# Types a browser renders as documents that load more (frames, images, scripts): served raw to a
+# browser's navigation, their subresources and frames would go to the live web, which no CSP can
+# stop (Chromium opens a connection to a blocked frame's host before CSP refuses it).
+_ACTIVE_DOCUMENTS = frozenset(
+    "text/html application/xhtml+xml image/svg+xml text/xml application/xml".split()
+)
+# Bounds of one replay, whatever the record: lxml holds about 30x a page's size while rewriting
+# (a 32 MB page took 1.1 GB), so bigger pages are served raw; archived headers beyond these sizes
+# are left out of the response (the WARC record keeps them all).
+REWRITE_LIMIT = 8 * 1024 * 1024
+HEADER_LIMIT = 32 * 1024
+HEADER_VALUE_LIMIT = 8 * 1024
 _CSS_RE = re.compile(
     r"""url\(\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^)'"\s]*))\s*\)"""
     r"""|@import\s+(?:"(?P<idq>[^"]*)"|'(?P<isq>[^']*)')""",
@@ -194,6 +207,7 @@ class Rewriter:
             for attr in ("poster", "data-src"):
                 if el.get(attr):
                     el.set(attr, self.url(el.get(attr), "im_", base))
+        self._navigations(doc)
         for el in doc.iter("style"):
             if el.text and "@import" in el.text:
                 el.text = _SQ_IMPORT_RE.sub(lambda m: f"@import '{self.url(m.group(1), base=base)}'", el.text)
@@ -213,6 +227,14 @@ class Rewriter:
                 parts[0] = self.url(parts[0].rstrip(","), "im_", base)
                 out.append(" ".join(parts))
         return ", ".join(out)
+
+    def _navigations(self, doc: lxml.html.HtmlElement) -> None:
+        """What lxml's link rewriting (which does meta refresh) does not see but would take a
+        connection to the live web: iframe srcdoc documents, hyperlink pings."""
+        for el in doc.xpath("//iframe[@srcdoc]"):
+            el.set("srcdoc", self.html(el.get("srcdoc", "").encode(), "utf-8", None).decode())
+        for el in doc.xpath("//*[@ping]"):
+            del el.attrib["ping"]
 
     def _modifiers(self, doc: lxml.html.HtmlElement) -> None:
         """Tell the replay what each rewritten reference loads (Wayback's im_/js_/cs_/if_)."""
@@ -248,8 +270,16 @@ class Replayed:
     body: bytes
 
 
-def banner_html(prefix: str, url: str, ts: str) -> str:
+def banner_html(prefix: str, url: str, ts: str, status: int | None = None) -> str:
     esc = html.escape
+    answered = ""
+    if status is not None and status >= 400:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        answered = (f'<br><span style="color:#8a1c1c">When this was captured, the server answered '
+                    f"<strong>{status} {esc(phrase)}</strong>: this copy is that error page.</span>")
     return (
         '<div id="citevault-banner" style="all:initial;display:block;box-sizing:border-box;width:100%;'
         "padding:6px 12px;background:#fff8dc;border-bottom:1px solid #d8c27a;color:#222;"
@@ -257,21 +287,38 @@ def banner_html(prefix: str, url: str, ts: str) -> str:
         '<strong style="font-weight:bold">Archived copy</strong> of '
         f'<a style="color:#0645ad" href="{esc(url)}" rel="noreferrer">{esc(url)}</a>, '
         f"captured {_fmt_ts(ts)} by citevault. "
-        f'<a style="color:#0645ad" href="{esc(prefix)}*/{esc(url)}">Other captures</a></div>'
+        f'<a style="color:#0645ad" href="{esc(prefix)}*/{esc(url)}">Other captures</a>{answered}</div>'
     )
 
 
 def _headers(head: StatusAndHeaders | None, *, rewritten: bool) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
+    size = omitted = 0
     for name, value in head.headers if head is not None else []:
+        size += len(name) + len(value) + 4
+        if size > HEADER_LIMIT or len(value) > HEADER_VALUE_LIMIT:
+            omitted += 1  # no browser accepts megabytes of headers; the record keeps them
+            continue
         low = name.lower()
         keep = low in _REWRITTEN_KEEP if rewritten else low not in _CONFUSING
         out.append((name, value) if keep else (f"X-Archive-Orig-{name}", value))
+    if omitted:
+        out.append(("X-Archive-Headers-Omitted", str(omitted)))
     return out
 
 
-def render_memento(cap: Capture, rec: ArchivedPayload, *, modifier: str, prefix: str) -> Replayed:
-    """The response replaying one archived record (revisits already resolved by Archive.resolve)."""
+def _as_text(headers: list[tuple[str, str]], charset: str) -> list[tuple[str, str]]:
+    """Headers for an active document shown as its source: text/plain, never sniffed."""
+    out = [(f"X-Archive-Orig-{k}" if k.lower() == "content-type" else k, v) for k, v in headers]
+    return [*out, ("Content-Type", f"text/plain; charset={charset}"), ("X-Content-Type-Options", "nosniff")]
+
+
+def render_memento(
+    cap: Capture, rec: ArchivedPayload, *, modifier: str, prefix: str, navigation: bool = False
+) -> Replayed:
+    """The response replaying one archived record (revisits already resolved by Archive.resolve).
+    `navigation`: a browser opens it as a page or frame (Sec-Fetch-Dest), so an active document
+    served raw (`id_`, or too big to rewrite) is shown as its source, loading nothing."""
     head = rec.http_headers
     status = int(head.get_statuscode() or 200) if head is not None and head.statusline else 200
     content_type = head.get_header("Content-Type") if head is not None else None
@@ -279,20 +326,25 @@ def render_memento(cap: Capture, rec: ArchivedPayload, *, modifier: str, prefix:
     rw = Rewriter(prefix, cap.timestamp, cap.url)
     decoded = b""
     raw = modifier in _RAW_MODIFIERS or not (mime in _HTML_TYPES or mime == "text/css")
+    if not raw and len(rec.payload) > REWRITE_LIMIT:
+        raw = True
     if not raw:
         decoded = rec.decoded
         coding = (head.get_header("Content-Encoding") or "") if head is not None else ""
         # A content coding we cannot undo: serve the bytes as archived and let the client try.
-        raw = decoded is rec.payload and coding.strip().lower() not in ("", "identity")
+        raw = (decoded is rec.payload and coding.strip().lower() not in ("", "identity")) or (
+            len(decoded) > REWRITE_LIMIT)
     if raw:
         headers, body = _headers(head, rewritten=False), rec.payload
+        if navigation and mime in _ACTIVE_DOCUMENTS:
+            headers = _as_text(headers, _charset(content_type, rec.payload))
     else:
         headers = _headers(head, rewritten=True)
         if mime == "text/css":
             cs = _charset(content_type, b"")
             body = rw.css(decoded.decode(cs, "surrogateescape")).encode(cs, "surrogateescape")
         else:
-            banner = None if modifier in _NO_BANNER else banner_html(prefix, cap.url, cap.timestamp)
+            banner = None if modifier in _NO_BANNER else banner_html(prefix, cap.url, cap.timestamp, status)
             body = rw.html(decoded, _charset(content_type, decoded), banner)
             headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
             headers.append(("Content-Type", "text/html; charset=utf-8"))
