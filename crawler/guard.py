@@ -18,7 +18,7 @@ from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 
-from .netpolicy import as_ip, blocked_reason
+from .netpolicy import as_ip, blocked_reason, host_refusal, resolved_refusal
 
 __all__ = ["BlockedAddress", "PrivateNetworkMiddleware", "GuardedResolver", "blocked_reason"]
 
@@ -52,11 +52,7 @@ class PrivateNetworkMiddleware:
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         host = urlsplit(request.url).hostname or ""
-        reason = blocked_reason(host)
-        if reason is None and host.lower() in ("localhost", "localhost.localdomain") or host.endswith(
-            ".localhost"
-        ):
-            reason = f"refused: {host} is a loopback name (set CITEVAULT_ALLOW_PRIVATE_NETWORKS=1 to allow)"
+        reason = host_refusal(host)
         if reason:
             raise BlockedAddress(reason)
         if request.meta.get("proxy") or as_ip(host) is not None:
@@ -92,9 +88,9 @@ class GuardedResolver(CachingThreadedResolver):
             return d
 
         def check(ip: str) -> str:
-            reason = blocked_reason(ip)
+            reason = resolved_refusal(name, ip)
             if reason:
-                raise BlockedAddress(reason.replace(f"{ip} is", f"{name} resolves to {ip},", 1))
+                raise BlockedAddress(reason)
             return ip
 
         return d.addCallback(check)

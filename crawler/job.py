@@ -13,15 +13,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
-
+from citevault.config import Settings
 from citevault.storage.db import open_index
-from citevault.storage.index import settle_state
-from citevault.storage.models import Capture, Snapshot
+from citevault.storage.snapshots import finish_snapshots as settle
 from citevault.storage.warcstore import WarcStore
 
 from .progress import Progress, Seed
@@ -32,33 +29,40 @@ __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snaps
 
 @dataclass
 class CrawlOptions:
-    """Everything a crawl needs; built by the application from its settings."""
+    """Everything a crawl needs: the application's settings (the one place crawl settings are
+    declared and documented), plus how loud Scrapy's own log is."""
 
-    database_url: str
-    warc_dir: str
-    warc_prefix: str = "citevault"
-    warc_max_size: int = 1_000_000_000
-    user_agent: str = "citevault"
-    allow_private_networks: bool = False
-    obey_robots: bool = False
-    concurrency: int = 32
-    concurrency_per_host: int = 4
-    timeout: float = 30.0
-    max_response_size: int = 100_000_000
-    retries: int = 2
+    settings: Settings
     log_level: str = "CRITICAL"
 
+    @property
+    def database_url(self) -> str:
+        return self.settings.effective_database_url
+
+    @property
+    def warc_dir(self) -> Path:
+        return self.settings.effective_warc_dir
+
+    def as_json(self) -> dict[str, Any]:
+        """What the child process rebuilds these options from (`from_json`)."""
+        return {"settings": self.settings.model_dump(mode="json"), "log_level": self.log_level}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CrawlOptions:
+        return cls(Settings(**data["settings"]), data["log_level"])
+
     def scrapy_settings(self) -> dict[str, Any]:
+        c = self.settings
         return {
             "BOT_NAME": "citevault",
-            "USER_AGENT": self.user_agent,
-            "ROBOTSTXT_OBEY": self.obey_robots,
-            "CONCURRENT_REQUESTS": self.concurrency,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": self.concurrency_per_host,
-            "DOWNLOAD_TIMEOUT": self.timeout,
-            "DOWNLOAD_MAXSIZE": self.max_response_size,
+            "USER_AGENT": c.user_agent,
+            "ROBOTSTXT_OBEY": c.obey_robots,
+            "CONCURRENT_REQUESTS": c.concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrency_per_host,
+            "DOWNLOAD_TIMEOUT": c.timeout,
+            "DOWNLOAD_MAXSIZE": c.max_response_size,
             "DOWNLOAD_WARNSIZE": 0,
-            "RETRY_TIMES": self.retries,
+            "RETRY_TIMES": c.retries,
             # Redirects are followed by the spider, so that every hop is archived.
             "REDIRECT_ENABLED": False,
             "METAREFRESH_ENABLED": False,
@@ -69,7 +73,7 @@ class CrawlOptions:
             "LOG_LEVEL": self.log_level,
             "LOG_ENABLED": self.log_level != "NONE",
             "DNS_RESOLVER": "citevault.crawler.guard.GuardedResolver",
-            "CITEVAULT_ALLOW_PRIVATE_NETWORKS": self.allow_private_networks,
+            "CITEVAULT_ALLOW_PRIVATE_NETWORKS": c.allow_private_networks,
             "DOWNLOADER_MIDDLEWARES": {
                 "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
                 "citevault.crawler.robots.RobotsTxtMiddleware": 100,
@@ -77,35 +81,20 @@ class CrawlOptions:
                 "citevault.crawler.middlewares.RawExchangeMiddleware": 950,
             },
             "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
+            "EXTENSIONS": {"citevault.crawler.lifecycle.RecorderLifecycle": 100},
             "STATS_DUMP": False,
         }
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def finish_snapshots(
     database_url: str, snapshot_ids: list[int], error: str | None = None, *, keep_captured: bool = False
 ) -> None:
-    """Settle each snapshot's state from its captures: failed when the seed got no response,
-    partial when something else failed, done otherwise. `error` marks unfinished ones failed."""
+    """Settle the snapshots of a crawl that ended or was stopped (storage.snapshots decides how),
+    from a process that may hold no index of its own."""
     index = open_index(database_url, migrate=False)
     try:
-        with index.session() as s:
-            for sid in snapshot_ids:
-                snap = s.get(Snapshot, sid)
-                if snap is None or snap.state in ("done", "partial", "failed"):
-                    continue
-                caps = s.execute(
-                    select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == sid)
-                ).all()
-                state, why = settle_state(((r, e, w) for r, e, w in caps), error,
-                                          keep_captured=keep_captured)
-                s.execute(
-                    update(Snapshot).where(Snapshot.id == sid)
-                    .values(state=state, error=why, finished_at=_now())
-                )
+        settle(index, snapshot_ids, error, keep_captured=keep_captured)
     finally:
         index.dispose()
 
@@ -120,7 +109,7 @@ def crawl(
 
     index = open_index(options.database_url)
     store = WarcStore(
-        Path(options.warc_dir), prefix=options.warc_prefix, max_size=options.warc_max_size,
+        options.warc_dir, prefix=options.settings.warc_prefix, max_size=options.settings.warc_max_size,
         software="citevault (Scrapy, warcio)",
     )
     recorder = CaptureRecorder(index, store, batch_size=64, batch_age=0.25)
@@ -157,7 +146,7 @@ def _child_main() -> None:
         out.write(json.dumps(p.as_dict()) + "\n")
         out.flush()
 
-    crawl(CrawlOptions(**job["options"]), [Seed(**s) for s in job["seeds"]], report)
+    crawl(CrawlOptions.from_json(job["options"]), [Seed(**s) for s in job["seeds"]], report)
 
 
 def crawl_in_subprocess(
@@ -180,7 +169,7 @@ def crawl_in_subprocess(
         start_new_session=True,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(json.dumps({"options": asdict(options), "seeds": [asdict(s) for s in seeds]}))
+    proc.stdin.write(json.dumps({"options": options.as_json(), "seeds": [asdict(s) for s in seeds]}))
     proc.stdin.close()
     os.set_blocking(proc.stdout.fileno(), False)
     sel = selectors.DefaultSelector()

@@ -11,11 +11,13 @@ import lxml.html
 from lxml import etree
 
 __all__ = [
+    "CSS_URL_RE",
     "PageLinks",
     "css_links",
     "extract_page_links",
     "main_text",
     "oembed_url",
+    "srcset_candidates",
     "srcset_urls",
 ]
 
@@ -47,8 +49,11 @@ _BLOCK_TAGS = (
     "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "tr", "td", "th", "br",
     "blockquote", "pre", "section", "article", "figcaption", "table", "ul", "ol",
 )
-_CSS_URL_RE = re.compile(
-    r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""", re.I
+# url(...) in its three quotings and @import "..." / '...' (an @import url(...) is a url()).
+CSS_URL_RE = re.compile(
+    r"""url\(\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^)'"\s]*))\s*\)"""
+    r"""|@import\s+(?:"(?P<idq>[^"]*)"|'(?P<isq>[^']*)')""",
+    re.I,
 )
 _TWEET_RE = re.compile(r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/[^/]+/status(?:es)?/(\d+)", re.I)
 _YOUTUBE_RE = re.compile(
@@ -81,11 +86,11 @@ def _http_url(base: str, raw: str | None) -> str | None:
     return url if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc else None
 
 
-def srcset_urls(value: str) -> list[str]:
-    """The URLs of a srcset attribute value, parsed as the HTML standard says: a URL runs to the
-    next whitespace (commas inside it are kept, trailing ones end the candidate), then
-    descriptors run to the next comma outside parentheses."""
-    out: list[str] = []
+def srcset_candidates(value: str) -> list[tuple[str, str]]:
+    """(URL, descriptors) of each candidate of a srcset attribute value, parsed as the HTML
+    standard says: a URL runs to the next whitespace (commas inside it are kept, trailing ones end
+    the candidate), then descriptors run to the next comma outside parentheses."""
+    out: list[tuple[str, str]] = []
     i, n = 0, len(value)
     while i < n:
         while i < n and (value[i].isspace() or value[i] == ","):
@@ -94,22 +99,29 @@ def srcset_urls(value: str) -> list[str]:
         while i < n and not value[i].isspace():
             i += 1
         url = value[start:i]
+        descriptors = ""
         if url.endswith(","):
             url = url.rstrip(",")
         else:
-            depth = 0
+            depth, desc_start = 0, i
             while i < n and not (value[i] == "," and depth == 0):
                 depth += {"(": 1, ")": -1}.get(value[i], 0)
                 i += 1
+            descriptors = value[desc_start:i].strip()
         if url:
-            out.append(url)
+            out.append((url, descriptors))
     return out
+
+
+def srcset_urls(value: str) -> list[str]:
+    """The URLs of a srcset attribute value."""
+    return [url for url, _ in srcset_candidates(value)]
 
 
 def css_links(css: str, base: str) -> list[str]:
     """Absolute URLs referenced by url(...) and @import in a stylesheet."""
     out: list[str] = []
-    for m in _CSS_URL_RE.finditer(css):
+    for m in CSS_URL_RE.finditer(css):
         url = _http_url(base, next((g for g in m.groups() if g), None))
         if url and url not in out:
             out.append(url)

@@ -8,7 +8,9 @@ import ipaddress
 import re
 import socket
 
-__all__ = ["as_ip", "blocked_reason"]
+__all__ = ["as_ip", "blocked_reason", "host_refusal", "resolved_refusal"]
+
+_LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
 
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 
@@ -53,3 +55,19 @@ def blocked_reason(host: str) -> str | None:
     return (
         f"refused: {host} is {kind} (set CITEVAULT_ALLOW_PRIVATE_NETWORKS=1 to allow private networks)"
     )
+
+
+def host_refusal(host: str) -> str | None:
+    """Why a URL's host may not be fetched, before any resolving: an IP literal off the public
+    internet or a loopback name; None when it may (or when only resolving can tell)."""
+    reason = blocked_reason(host)
+    name = host.lower()
+    if reason is None and (name in _LOOPBACK_NAMES or name.endswith(".localhost")):
+        reason = f"refused: {host} is a loopback name (set CITEVAULT_ALLOW_PRIVATE_NETWORKS=1 to allow)"
+    return reason
+
+
+def resolved_refusal(name: str, ip: str) -> str | None:
+    """Why `name`, resolved to `ip`, may not be fetched, or None when it may."""
+    reason = blocked_reason(ip)
+    return reason.replace(f"{ip} is", f"{name} resolves to {ip},", 1) if reason else None

@@ -19,10 +19,12 @@ from urllib.parse import urlsplit
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import timestamp_to_iso_date
 
 from citevault.storage.db import Index
 from citevault.storage.index import latest_with_digest, now_timestamp, surt_key
-from citevault.storage.models import Capture, Link, Snapshot, Source
+from citevault.storage.models import HTML_TYPES, Capture, Link, Snapshot, Source, utcnow
+from citevault.storage.records import capture_row
 from citevault.storage.warcstore import (
     PARENT_HEADER,
     ROLE_HEADER,
@@ -197,7 +199,6 @@ class CaptureRecorder:
         """Archive one exchange; a payload identical to an earlier capture of the URL becomes a
         revisit record."""
         digest, sha256 = payload_digests(exchange.body)
-        ts = now_timestamp(exchange.fetched_at)
         with self._lock:
             s = self._tx()
             extra = {ROLE_HEADER: role}
@@ -212,13 +213,12 @@ class CaptureRecorder:
                     response_head=exchange.response_head(),
                     digest=digest,
                     refers_to_uri=original.url,
-                    refers_to_date=_iso(original.timestamp),
+                    refers_to_date=timestamp_to_iso_date(original.timestamp),
                     refers_to_record=None,
                     when=exchange.fetched_at,
                     request_head=exchange.request_head(),
                     extra_headers=extra,
                 )
-                record_type = "revisit"
             else:
                 written = self.store.write_exchange(
                     exchange.url,
@@ -228,27 +228,16 @@ class CaptureRecorder:
                     when=exchange.fetched_at,
                     ip_address=exchange.ip_address,
                     extra_headers=extra,
+                    payload_digest=digest,
                 )
-                record_type = "response"
-            row = dict(
-                snapshot_id=snapshot_id,
-                parent_id=parent_id,
-                url=exchange.url,
-                surt=surt_key(exchange.url),
-                timestamp=ts,
-                status=exchange.status,
-                mime=exchange.mime(),
-                digest=digest,
-                sha256=sha256,
-                length=len(exchange.body),
-                warc=written.warc,
-                offset=written.offset,
-                record_length=written.length,
-                record_type=record_type,
+            # The row says what the record says, exactly as `reindex` reads it back.
+            row = capture_row(
+                written.record, warc=written.warc, offset=written.offset, record_length=written.length,
+                sha256=sha256, length=len(exchange.body), redirect_to=redirect_to,
+            )
+            row.update(
+                snapshot_id=snapshot_id, parent_id=parent_id, error=None,
                 refers_to_id=original.id if original is not None else None,
-                role=role,
-                redirect_to=redirect_to,
-                error=None,
             )
             result = self._insert(s, row)
             if _may_lead_on(exchange):  # only pages, stylesheets and redirects have children
@@ -293,7 +282,7 @@ class CaptureRecorder:
         was captured, for which source, and why (`citevault reindex` rebuilds the index so)."""
         with self._lock:
             self._commit()
-            started = _now()
+            started = utcnow()
             with self.index.session() as s:
                 s.execute(
                     update(Snapshot).where(Snapshot.id == snapshot_id)
@@ -318,31 +307,13 @@ class CaptureRecorder:
                 }
             self.store.write_metadata(src.url, info, {SNAPSHOT_HEADER: key})
 
-    def finish_snapshot(self, snapshot_id: int, state: str, error: str | None = None) -> None:
-        with self._lock:
-            self._commit()
-            with self.index.session() as s:
-                s.execute(
-                    update(Snapshot).where(Snapshot.id == snapshot_id)
-                    .values(state=state, finished_at=_now(), error=error)
-                )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
 
 def _dt(when: datetime | None) -> str | None:
     """A naive UTC datetime of the index, exactly (microseconds kept): ISO 8601 with Z."""
     return when.isoformat(timespec="microseconds") + "Z" if when is not None else None
 
 
-def _iso(ts: str) -> str:
-    return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"
-
-
 def _may_lead_on(exchange: Exchange) -> bool:
     """Whether a capture can be the parent of others (the crawl follows links only from these)."""
-    return 300 <= exchange.status < 400 or exchange.mime() in (
-        "text/html", "application/xhtml+xml", "text/css"
-    )
+    mime = exchange.mime()
+    return 300 <= exchange.status < 400 or mime == "text/css" or mime in HTML_TYPES

@@ -10,8 +10,9 @@ from urllib.parse import urljoin
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
-from twisted.internet import task
 from twisted.python.failure import Failure
+
+from citevault.storage.models import HTML_TYPES
 
 from .links import css_links, extract_page_links, oembed_url
 from .middlewares import RAW_META_KEY
@@ -21,7 +22,6 @@ from .recorder import CaptureRecorder, Exchange
 __all__ = ["CaptureSpider", "describe_failure"]
 
 _MAX_HOPS = 10
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 # Failure classes by name: Scrapy >= 2.14 wraps Twisted's errors in its own (scrapy.exceptions).
@@ -74,11 +74,8 @@ class CaptureSpider(scrapy.Spider):
         self._last_report = 0.0
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        # Rows are committed in batches; this bounds how long a row waits when fetches are slow.
-        self._committer = task.LoopingCall(self.recorder.commit_if_due)
-        self._committer.start(self.recorder.batch_age, now=False)
+        # The recorder's snapshots are opened, and its rows committed, by crawler.lifecycle.
         for seed in self.seeds:
-            self.recorder.start_snapshot(seed.snapshot_id)
             req = self._request(seed, seed.url, role="seed", level=0, parent=None)
             if req is not None:
                 yield req
@@ -150,7 +147,7 @@ class CaptureSpider(scrapy.Spider):
                 if r is not None:
                     yield r
             return
-        if mime not in _HTML_TYPES or role not in ("seed", "cited"):
+        if mime not in HTML_TYPES or role not in ("seed", "cited"):
             return
 
         page = extract_page_links(response.body, response.url, guess_favicon=role == "seed")
@@ -194,8 +191,4 @@ class CaptureSpider(scrapy.Spider):
         self._report()
 
     def closed(self, reason: str) -> None:
-        committer = getattr(self, "_committer", None)
-        if committer is not None and committer.running:
-            committer.stop()
-        self.recorder.commit()
         self._report(force=True)

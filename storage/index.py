@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import surt as _surt
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+from warcio.timeutils import datetime_to_timestamp
+from warcio.timeutils import timestamp_to_datetime as _timestamp_to_datetime
 
 from .errors import BadInput, NotFound
 from .models import Capture, Snapshot, Source
@@ -20,7 +22,6 @@ __all__ = [
     "latest_with_digest",
     "now_timestamp",
     "parse_timestamp",
-    "settle_state",
     "surt_key",
     "timestamp_to_datetime",
 ]
@@ -35,7 +36,8 @@ def surt_key(url: str) -> str:
 
 
 def now_timestamp(when: datetime | None = None) -> str:
-    return (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    """The 14-digit timestamp of `when` (an aware datetime; default now)."""
+    return str(datetime_to_timestamp((when or datetime.now(UTC)).astimezone(UTC)))
 
 
 def parse_timestamp(ts: str) -> str:
@@ -52,7 +54,8 @@ def parse_timestamp(ts: str) -> str:
 
 
 def timestamp_to_datetime(ts: str) -> datetime:
-    return datetime.strptime(ts, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    """An aware UTC datetime of a 14-digit timestamp."""
+    return _timestamp_to_datetime(ts, tz_aware=True)  # type: ignore[no-any-return]
 
 
 def _by_url(url: str) -> Select[Any]:
@@ -124,21 +127,3 @@ def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
     if snap is None:
         raise NotFound(f"no snapshot with id {snapshot_id}")
     return snap
-
-
-def settle_state(captures: Iterable[tuple[str, str | None, str | None]],
-                 error: str | None = None, *, keep_captured: bool = False) -> tuple[str, str | None]:
-    """A finished snapshot's (state, error) from its captures' (role, error, warc): failed when
-    the seed got no response, partial when something else failed, done otherwise; `error` (the
-    crawl itself failed) makes it failed, or partial with `keep_captured` when the seed was
-    captured (a crawl the user interrupted still holds what it archived)."""
-    caps = list(captures)
-    seed_ok = any(r == "seed" and w is not None for r, _, w in caps)
-    seed_err = next((e for r, e, _ in caps if r == "seed" and e), None)
-    if error is not None:
-        return ("partial" if keep_captured and seed_ok else "failed"), error
-    if not seed_ok:
-        return "failed", seed_err or "the seed page was not captured"
-    if any(e for _, e, _ in caps):
-        return "partial", None
-    return "done", None

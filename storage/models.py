@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -16,7 +16,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Capture", "Link", "LinkCheck", "Snapshot", "Source", "ApiToken"]
+__all__ = ["Base", "Capture", "Link", "LinkCheck", "Snapshot", "Source", "ApiToken", "HTML_TYPES", "utcnow"]
+
+# The Capture.mime values of HTML pages: the ones parsed for links, rewritten in replay, titled
+# and checked for link rot.
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def utcnow() -> datetime:
+    """Now as the index stores times: naive UTC (SQLite keeps no time zone)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):

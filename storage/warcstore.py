@@ -6,7 +6,6 @@ the final file, and readers fall back to the `.open` name while a writer still h
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -14,13 +13,14 @@ import socket
 import threading
 import zlib
 from base64 import b32encode
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
@@ -61,6 +61,7 @@ class WrittenRecord:
     length: int  # bytes of the (gzipped) record in the file
     record_id: str
     warc_date: str  # ISO 8601, as in WARC-Date
+    record: ArcWarcRecord = field(compare=False, repr=False)  # its headers make the index row
 
 
 def payload_digests(payload: bytes) -> tuple[str, str]:
@@ -207,6 +208,7 @@ class WarcStore:
                 length=len(members[0]),
                 record_id=head.get_header("WARC-Record-ID"),
                 warc_date=head.get_header("WARC-Date"),
+                record=records[0],
             )
 
     def write_exchange(
@@ -219,11 +221,16 @@ class WarcStore:
         when: datetime,
         ip_address: str | None = None,
         extra_headers: dict[str, str] | None = None,
+        payload_digest: str | None = None,
     ) -> WrittenRecord:
-        """A response record (raw payload, digests) followed by its request record."""
+        """A response record (raw payload, digests) followed by its request record.
+        `payload_digest` (from `payload_digests`), when the caller has it, spares warcio
+        hashing the payload a second time."""
         w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
         date = _warc_date(when)
         extra = {"WARC-Date": date, **(extra_headers or {})}
+        if payload_digest:
+            extra["WARC-Payload-Digest"] = payload_digest
         if ip_address:
             extra["WARC-IP-Address"] = ip_address
         resp = w.create_warc_record(
@@ -313,27 +320,21 @@ class ArchivedPayload:
 
 
 def decode_content(payload: bytes, encoding: str | None) -> bytes:
-    """Undo gzip/deflate/br content codings (outermost last listed); unknown ones are kept."""
-    if not encoding:
-        return payload
+    """Undo gzip/deflate/br content codings (outermost last listed) with warcio's
+    `ArcWarcRecord.content_stream()`; an unknown or broken coding leaves the payload as archived."""
     data = payload
-    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
+    for coding in reversed([c.strip().lower() for c in (encoding or "").split(",") if c.strip()]):
+        coding = "gzip" if coding == "x-gzip" else coding
+        if coding == "identity":
+            continue
+        if coding not in BufferedReader.get_supported_decompressors():
+            return payload
+        http = StatusAndHeaders("200 OK", [("Content-Encoding", coding)], protocol="HTTP/1.1")
+        record = ArcWarcRecord(
+            "warc", "response", StatusAndHeaders("", []), BytesIO(data), http, "", len(data)
+        )
         try:
-            if coding in ("gzip", "x-gzip"):
-                data = gzip.decompress(data)
-            elif coding == "deflate":
-                try:
-                    data = zlib.decompress(data)
-                except zlib.error:
-                    data = zlib.decompress(data, -zlib.MAX_WBITS)
-            elif coding == "br":
-                import brotli
-
-                data = brotli.decompress(data)
-            elif coding == "identity":
-                continue
-            else:
-                return payload
+            data = record.content_stream().read()
         except Exception:
             return payload
     return data

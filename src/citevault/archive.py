@@ -3,23 +3,28 @@ register sources, run captures, and read archived payloads back."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from citevault.crawler.job import CrawlOptions, Seed, crawl_in_subprocess
 from citevault.storage.db import Index, open_index
 from citevault.storage.errors import BadInput, NotFound, StorageError
 from citevault.storage.index import closest_capture, latest_with_digest, surt_key
-from citevault.storage.models import Capture, Snapshot, Source
+from citevault.storage.models import Capture, Snapshot, Source, utcnow
 from citevault.storage.warcstore import ArchivedPayload, read_payload
 
 from .config import Settings
-from .urls import normalize_url
+from .urlnorm import normalize_url
 
-__all__ = ["Archive", "Queued"]
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
+    from .workqueue import WorkQueue
+
+__all__ = ["Archive", "Queued", "Skipped", "Submitted"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,22 @@ class Queued:
         return Seed(snapshot_id=self.snapshot_id, url=self.url, depth=self.depth, scope=self.scope)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+@dataclass(frozen=True)
+class Skipped:
+    """A URL left alone because it was archived recently: `capture` is that archived copy."""
+
+    url: str
+    capture: Capture
+
+
+@dataclass
+class Submitted:
+    """What `Archive.submit` did: the snapshots it queued, the URLs it skipped, and the schedule
+    job ids each new source got (by source id)."""
+
+    queued: list[Queued] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    jobs: dict[int, list[str]] = field(default_factory=dict)
 
 
 class Archive:
@@ -75,21 +94,70 @@ class Archive:
         self.close()
 
     def crawl_options(self) -> CrawlOptions:
-        s = self.settings
-        return CrawlOptions(
-            database_url=s.effective_database_url,
-            warc_dir=str(self.warc_dir),
-            warc_prefix=s.warc_prefix,
-            warc_max_size=s.warc_max_size,
-            user_agent=s.user_agent,
-            allow_private_networks=s.allow_private_networks,
-            obey_robots=s.obey_robots,
-            concurrency=s.concurrency,
-            concurrency_per_host=s.concurrency_per_host,
-            timeout=s.timeout,
-            max_response_size=s.max_response_size,
-            retries=s.retries,
-        )
+        return CrawlOptions(self.settings)
+
+    # -- the application's ways in: submit (queue for the workers) and capture_now (run here) ------
+    def submit(
+        self,
+        urls: list[str],
+        *,
+        depth: int = 1,
+        scope: str = "cited",
+        note: str | None = None,
+        every: str | None = None,
+        cron: str | None = None,
+        if_not_archived_within: str | None = None,
+        trigger: str = "cli",
+        scheduler: Scheduler | None = None,
+        notify: WorkQueue | None = None,
+    ) -> Submitted:
+        """Register a source and a queued snapshot per URL (skipping URLs archived more recently
+        than `if_not_archived_within`), give the new sources their schedules, and tell `notify`
+        (the work queue) about the new snapshots. Bad input raises before anything changes."""
+        # scheduler.py imports this module, so its helpers are imported here
+        from .scheduler import archived_within, open_schedules, parse_duration, schedule_spec
+
+        spec = schedule_spec(every, cron)
+        within = parse_duration(if_not_archived_within) if if_not_archived_within is not None else None
+        _check_shape(depth, scope)
+        clean = [normalize_url(u) for u in urls]
+        out = Submitted()
+        if within is not None:
+            with self.index.session() as s:
+                for url in clean:
+                    if (cap := archived_within(s, url, within)) is not None:
+                        out.skipped.append(Skipped(url, cap))
+            done = {k.url for k in out.skipped}
+            clean = [u for u in clean if u not in done]
+        if not clean:
+            return out
+        out.queued = self.queue(clean, depth=depth, scope=scope, note=note, schedule=spec, trigger=trigger)
+        if spec is not None or self.settings.default_schedule:
+            with open_schedules(self, scheduler) as sched:
+                for q in out.queued:
+                    out.jobs[q.source_id] = sched.apply(self.settings, q.source_id, spec)
+        if notify is not None:
+            notify.notify([q.snapshot_id for q in out.queued])
+        return out
+
+    def capture_now(
+        self,
+        urls: list[str],
+        *,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        **options: Any,
+    ) -> Submitted:
+        """Submit the URLs (`options` as for `submit`), then capture them here, in the foreground,
+        reporting progress; Ctrl-C or SIGTERM stops the capture and settles its snapshots."""
+        from .workqueue import WorkQueue  # workqueue.py imports this module
+
+        done = self.submit(urls, **options)
+        if done.queued:
+            with _sigterm_interrupts():
+                WorkQueue(self.index, lease=self.settings.lease_timeout).run_here(
+                    self, done.queued, on_progress
+                )
+        return done
 
     # -- writing ---------------------------------------------------------------------------------
     def queue(
@@ -104,10 +172,7 @@ class Archive:
     ) -> list[Queued]:
         """Register a source and a queued snapshot per URL. Validates everything first, so bad
         input changes nothing."""
-        if depth not in (0, 1):
-            raise BadInput(f"depth must be 0 or 1, not {depth}")
-        if scope not in ("cited", "all"):
-            raise BadInput(f"scope must be 'cited' or 'all', not {scope!r}")
+        _check_shape(depth, scope)
         if not urls:
             raise BadInput("no URL given")
         clean = [normalize_url(u) for u in urls]
@@ -115,7 +180,7 @@ class Archive:
         with self.index.session() as s:
             for url in clean:
                 src = Source(url=url, surt=surt_key(url), note=note, depth=depth, scope=scope,
-                             schedule=schedule, created_at=_now())
+                             schedule=schedule, created_at=utcnow())
                 s.add(src)
                 s.flush()
                 out.append(self._new_snapshot(s, src, trigger))
@@ -131,7 +196,7 @@ class Archive:
 
     @staticmethod
     def _new_snapshot(s: Any, src: Source, trigger: str) -> Queued:
-        snap = Snapshot(source_id=src.id, trigger=trigger, state="queued", queued_at=_now())
+        snap = Snapshot(source_id=src.id, trigger=trigger, state="queued", queued_at=utcnow())
         s.add(snap)
         s.flush()
         return Queued(src.id, snap.id, src.url, src.depth, src.scope)
@@ -175,3 +240,29 @@ class Archive:
         with self.index.session() as s:
             cap = closest_capture(s, normalize_url(url), at)
         return self.resolve(cap)
+
+
+def _check_shape(depth: int, scope: str) -> None:
+    if depth not in (0, 1):
+        raise BadInput(f"depth must be 0 or 1, not {depth}")
+    if scope not in ("cited", "all"):
+        raise BadInput(f"scope must be 'cited' or 'all', not {scope!r}")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM to a foreground capture (the crawl runs in a child of its own session) ends it the
+    way Ctrl-C does: the child is stopped and the snapshots are settled, not left running."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (embedded use): nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,7 +1,7 @@
 """Bearer tokens for the HTTP API: created once and shown once, kept only as their sha256.
 
 Writes need a valid token once any (unrevoked) token exists; with `read_token_required` reads
-need one too. /healthz stays open for liveness probes.
+need one too. Framework-free: the web app's dependency (web/deps.py) and the CLI call it.
 """
 
 from __future__ import annotations
@@ -9,26 +9,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from citevault.storage.db import Index
 from citevault.storage.errors import BadInput, NotFound, Unauthorized
-from citevault.storage.models import ApiToken
+from citevault.storage.models import ApiToken, utcnow
 
-__all__ = ["authorize", "check_access", "create_token", "hash_token", "list_tokens", "revoke_token"]
+__all__ = ["check_access", "create_token", "hash_token", "list_tokens", "revoke_token"]
 
 _PREFIX = "cvt_"
-_OPEN_PATHS = frozenset({"/healthz"})
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def hash_token(token: str) -> str:
@@ -45,7 +38,7 @@ def create_token(index: Index, name: str) -> str:
         with index.session() as s:
             if s.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
                 raise BadInput(f"a token named {name!r} exists already (revoke it or pick another name)")
-            s.add(ApiToken(name=name, token_hash=hash_token(token), created_at=_now()))
+            s.add(ApiToken(name=name, token_hash=hash_token(token), created_at=utcnow()))
     except IntegrityError as exc:
         raise BadInput(f"a token named {name!r} exists already") from exc
     return token
@@ -71,7 +64,7 @@ def revoke_token(index: Index, name: str) -> int:
         if tok is None:
             raise NotFound(f"no token named {name!r}")
         if tok.revoked_at is None:
-            tok.revoked_at = _now()
+            tok.revoked_at = utcnow()
         s.flush()
         return _active(s)
 
@@ -109,16 +102,3 @@ def check_access(index: Index, authorization: str | None, *, write: bool, reads_
         raise Unauthorized("invalid token")
     if row.revoked_at is not None:
         raise Unauthorized(f"the token {row.name!r} was revoked")
-
-
-def authorize(request: Request) -> None:
-    """FastAPI dependency for every route: reads (GET, HEAD, OPTIONS) and writes (the rest)."""
-    if request.url.path in _OPEN_PATHS:
-        return
-    app = request.app
-    check_access(
-        app.state.archive.index,
-        request.headers.get("authorization"),
-        write=request.method not in _READ_METHODS,
-        reads_closed=app.state.settings.read_token_required,
-    )

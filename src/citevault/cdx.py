@@ -10,10 +10,8 @@ must compare code points, so on PostgreSQL they use `COLLATE "C"` and its own in
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
-import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +19,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_, select
 from sqlalchemy.orm import Session
+from warcio.timeutils import timestamp_to_sec
 
 from citevault.storage.errors import BadInput
 from citevault.storage.index import now_timestamp, parse_timestamp, surt_key
@@ -258,7 +257,7 @@ def _stream(session: Session, where: list[ColumnElement[bool]], order: list[Any]
 
 
 def _seconds(ts: str) -> int:
-    return calendar.timegm(time.strptime(ts, "%Y%m%d%H%M%S"))
+    return int(timestamp_to_sec(ts))
 
 
 def _by_distance(before: Iterator[CdxRow], after: Iterator[CdxRow], target: str) -> Rows:

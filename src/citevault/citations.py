@@ -19,12 +19,14 @@ from typing import Any
 
 import lxml.html
 from sqlalchemy import select
+from warcio.timeutils import timestamp_to_iso_date
 
 from citevault.storage.errors import BadInput, CitevaultError
 from citevault.storage.index import get_source, surt_key
-from citevault.storage.models import Capture, Link, Snapshot
+from citevault.storage.models import HTML_TYPES, Capture, Link, Snapshot
 
 from .archive import Archive
+from .memento import replay_url
 
 __all__ = [
     "FORMATS",
@@ -42,7 +44,6 @@ __all__ = [
 ]
 
 FORMATS = ("robust-html", "markdown", "text", "bibtex")
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 _MAX_HOPS = 10
 _TITLE_BYTES = 5_000_000  # a title is near the top; do not parse huge payloads to find one
 # A title (or one part of it, split at " | ", " - ", ...) that names an error, not a page: soft 404s
@@ -58,11 +59,6 @@ _ERROR_TITLE = re.compile(
     rf"(?:{_ERROR_CODE}(?:\s*[-:.]?\s*(?:{_ERROR_PHRASE}|gone))?|{_ERROR_PHRASE})", re.I
 )
 _TITLE_PARTS = re.compile(r"\s*[|\u2013\u2014\u00b7\u2022]\s*|\s+[-:]\s+|:\s+")
-
-
-def replay_url(base_url: str, timestamp: str, url: str) -> str:
-    """The Wayback-style replay URL of the capture of `url` at `timestamp` (14 digits)."""
-    return f"{base_url.rstrip('/')}/web/{timestamp}/{url}"
 
 
 @dataclass(frozen=True)
@@ -86,13 +82,11 @@ class ArchivedCopy:
     @property
     def date(self) -> str:
         """YYYY-MM-DD, as Robust Links' data-versiondate wants it."""
-        ts = self.timestamp
-        return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}"
+        return str(timestamp_to_iso_date(self.timestamp))[:10]
 
     @property
     def datetime(self) -> str:
-        ts = self.timestamp
-        return f"{self.date} {ts[8:10]}:{ts[10:12]}:{ts[12:14]} UTC"
+        return str(timestamp_to_iso_date(self.timestamp))[:19].replace("T", " ") + " UTC"
 
     @property
     def usable(self) -> bool:
@@ -179,7 +173,7 @@ class CaptureSet:
 
 def page_title(archive: Archive, cap: Capture) -> str | None:
     """The <title> of an archived HTML page, or None."""
-    if cap.mime not in _HTML_TYPES or not cap.length or cap.length > _TITLE_BYTES:
+    if cap.mime not in HTML_TYPES or not cap.length or cap.length > _TITLE_BYTES:
         return None
     try:
         _, rec = archive.resolve(cap)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field
@@ -153,5 +153,3 @@ def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment and citevault.toml, with `overrides` (CLI flags) on top."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
-
-Robots = Literal["obey", "ignore"]

@@ -22,15 +22,15 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from sqlalchemy import select
+from w3lib.encoding import html_to_unicode
 
 from citevault.storage.errors import BadInput, CitevaultError, StorageError
 from citevault.storage.models import Capture
 
 from .archive import Archive
 from .citations import ArchivedCopy, CaptureSet
-from .urls import normalize_url
+from .urlnorm import normalize_url
 from .wacz_export import check_writable
-from .workqueue import WorkQueue
 
 __all__ = ["Decorated", "LinkOutcome", "decorate_file", "decorate_text", "document_kind", "find_links"]
 
@@ -170,14 +170,20 @@ def _markdown_links(text: str) -> list[_Found]:
 
 
 def _decode_html(data: bytes) -> tuple[str, str]:
-    """The text of an HTML file and the encoding to write it back in."""
-    m = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", data[:4096], re.I)
-    for enc in ([m.group(1).decode("ascii")] if m else []) + ["utf-8"]:
-        try:
-            return data.decode(enc), enc
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("cp1252", errors="replace"), "cp1252"
+    """The text of an HTML file and the encoding to write it back in. w3lib reads the charset as
+    browsers do (BOM, then <meta>); a file that declares none is UTF-8 if it decodes as such."""
+    encoding, text = html_to_unicode(None, data, auto_detect_fun=_utf8_or_cp1252)
+    if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"  # write the BOM back
+    return text, encoding
+
+
+def _utf8_or_cp1252(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
 
 
 _DOCUMENT = re.compile(
@@ -340,10 +346,8 @@ def decorate_file(
     copies: dict[str, ArchivedCopy] = {}
     if wanted:
         targets = list(dict.fromkeys(wanted.values()))
-        queued = archive.queue(targets, depth=0, note=f"linked from {path.name} (decorate)")
-        WorkQueue(archive.index, lease=archive.settings.lease_timeout).run_here(
-            archive, queued, on_progress
-        )
+        queued = archive.capture_now(targets, depth=0, note=f"linked from {path.name} (decorate)",
+                                     on_progress=on_progress).queued
         by_url = {q.url: q for q in queued}
         with archive.index.session() as s:
             for url, norm in wanted.items():

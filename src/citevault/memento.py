@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from warcio.timeutils import timestamp_to_http_date, timestamp_to_iso_date
 
 from citevault.storage.errors import BadInput, NotFound
-from citevault.storage.index import now_timestamp, surt_key, timestamp_to_datetime
+from citevault.storage.index import now_timestamp, surt_key
 from citevault.storage.models import Capture
 
 __all__ = [
@@ -37,7 +39,7 @@ class Memento:
 
 def http_date(ts: str) -> str:
     """A 14-digit timestamp as an RFC 1123 date ("Tue, 03 Nov 2026 06:12:00 GMT")."""
-    return format_datetime(timestamp_to_datetime(ts), usegmt=True)
+    return str(timestamp_to_http_date(ts))
 
 
 def parse_accept_datetime(value: str | None) -> str:
@@ -48,13 +50,12 @@ def parse_accept_datetime(value: str | None) -> str:
         dt = parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError) as exc:
         raise BadInput(f"bad Accept-Datetime {value!r}: want an RFC 1123 date") from exc
-    if dt.tzinfo is None:
-        return dt.strftime("%Y%m%d%H%M%S")
-    return now_timestamp(dt)
+    return now_timestamp(dt if dt.tzinfo else dt.replace(tzinfo=UTC))  # no zone: GMT, as RFC 1123
 
 
 def replay_url(base: str, ts: str, url: str, modifier: str = "") -> str:
-    return f"{base}/web/{ts}{modifier}/{url}"
+    """The Wayback-style replay URL of the capture of `url` at `ts` (14 digits)."""
+    return f"{base.rstrip('/')}/web/{ts}{modifier}/{url}"
 
 
 def _link(uri: str, rel: str, **params: str) -> str:
@@ -155,8 +156,7 @@ def timemap_json(base: str, original: str, items: Sequence[Memento]) -> dict[str
         raise NotFound(f"no archived copy of {original}")
 
     def entry(m: Memento) -> dict[str, str]:
-        dt = timestamp_to_datetime(m.timestamp).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"datetime": dt, "uri": replay_url(base, m.timestamp, m.url)}
+        return {"datetime": timestamp_to_iso_date(m.timestamp), "uri": replay_url(base, m.timestamp, m.url)}
 
     return {
         "original_uri": original,

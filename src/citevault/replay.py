@@ -14,7 +14,6 @@ as X-Archive-Orig-Content-Encoding).
 
 from __future__ import annotations
 
-import codecs
 import html
 import re
 from dataclasses import dataclass
@@ -25,14 +24,16 @@ import lxml.html
 from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding
 from warcio.statusandheaders import StatusAndHeaders
 
+from citevault.crawler.links import CSS_URL_RE, srcset_candidates
 from citevault.storage.errors import BadInput, UnsupportedURL
-from citevault.storage.index import parse_timestamp, surt_key
-from citevault.storage.models import Capture
+from citevault.storage.index import parse_timestamp, surt_key, timestamp_to_datetime
+from citevault.storage.models import HTML_TYPES, Capture
 from citevault.storage.warcstore import ArchivedPayload
 
-from .urls import normalize_url
+from .urlnorm import normalize_url
 
 __all__ = [
     "CSP",
@@ -57,7 +58,6 @@ CSP = (
 MODIFIERS = ("id_", "im_", "js_", "cs_", "if_", "fw_", "oe_")
 _RAW_MODIFIERS = ("id_", "im_", "js_", "oe_")
 _NO_BANNER = ("if_", "fw_")
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Served as archived in raw modes, except these, which would act on the client (cookies, HSTS,
 # CSP, framing, reporting) or describe a transfer that is not this one.
 _CONFUSING = frozenset(
@@ -81,13 +81,7 @@ _ACTIVE_DOCUMENTS = frozenset(
 REWRITE_LIMIT = 8 * 1024 * 1024
 HEADER_LIMIT = 32 * 1024
 HEADER_VALUE_LIMIT = 8 * 1024
-_CSS_RE = re.compile(
-    r"""url\(\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^)'"\s]*))\s*\)"""
-    r"""|@import\s+(?:"(?P<idq>[^"]*)"|'(?P<isq>[^']*)')""",
-    re.I,
-)
 _SQ_IMPORT_RE = re.compile(r"@import\s+'([^']*)'", re.I)
-_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 _TS_MOD_RE = re.compile(r"(\d*)([a-z]{2}_)?")
 
@@ -121,20 +115,13 @@ def archived_url(raw: str) -> str:
 
 
 def _charset(content_type: str | None, body: bytes, default: str = "utf-8") -> str:
-    found: str | None = None
-    if content_type and "charset=" in content_type.lower():
-        found = content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" \"'")
-    if not found:
-        m = _META_CHARSET_RE.search(body[:4096])
-        found = m.group(1).decode("ascii") if m else None
-    try:
-        return codecs.lookup(found).name if found else default
-    except LookupError:
-        return default
+    """The charset of a page as w3lib reads it: the HTTP header's, else the page's own <meta>."""
+    found = http_content_type_encoding(content_type) or html_body_declared_encoding(body[:4096])
+    return found or default
 
 
 def _fmt_ts(ts: str) -> str:
-    return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:14]} UTC"
+    return timestamp_to_datetime(ts).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @dataclass
@@ -171,7 +158,7 @@ class Rewriter:
                     return fmt.format(self.url(value))
             return m.group(0)
 
-        return _CSS_RE.sub(sub, text)
+        return CSS_URL_RE.sub(sub, text)
 
     # -- HTML ------------------------------------------------------------------------------------
     def html(self, body: bytes, charset: str, banner: str | None) -> bytes:
@@ -220,13 +207,9 @@ class Rewriter:
         return lxml.html.tostring(doc, encoding="utf-8", method="html", doctype=doctype)  # type: ignore[no-any-return]
 
     def _srcset(self, value: str, base: str) -> str:
-        out = []
-        for candidate in re.split(r",\s+|,(?=\S+\s+\d)", value.strip()):
-            parts = candidate.strip().split(None, 1)
-            if parts:
-                parts[0] = self.url(parts[0].rstrip(","), "im_", base)
-                out.append(" ".join(parts))
-        return ", ".join(out)
+        return ", ".join(
+            f"{self.url(url, 'im_', base)} {desc}".rstrip() for url, desc in srcset_candidates(value)
+        )
 
     def _navigations(self, doc: lxml.html.HtmlElement) -> None:
         """What lxml's link rewriting (which does meta refresh) does not see but would take a
@@ -325,7 +308,7 @@ def render_memento(
     mime = (content_type or cap.mime or "").split(";")[0].strip().lower()
     rw = Rewriter(prefix, cap.timestamp, cap.url)
     decoded = b""
-    raw = modifier in _RAW_MODIFIERS or not (mime in _HTML_TYPES or mime == "text/css")
+    raw = modifier in _RAW_MODIFIERS or not (mime in HTML_TYPES or mime == "text/css")
     if not raw and len(rec.payload) > REWRITE_LIMIT:
         raw = True
     if not raw:

@@ -148,7 +148,7 @@ def recapture(source_id: int, *, ctx: JobContext | None = None) -> int | None:
 def check_links(source_id: int, *, ctx: JobContext | None = None) -> int:
     """Re-check the health of a source's cited links; returns how many were checked."""
     ctx = _need(ctx)
-    from .health import check_source  # imported when a check runs: it pulls in the checker
+    from .linkrot import check_source  # imported when a check runs: it pulls in the checker
 
     return len(check_source(ctx.archive, source_id))
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArchiveLoadFailed
+from warcio.timeutils import timestamp_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from citevault.storage.errors import BadInput, NotFound, StorageError
@@ -48,10 +49,6 @@ def check_writable(out: Path) -> None:
         raise BadInput(f"cannot write {out}: no directory {parent}")
     if not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise BadInput(f"cannot write {out}: permission denied")
-
-
-def _ts_iso(ts: str) -> str:
-    return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"
 
 
 def _following_request(path: Path, cap: Capture) -> bytes | None:
@@ -120,7 +117,7 @@ def _pages(
         entry: dict[str, Any] = {
             "id": f"capture-{cap.id}",
             "url": cap.url,
-            "ts": _ts_iso(cap.timestamp),
+            "ts": timestamp_to_iso_date(cap.timestamp),
             "title": source_title(archive, cap, anchor, cap.url),
         }
         if cap.status is not None:

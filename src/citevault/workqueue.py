@@ -4,6 +4,14 @@ through a Redis list), each claim a lease kept alive by heartbeats so that lost 
 The index is the source of truth: a snapshot is work while its state is `queued`; a worker takes
 it by moving it to `running` in one conditional statement, so two workers never run the same
 snapshot even when Redis hands the same id out twice.
+
+Why home-made, not a queue library (RQ, Celery, Dramatiq, procrastinate, ...): the Snapshot row
+already is the job (state, attempts, lease, error), so a library would keep a second copy of the
+state that can disagree with the index; SQLite is the default database, which rules out the
+PostgreSQL-only queues (procrastinate, pgqueuer); and the work is one kind of job with one retry
+rule, about 300 lines here. What would make us switch: jobs of many kinds with their own retry,
+priority and rate policies, scheduling across machines beyond one Redis list, or dropping SQLite
+so that a PostgreSQL queue could keep its jobs in the same rows.
 """
 
 from __future__ import annotations
@@ -13,13 +21,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
 
 from citevault.storage.db import Index
-from citevault.storage.models import Snapshot, Source
+from citevault.storage.models import Snapshot, Source, utcnow
 
 from .archive import Queued
 from .config import Settings
@@ -36,9 +44,6 @@ def worker_id() -> str:
     """Who claims work: `host:pid`."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -95,7 +100,7 @@ class WorkQueue:
         return None
 
     def _claim_in(self, s: Any, snapshot_id: int) -> Queued | None:
-        now = _now()
+        now = utcnow()
         res = s.execute(
             update(Snapshot)
             .where(Snapshot.id == snapshot_id, Snapshot.state == "queued")
@@ -144,7 +149,7 @@ class WorkQueue:
                 update(Snapshot)
                 .where(Snapshot.id.in_(snapshot_ids), Snapshot.state == "running",
                        Snapshot.claimed_by == self.owner)
-                .values(heartbeat_at=_now())
+                .values(heartbeat_at=utcnow())
             )
 
     def release(self, snapshot_id: int, reason: str | None = None) -> bool:
@@ -157,7 +162,7 @@ class WorkQueue:
             if snap is None or snap.state == "queued":
                 return snap is not None
             if snap.attempts >= MAX_ATTEMPTS:
-                snap.state, snap.finished_at = "failed", _now()
+                snap.state, snap.finished_at = "failed", utcnow()
                 snap.error = f"gave up after {snap.attempts} attempts" + (f" ({reason})" if reason else "")
                 return False
             snap.state, snap.claimed_by, snap.heartbeat_at = "queued", None, None
@@ -203,7 +208,7 @@ class WorkQueue:
         (or by an earlier process with our own id, as after a container restart), or silent for
         longer than the lease. Returns their ids."""
         host = socket.gethostname()
-        stale = _now() - timedelta(seconds=self.lease)
+        stale = utcnow() - timedelta(seconds=self.lease)
         lost: list[int] = []
         with self.index.session() as s:
             rows = s.execute(

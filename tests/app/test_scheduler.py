@@ -176,9 +176,9 @@ def test_check_job_calls_the_health_check(archive: Archive, monkeypatch: pytest.
         calls.append((a, sid))
         return ["one", "two"]
 
-    fake = types.ModuleType("citevault.health")
+    fake = types.ModuleType("citevault.linkrot")
     fake.check_source = check_source  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "citevault.health", fake)
+    monkeypatch.setitem(sys.modules, "citevault.linkrot", fake)
     assert check_links(7, ctx=JobContext(archive)) == 2
     assert calls == [(archive, 7)]
 

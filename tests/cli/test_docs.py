@@ -40,7 +40,7 @@ def test_openapi_lists_the_design_routes(tmp_path: Path) -> None:
 
 
 def test_cli_reference_is_current() -> None:
-    from citevault.clidocs import render
+    from citevault.cli.docs import render
 
     current = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
-    assert current == render(), "docs/cli.md is stale: python -m citevault.clidocs > docs/cli.md"
+    assert current == render(), "docs/cli.md is stale: python -m citevault.cli.docs > docs/cli.md"

@@ -17,13 +17,14 @@ from citevault.archive import Archive
 from citevault.auth import create_token
 from citevault.cli import get_app
 from citevault.config import Settings
-from citevault.health import check_source, report_source
-from citevault.linkcheck import (
+from citevault.linkrot import (
     Reference,
+    check_source,
     check_url,
     is_home_url,
     parked_reason,
     read_page,
+    report_source,
     soft_404_reason,
     text_similarity,
 )

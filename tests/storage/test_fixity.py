@@ -17,8 +17,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from citevault.cli import get_app
 from citevault.config import Settings
 from citevault.storage.db import open_index
-from citevault.storage.fixity import reindex
 from citevault.storage.models import Capture, Snapshot, Source
+from citevault.storage.reindex import reindex
 from citevault.storage.warcstore import PARENT_HEADER, ROLE_HEADER, SNAPSHOT_HEADER, WarcStore
 from citevault.web import create_app
 from tests.fakeweb import FakeWeb, NewsSite

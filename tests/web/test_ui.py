@@ -17,10 +17,11 @@ from citevault.archive import Archive
 from citevault.auth import create_token, revoke_token
 from citevault.config import Settings
 from citevault.crawler.recorder import CaptureRecorder
-from citevault.health import check_source
+from citevault.linkrot import check_source
+from citevault.storage.snapshots import finish_snapshots
 from citevault.storage.warcstore import WarcStore
-from citevault.ui import CSP
 from citevault.web import create_app
+from citevault.web.ui import CSP
 from citevault.workqueue import WorkQueue
 from tests.fakeweb import FakeWeb
 from tests.web.test_cdx import record
@@ -225,7 +226,8 @@ def test_search_and_source_page_from_recorded_captures(client: TestClient) -> No
                headers=[("Content-Type", "text/plain")], role="cited")
         rec.record_failure(queued.snapshot_id, "http://site.test/missing.css", "DNS lookup failed",
                            role="requisite", parent_id=seed.id)
-        rec.finish_snapshot(queued.snapshot_id, "partial")
+        rec.commit()
+        finish_snapshots(archive.index, [queued.snapshot_id])  # partial: a requisite failed
     [again] = archive.queue([PAGE])
     with WarcStore(Path(archive.warc_dir)) as store:
         record(CaptureRecorder(archive.index, store), again.snapshot_id, PAGE, "20250101000000",

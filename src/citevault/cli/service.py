@@ -11,74 +11,82 @@ from rich.table import Table
 
 from citevault.storage.errors import BadInput
 
-from .archive import Archive
-from .clibase import JsonOpt, app, cli_errors, err, fail, print_json, settings
-from .config import load_settings
+from ..archive import Archive
+from ..config import load_settings
+from . import JsonOpt, fail, print_json, settings, stderr
 
-__all__ = ["schedule_app", "token_app"]
+__all__ = ["commands"]
 
-token_app = typer.Typer(help="Bearer tokens of the HTTP API.", no_args_is_help=True)
-schedule_app = typer.Typer(help="Recapture and link-check schedules.", no_args_is_help=True)
-app.add_typer(token_app, name="token")
-app.add_typer(schedule_app, name="schedule")
+
+def commands() -> typer.Typer:
+    """`serve` and `worker`, with the `token` and `schedule` groups."""
+    app = typer.Typer()
+    app.command()(serve)
+    app.command()(worker)
+    tokens = typer.Typer(help="Bearer tokens of the HTTP API.", no_args_is_help=True)
+    tokens.command("create")(token_create)
+    tokens.command("list")(token_list)
+    tokens.command("revoke")(token_revoke)
+    app.add_typer(tokens, name="token")
+    schedules = typer.Typer(help="Recapture and link-check schedules.", no_args_is_help=True)
+    schedules.command("list")(schedule_list)
+    schedules.command("pause")(schedule_pause)
+    schedules.command("resume")(schedule_resume)
+    schedules.command("remove")(schedule_remove)
+    app.add_typer(schedules, name="schedule")
+    return app
 
 
 def _logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-@app.command()
-@cli_errors
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: setting host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default: setting port).")] = None,
 ) -> None:
     """Run the service: HTTP API, scheduler and capture workers, until SIGTERM or Ctrl-C."""
-    from .service import run_service
+    from ..service import run_service
 
     settings()  # a bad setting is a one-line error
     if port is not None and not 0 < port < 65536:
         raise BadInput(f"--port must be between 1 and 65535, not {port}")
     cfg = load_settings(host=host, port=port)
     _logging()
+    err = stderr()
     code = run_service(cfg, lambda line: err.print(line, soft_wrap=True))
     raise typer.Exit(code)
 
 
-@app.command()
-@cli_errors
 def worker() -> None:
     """Run capture workers that take their work from Redis (set CITEVAULT_REDIS_URL)."""
-    from .service import run_workers
+    from ..service import run_workers
 
     cfg = settings()
     if not cfg.redis_url:
         fail("`citevault worker` takes work from Redis: set CITEVAULT_REDIS_URL (for example "
              "redis://localhost:6379/0); without it, `citevault serve` runs the workers itself")
     _logging()
-    err.print(f"citevault worker: {max(1, cfg.workers)} capture worker(s) on {cfg.redis_url}", soft_wrap=True)
+    stderr().print(f"citevault worker: {max(1, cfg.workers)} capture worker(s) on {cfg.redis_url}",
+                   soft_wrap=True)
     raise typer.Exit(run_workers(cfg))
 
 
 # -- tokens ----------------------------------------------------------------------------------------
-@token_app.command("create")
-@cli_errors
 def token_create(name: Annotated[str, typer.Argument(help="A name for the token (who uses it).")]) -> None:
     """Create a token and print it once: only its hash is kept."""
-    from .auth import create_token  # FastAPI is slow to import; only this command needs it
+    from ..auth import create_token  # FastAPI is slow to import; only this command needs it
 
     with Archive(settings()) as archive:
         token = create_token(archive.index, name)
     typer.echo(token)
-    err.print(f"token {name!r} created; it is shown only this once. Send it as "
+    stderr().print(f"token {name!r} created; it is shown only this once. Send it as "
               "'Authorization: Bearer <token>'. From now on API writes need a token.")
 
 
-@token_app.command("list")
-@cli_errors
 def token_list(json_out: JsonOpt = False) -> None:
     """Token names, when they were created and revoked (never the tokens)."""
-    from .auth import list_tokens
+    from ..auth import list_tokens
 
     with Archive(settings()) as archive:
         rows = list_tokens(archive.index)
@@ -93,25 +101,21 @@ def token_list(json_out: JsonOpt = False) -> None:
     Console().print(table)
 
 
-@token_app.command("revoke")
-@cli_errors
 def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
     """Revoke a token."""
-    from .auth import revoke_token
+    from ..auth import revoke_token
 
     with Archive(settings()) as archive:
         left = revoke_token(archive.index, name)
-    err.print(f"token {name!r} revoked")
+    stderr().print(f"token {name!r} revoked")
     if left == 0:
-        err.print("[yellow]no active token is left: API writes are open to anyone again[/]")
+        stderr().print("[yellow]no active token is left: API writes are open to anyone again[/]")
 
 
 # -- schedules -------------------------------------------------------------------------------------
-@schedule_app.command("list")
-@cli_errors
 def schedule_list(json_out: JsonOpt = False) -> None:
     """Every schedule: job id, source, what it does, how often, next run."""
-    from .scheduler import open_schedules
+    from ..scheduler import open_schedules
 
     with Archive(settings()) as archive, open_schedules(archive) as sched:
         jobs = sched.jobs()
@@ -131,29 +135,23 @@ Target = Annotated[str, typer.Argument(help="A job id (see `schedule list`) or a
 
 
 def _edit_schedules(target: str, action: str) -> None:
-    from .scheduler import open_schedules
+    from ..scheduler import open_schedules
 
     with Archive(settings()) as archive, open_schedules(archive) as sched:
         ids = getattr(sched, f"{action}_jobs")(target)
-    err.print(f"{action}d {', '.join(ids)}")  # paused, resumed, removed
+    stderr().print(f"{action}d {', '.join(ids)}")  # paused, resumed, removed
 
 
-@schedule_app.command("pause")
-@cli_errors
 def schedule_pause(target: Target) -> None:
     """Pause schedules (they keep their settings; resume restarts them)."""
     _edit_schedules(target, "pause")
 
 
-@schedule_app.command("resume")
-@cli_errors
 def schedule_resume(target: Target) -> None:
     """Resume paused schedules."""
     _edit_schedules(target, "resume")
 
 
-@schedule_app.command("remove")
-@cli_errors
 def schedule_remove(target: Target) -> None:
     """Remove schedules."""
     _edit_schedules(target, "remove")

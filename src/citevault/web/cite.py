@@ -7,15 +7,14 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.background import BackgroundTask
 
-from .archive import Archive
-from .citations import FORMATS, render, source_citations
-from .config import Settings
-from .wacz_export import export_wacz
+from ..citations import FORMATS, render, source_citations
+from ..wacz_export import export_wacz
+from .deps import ArchiveDep, BaseUrlDep
 
 __all__ = ["router"]
 
@@ -29,30 +28,20 @@ _MEDIA_TYPES = {
 }
 
 
-def _archive(request: Request) -> Archive:
-    archive: Archive = request.app.state.archive
-    return archive
-
-
-def _base_url(request: Request) -> str:
-    """Replay links point at the configured public URL, else at the address this request used."""
-    settings: Settings = request.app.state.settings
-    return settings.public_url.rstrip("/") if settings.public_url else str(request.base_url).rstrip("/")
-
-
 @router.get(
     "/api/sources/{source_id}/cite",
     summary="Citations of a source and each source it cites, with their archived copies",
     response_model=None,
 )
 def cite(
-    request: Request,
+    archive: ArchiveDep,
+    base_url: BaseUrlDep,
     source_id: int,
     format: Annotated[
         str, Query(description=f"One of {', '.join(FORMATS)}, or json.")
     ] = "robust-html",
 ) -> Response:
-    citations = source_citations(_archive(request), source_id, _base_url(request))
+    citations = source_citations(archive, source_id, base_url)
     if format == "json":
         return JSONResponse({"source_id": source_id, "citations": [c.as_json() for c in citations]})
     text = render(citations, format, source_id=source_id)
@@ -64,10 +53,10 @@ def cite(
     summary="A WACZ package of a source's snapshots (records copied from the WARC files)",
     response_class=FileResponse,
 )
-async def wacz(request: Request, source_id: int) -> FileResponse:
+async def wacz(archive: ArchiveDep, source_id: int) -> FileResponse:
     tmp = Path(tempfile.mkdtemp(prefix="citevault-wacz-"))
     try:
-        result = await run_in_threadpool(export_wacz, _archive(request), source_id, tmp / "export.wacz")
+        result = await run_in_threadpool(export_wacz, archive, source_id, tmp / "export.wacz")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

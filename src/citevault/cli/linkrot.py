@@ -12,15 +12,24 @@ from rich.table import Table
 
 from citevault.storage.models import LinkCheck
 
-from .archive import Archive
-from .clibase import JsonOpt, app, cli_errors, err, print_json, settings
-from .health import check_all, check_source, linkcheck_json, report_all, report_source
+from ..archive import Archive
+from ..linkrot import check_all, check_source, linkcheck_json, report_all, report_source
+from . import JsonOpt, print_json, settings, stderr
 
-__all__ = ["check", "report"]
+__all__ = ["check", "commands", "report"]
 
 OptionalSource = Annotated[
     int | None, typer.Argument(help="A source id (see `list`); default every source.")
 ]
+
+
+def commands() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(check)
+    app.command()(report)
+    return app
+
+
 _STYLE = {"alive": "green", "redirected": "yellow", "drifted": "magenta", "gone": "red", "error": "red"}
 
 
@@ -30,24 +39,18 @@ def _outcome(outcome: str | None) -> str:
     return f"[{_STYLE.get(outcome, 'white')}]{outcome}[/]"
 
 
-@app.command()
-@cli_errors
 def check(source_id: OptionalSource = None, json_out: JsonOpt = False) -> None:
     """Check the cited URLs of one source (or every source) now and record the results."""
-    archive = Archive(settings())
-    try:
-        with Progress(console=err, transient=True) as progress:
-            task = progress.add_task("checking links", total=None)
+    with Archive(settings()) as archive, Progress(console=stderr(), transient=True) as progress:
+        task = progress.add_task("checking links", total=None)
 
-            def tick(lc: LinkCheck) -> None:
-                progress.update(task, advance=1, description=f"{lc.outcome:>10} {lc.url[:60]}")
+        def tick(lc: LinkCheck) -> None:
+            progress.update(task, advance=1, description=f"{lc.outcome:>10} {lc.url[:60]}")
 
-            if source_id is None:
-                results = check_all(archive, tick)
-            else:
-                results = {source_id: check_source(archive, source_id, tick)}
-    finally:
-        archive.close()
+        if source_id is None:
+            results = check_all(archive, tick)
+        else:
+            results = {source_id: check_source(archive, source_id, tick)}
     if json_out:
         print_json({"sources": [
             {"id": sid, "checks": [linkcheck_json(lc) for lc in rows]} for sid, rows in results.items()
@@ -68,19 +71,14 @@ def check(source_id: OptionalSource = None, json_out: JsonOpt = False) -> None:
     out.print(", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "nothing to check")
 
 
-@app.command()
-@cli_errors
 def report(source_id: OptionalSource = None, json_out: JsonOpt = False) -> None:
     """Per citation: status now, since when, and the archived copy to cite instead."""
     cfg = settings()
-    archive = Archive(cfg)
-    try:
+    with Archive(cfg) as archive:
         if source_id is None:
             doc = report_all(archive, cfg.base_url)
         else:
             doc = report_source(archive, source_id, cfg.base_url)
-    finally:
-        archive.close()
     if json_out:
         print_json(doc)
         return

@@ -9,35 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from .archive import Archive
-from .config import Settings
-from .health import check_source, linkcheck_json, report_source
+from ..linkrot import check_source, linkcheck_json, report_source
+from .deps import ArchiveDep, BaseUrlDep
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["link health"])
 
 
-def _base_url(request: Request) -> str:
-    """Replay links point at the configured public URL, else at the address this request used."""
-    settings: Settings = request.app.state.settings
-    return settings.public_url.rstrip("/") if settings.public_url else str(request.base_url).rstrip("/")
-
-
 @router.get("/api/sources/{source_id}/report", summary="Health of every citation of a source")
-async def source_report(request: Request, source_id: int) -> dict[str, Any]:
+async def source_report(archive: ArchiveDep, base_url: BaseUrlDep, source_id: int) -> dict[str, Any]:
     """Per citation: the latest check's outcome, since when, and the archived copy to cite instead."""
-    archive: Archive = request.app.state.archive
-    return await run_in_threadpool(report_source, archive, source_id, _base_url(request))
+    return await run_in_threadpool(report_source, archive, source_id, base_url)
 
 
 @router.post("/api/sources/{source_id}/check", summary="Check a source's cited URLs now")
-async def source_check(request: Request, source_id: int) -> dict[str, Any]:
+async def source_check(archive: ArchiveDep, source_id: int) -> dict[str, Any]:
     """Re-check every cited URL of a source now, record the results, and return them. Writes need
     a bearer token once any token exists (the app-wide `authorize` dependency)."""
-    archive: Archive = request.app.state.archive
     rows = await run_in_threadpool(check_source, archive, source_id)
     return {"id": source_id, "checks": [linkcheck_json(lc) for lc in rows]}

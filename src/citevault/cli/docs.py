@@ -1,5 +1,5 @@
 """The CLI reference (docs/cli.md), generated from the commands themselves:
-`python -m citevault.clidocs > docs/cli.md`; a test keeps the file current."""
+`python -m citevault.cli.docs > docs/cli.md`; a test keeps the file current."""
 
 from __future__ import annotations
 
@@ -43,13 +43,13 @@ def _section(cmd: Any, path: str) -> list[str]:
 
 
 def render() -> str:
-    from .cli import get_app
+    from . import get_app
 
     root: Any = typer.main.get_command(get_app())
     lines = [
         "# citevault command reference",
         "",
-        "Generated from the commands' own help by `python -m citevault.clidocs`; do not edit.",
+        "Generated from the commands' own help by `python -m citevault.cli.docs`; do not edit.",
         "Exit codes: 0 success; 1 the work was attempted and failed; 2 bad input or usage.",
         "",
     ]

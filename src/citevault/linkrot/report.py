@@ -1,4 +1,4 @@
-"""Link health of sources: check every cited URL of a source against its archived copy, keep the
+"""The link-rot report of sources: check every cited URL of a source against its archived copy, keep the
 history as LinkCheck rows, and report per citation its state now, since when, and the archived copy
 to cite instead."""
 
@@ -14,8 +14,11 @@ from sqlalchemy.orm import Session
 from citevault.storage.index import get_source, surt_key
 from citevault.storage.models import Capture, Link, LinkCheck, Snapshot, Source
 
-from .archive import Archive
-from .linkcheck import CheckResult, LinkChecker, Reference, read_page
+from ..archive import Archive
+from ..memento import replay_url
+from ..serializers import iso_utc
+from .classify import CheckResult, Reference, read_page
+from .fetch import LinkChecker
 
 __all__ = [
     "archived_capture",
@@ -24,16 +27,11 @@ __all__ = [
     "cited_urls",
     "linkcheck_json",
     "reference_copy",
-    "replay_url",
     "report_all",
     "report_source",
 ]
 
 _CHECK_THREADS = 8  # URLs checked at once; Settings.concurrency_per_host still caps each site
-
-
-def _iso(dt: Any) -> str | None:
-    return dt.isoformat(timespec="seconds") + "Z" if dt is not None else None
 
 
 def cited_urls(s: Session, source_id: int) -> list[tuple[str, str, str | None]]:
@@ -65,10 +63,6 @@ def archived_capture(s: Session, url: str) -> Capture | None:
             if low <= (c.status or 0) < high:
                 return c
     return None
-
-
-def replay_url(base_url: str, cap: Capture) -> str:
-    return f"{base_url.rstrip('/')}/web/{cap.timestamp}/{cap.url}"
 
 
 def reference_copy(archive: Archive, url: str) -> Reference | None:
@@ -154,7 +148,7 @@ def check_all(
 def linkcheck_json(lc: LinkCheck) -> dict[str, Any]:
     return {
         "url": lc.url,
-        "checked_at": _iso(lc.checked_at),
+        "checked_at": iso_utc(lc.checked_at),
         "outcome": lc.outcome,
         "status": lc.status,
         "final_url": lc.final_url,
@@ -190,7 +184,7 @@ def report_source(archive: Archive, source_id: int, base_url: str) -> dict[str, 
         cap = archived[url]
         copy = None if cap is None else {
             "timestamp": cap.timestamp, "url": cap.url, "status": cap.status,
-            "replay_url": replay_url(base_url, cap),
+            "replay_url": replay_url(base_url, cap.timestamp, cap.url),
         }
         outcome = last.outcome if last else "unchecked"
         summary[outcome] = summary.get(outcome, 0) + 1
@@ -200,8 +194,8 @@ def report_source(archive: Archive, source_id: int, base_url: str) -> dict[str, 
             "text": text,
             "outcome": last.outcome if last else None,
             "status": last.status if last else None,
-            "since": _iso(since),
-            "checked_at": _iso(last.checked_at) if last else None,
+            "since": iso_utc(since),
+            "checked_at": iso_utc(last.checked_at) if last else None,
             "final_url": last.final_url if last else None,
             "similarity": last.similarity if last else None,
             "detail": last.detail if last else None,

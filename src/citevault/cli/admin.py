@@ -7,16 +7,22 @@ from rich.console import Console
 from sqlalchemy import insert, select
 
 from citevault.storage.errors import CitevaultError
-from citevault.storage.fixity import reindex as rebuild_index
-from citevault.storage.fixity import verify as verify_records
-from citevault.storage.models import Capture, Link
+from citevault.storage.models import HTML_TYPES, Capture, Link
+from citevault.storage.reindex import reindex as rebuild_index
+from citevault.storage.verify import verify as verify_records
 
-from .archive import Archive
-from .clibase import JsonOpt, app, cli_errors, print_json, settings
+from ..archive import Archive
+from . import JsonOpt, print_json, settings
 
-__all__ = ["rebuild_links", "reindex", "verify"]
+__all__ = ["commands", "rebuild_links", "reindex", "verify"]
 
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def commands() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(verify)
+    app.command()(reindex)
+    return app
 
 
 def rebuild_links(archive: Archive) -> int:
@@ -27,7 +33,7 @@ def rebuild_links(archive: Archive) -> int:
     with archive.index.session() as s:
         pages = list(s.scalars(
             select(Capture).where(
-                Capture.role.in_(("seed", "cited")), Capture.mime.in_(_HTML_TYPES),
+                Capture.role.in_(("seed", "cited")), Capture.mime.in_(HTML_TYPES),
                 Capture.status >= 200, Capture.status < 300, Capture.warc.is_not(None),
                 ~select(Link.id).where(Link.capture_id == Capture.id).exists(),
             ).order_by(Capture.id)
@@ -51,8 +57,6 @@ def rebuild_links(archive: Archive) -> int:
     return added
 
 
-@app.command()
-@cli_errors
 def verify(json_out: JsonOpt = False) -> None:
     """Fixity check: read every indexed record back and compare its digests. Exit 1 on any problem."""
     with Archive(settings()) as archive:
@@ -68,8 +72,6 @@ def verify(json_out: JsonOpt = False) -> None:
             raise typer.Exit(1)
 
 
-@app.command()
-@cli_errors
 def reindex(json_out: JsonOpt = False) -> None:
     """Rebuild the index from the WARC files: add every source, snapshot, capture and link the
     index lacks (after losing the database, point it at an empty one and run this)."""

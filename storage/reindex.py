@@ -1,97 +1,33 @@
-"""Fixity and recovery: check every indexed record against its WARC file (`verify`), and rebuild
-the index (sources, snapshots, captures) from the WARC files alone (`reindex`)."""
+"""Recovery: rebuild the index (sources, snapshots, captures, their links) from the WARC files
+alone (`citevault reindex`); the WARC files are the source of truth."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from base64 import b32encode
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urljoin
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
 from .db import Index
-from .errors import CitevaultError
-from .index import settle_state, surt_key, timestamp_to_datetime
+from .index import surt_key
 from .models import Capture, Snapshot, Source
-from .warcstore import (
-    OPEN_SUFFIX,
-    PARENT_HEADER,
-    ROLE_HEADER,
-    SNAPSHOT_HEADER,
-    payload_digests,
-    resolve_path,
-)
+from .records import capture_row
+from .snapshots import settle_rebuilt
+from .warcstore import OPEN_SUFFIX, PARENT_HEADER, SNAPSHOT_HEADER, payload_digests
 
-__all__ = ["Problem", "ReindexResult", "reindex", "verify"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    capture_id: int
-    url: str
-    warc: str | None
-    offset: int | None
-    reason: str
-
-
-def _digest_of(stream: IO[bytes]) -> tuple[str, str, int]:
-    sha1, sha256, n = hashlib.sha1(), hashlib.sha256(), 0
-    while chunk := stream.read(65536):
-        sha1.update(chunk)
-        sha256.update(chunk)
-        n += len(chunk)
-    return "sha1:" + b32encode(sha1.digest()).decode(), sha256.hexdigest(), n
-
-
-def verify(index: Index, warc_dir: Path, on_item: Callable[[int], None] | None = None) -> list[Problem]:
-    """Read every indexed record back and compare its payload digest with the index and with
-    the record's own WARC-Payload-Digest. Returns the problems found (empty: all good)."""
-    problems: list[Problem] = []
-    with index.session() as s:
-        caps = s.execute(
-            select(Capture.id, Capture.url, Capture.warc, Capture.offset, Capture.digest,
-                   Capture.sha256, Capture.record_type)
-            .where(Capture.warc.is_not(None)).order_by(Capture.warc, Capture.offset)
-        ).all()
-    for n, (cid, url, warc, offset, digest, sha256, rtype) in enumerate(caps, 1):
-        if on_item:
-            on_item(n)
-        assert warc is not None and offset is not None  # selected so
-        try:
-            with open(resolve_path(warc_dir, warc), "rb") as fh:
-                fh.seek(offset)
-                rec = next(iter(ArchiveIterator(fh)), None)
-                if rec is None:
-                    raise CitevaultError("no record at this offset")
-                if rec.rec_headers.get_header("WARC-Target-URI") != url:
-                    raise CitevaultError("the record at this offset is for another URL")
-                declared = rec.rec_headers.get_header("WARC-Payload-Digest")
-                if rtype == "revisit":
-                    if declared != digest:
-                        raise CitevaultError(f"revisit digest {declared} != index {digest}")
-                    continue
-                got_sha1, got_sha256, _ = _digest_of(rec.raw_stream)
-        except Exception as exc:  # any failure to read a record back is a fixity problem
-            problems.append(Problem(cid, url, warc, offset, str(exc)))
-            continue
-        if got_sha1 != digest or got_sha256 != sha256:
-            problems.append(Problem(cid, url, warc, offset, "payload digest differs from the index"))
-        elif declared and declared != got_sha1:
-            problems.append(Problem(cid, url, warc, offset, "payload digest differs from the record"))
-    return problems
+__all__ = ["ReindexResult", "reindex"]
 
 
 @dataclass
 class ReindexResult:
+    """What one `reindex` run read and added."""
+
     files: int = 0
     records: int = 0  # response/revisit/resource records read
     added: int = 0  # capture rows added
@@ -198,7 +134,6 @@ class _Rebuild:
     # -- capture records -------------------------------------------------------------------------
     def capture(self, path: Path, it: ArchiveIterator, rec: ArcWarcRecord) -> Capture | None:
         """The row of a response/revisit/resource record, or None when it is indexed already."""
-        url = rec.rec_headers.get_header("WARC-Target-URI")
         payload = rec.raw_stream.read() if rec.rec_type != "revisit" else b""
         offset = it.get_record_offset()  # reads to the end of the record: after the payload
         record_id = rec.rec_headers.get_header("WARC-Record-ID")
@@ -207,27 +142,13 @@ class _Rebuild:
             if record_id:
                 self.record_ids[record_id] = known
             return None
-        date = rec.rec_headers.get_header("WARC-Date") or ""
-        ts = "".join(ch for ch in date if ch.isdigit())[:14]
-        http = rec.http_headers
-        ctype = http.get_header("Content-Type") if http else None
-        digest: str | None
-        sha256: str | None
-        digest, sha256 = payload_digests(payload)
-        if rec.rec_type == "revisit":
-            digest, sha256 = rec.rec_headers.get_header("WARC-Payload-Digest"), None
-        role = rec.rec_headers.get_header(ROLE_HEADER) or "requisite"
-        location = http.get_header("Location") if http else None
-        status = http.get_statuscode() if http else None
-        return Capture(
-            url=url, surt=surt_key(url), timestamp=ts,
-            status=int(status) if status and status.isdigit() else None,
-            mime=ctype.split(";")[0].strip().lower() if ctype else None,
-            digest=digest, sha256=sha256, length=len(payload),
-            warc=path.name, offset=offset, record_length=it.get_record_length(),
-            record_type=rec.rec_type, role=role,
-            redirect_to=urljoin(url, location.strip()) if role == "redirect" and location else None,
-        )
+        sha256: str | None = None
+        if rec.rec_type != "revisit":  # a revisit's payload facts are its original's (_refers)
+            _, sha256 = payload_digests(payload)
+        return Capture(**capture_row(
+            rec, warc=path.name, offset=offset, record_length=it.get_record_length(),
+            sha256=sha256, length=len(payload),
+        ))
 
     def add(self, rows: list[tuple[Capture, ArcWarcRecord]]) -> None:
         """Insert the rows of one file, placed in their snapshots where the key is known."""
@@ -264,7 +185,7 @@ class _Rebuild:
                 if batch:
                     s.execute(update(Capture), batch)
             for sid in sorted(self.created):
-                self._settle(s, sid)
+                settle_rebuilt(s, sid)
 
     def _refers(self, s: Session) -> list[dict[str, Any]]:
         """Each new revisit -> the newest response of its target URI and digest before it, whose
@@ -286,21 +207,6 @@ class _Rebuild:
                 out.append({"id": cid, "refers_to_id": orig.id, "sha256": orig.sha256,
                             "length": orig.length})
         return out
-
-    @staticmethod
-    def _settle(s: Session, sid: int) -> None:
-        caps = s.execute(
-            select(Capture.role, Capture.error, Capture.warc).where(Capture.snapshot_id == sid)
-        ).all()
-        state, why = settle_state((r, e, w) for r, e, w in caps)
-        done, nbytes, last = s.execute(
-            select(func.count(Capture.id), func.coalesce(func.sum(Capture.record_length), 0),
-                   func.max(Capture.timestamp)).where(Capture.snapshot_id == sid)
-        ).one()
-        values: dict[str, Any] = dict(state=state, error=why, urls_done=done, bytes_written=nbytes)
-        if last:
-            values["finished_at"] = timestamp_to_datetime(last).replace(tzinfo=None)
-        s.execute(update(Snapshot).where(Snapshot.id == sid).values(**values))
 
 
 def reindex(index: Index, warc_dir: Path) -> ReindexResult:

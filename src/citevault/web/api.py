@@ -15,10 +15,9 @@ Shapes (the same views as the CLI's --json):
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -27,14 +26,15 @@ from citevault.storage.errors import BadInput
 from citevault.storage.index import get_snapshot, get_source, history
 from citevault.storage.models import Source
 
-from .archive import Archive
-from .metrics import CONTENT_TYPE_LATEST, Metrics
-from .scheduler import archived_within, open_schedules, parse_duration, schedule_spec
-from .urls import normalize_url
-from .views import cdx_row, snapshot_json, source_detail, source_summary
-from .workqueue import WorkQueue, open_workqueue
+from ..metrics import CONTENT_TYPE_LATEST
+from ..scheduler import open_schedules
+from ..serializers import cdx_row, snapshot_json, source_detail, source_summary
+from ..urlnorm import normalize_url
+from .deps import ArchiveDep
+from .deps import get_archive as _archive
+from .deps import get_workqueue as _workqueue
 
-__all__ = ["SourceRequest", "install", "router", "submit_source"]
+__all__ = ["SourceRequest", "router", "submit_source"]
 
 router = APIRouter()
 
@@ -55,59 +55,25 @@ class SourceRequest(BaseModel):
     )
 
 
-def install(app: FastAPI) -> None:
-    """Add the API routes and their state (metrics; work queue and scheduler, which the service
-    sets when it runs) to an app from create_app."""
-    app.state.metrics = Metrics(app.state.archive)
-    app.state.workqueue = None
-    app.state.scheduler = None
-    app.state.workqueue_lock = threading.Lock()
-    app.include_router(router)
-
-
-def _archive(request: Request) -> Archive:
-    archive: Archive = request.app.state.archive
-    return archive
-
-
-def _workqueue(request: Request) -> WorkQueue:
-    state = request.app.state
-    with state.workqueue_lock:
-        if state.workqueue is None:
-            state.workqueue = open_workqueue(state.settings, state.archive.index)
-        queue: WorkQueue = state.workqueue
-    return queue
-
-
 def submit_source(body: SourceRequest, request: Request) -> dict[str, Any]:
     """Queue a capture of `body.url` (or skip it, when archived within the given duration):
     the one path both POST /api/sources and the web interface's form take."""
     archive = _archive(request)
-    settings = request.app.state.settings
-    url = normalize_url(body.url)
-    spec = schedule_spec(body.every, body.cron)
-    if body.if_not_archived_within is not None:
-        within = parse_duration(body.if_not_archived_within)
-        with archive.index.session() as s:
-            recent = archived_within(s, url, within)
-            if recent is not None:
-                return {
-                    "skipped": True,
-                    "url": url,
-                    "reason": f"archived at {recent.timestamp}, within {body.if_not_archived_within}",
-                    "capture": cdx_row(recent),
-                }
-    queued = archive.queue([url], depth=body.depth, scope=body.scope, note=body.note, schedule=spec,
-                           trigger="api")[0]
-    jobs: list[str] = []
-    if spec is not None or settings.default_schedule:
-        with open_schedules(archive, request.app.state.scheduler) as sched:
-            jobs = sched.apply(settings, queued.source_id, spec)
-    _workqueue(request).notify([queued.snapshot_id])
+    done = archive.submit(
+        [body.url], depth=body.depth, scope=body.scope, note=body.note, every=body.every,
+        cron=body.cron, if_not_archived_within=body.if_not_archived_within, trigger="api",
+        scheduler=request.app.state.scheduler, notify=_workqueue(request),
+    )
+    if done.skipped:
+        [skip] = done.skipped
+        return {"skipped": True, "url": skip.url,
+                "reason": f"archived at {skip.capture.timestamp}, within {body.if_not_archived_within}",
+                "capture": cdx_row(skip.capture)}
+    [queued] = done.queued
     with archive.index.session() as s:
         schedule = s.scalar(select(Source.schedule).where(Source.id == queued.source_id))
     return {"source_id": queued.source_id, "snapshot_id": queued.snapshot_id, "url": queued.url,
-            "state": "queued", "schedule": schedule, "jobs": jobs}
+            "state": "queued", "schedule": schedule, "jobs": done.jobs.get(queued.source_id, [])}
 
 
 @router.post("/api/sources", status_code=202, tags=["api"], responses={200: {"description": "Skipped"}})
@@ -121,39 +87,39 @@ def add_source(body: SourceRequest, request: Request) -> JSONResponse:
 
 
 @router.get("/api/sources", tags=["api"])
-def list_sources(request: Request) -> dict[str, Any]:
+def list_sources(archive: ArchiveDep) -> dict[str, Any]:
     """Every source with its last capture time, counts and link health."""
-    with _archive(request).index.session() as s:
+    with archive.index.session() as s:
         return {"sources": [source_summary(s, src) for src in s.scalars(select(Source).order_by(Source.id))]}
 
 
 @router.get("/api/sources/{source_id}", tags=["api"])
-def show_source(source_id: int, request: Request) -> dict[str, Any]:
+def show_source(source_id: int, archive: ArchiveDep) -> dict[str, Any]:
     """One source: its snapshots, captures and cited links with their health."""
-    with _archive(request).index.session() as s:
+    with archive.index.session() as s:
         return source_detail(s, get_source(s, source_id))
 
 
 @router.get("/api/snapshots/{snapshot_id}", tags=["api"])
-def show_snapshot(snapshot_id: int, request: Request) -> dict[str, Any]:
+def show_snapshot(snapshot_id: int, archive: ArchiveDep) -> dict[str, Any]:
     """One capture run: state (queued, running, done, partial, failed), counts, captures."""
-    with _archive(request).index.session() as s:
+    with archive.index.session() as s:
         return snapshot_json(s, get_snapshot(s, snapshot_id))
 
 
 @router.get("/api/captures", tags=["api"])
-def list_captures(request: Request, url: str | None = None) -> dict[str, Any]:
+def list_captures(archive: ArchiveDep, url: str | None = None) -> dict[str, Any]:
     """Every capture of one URL, oldest first (CDX-like fields)."""
     if not url:
         raise BadInput("give the URL: /api/captures?url=...")
-    with _archive(request).index.session() as s:
+    with archive.index.session() as s:
         return {"url": url, "captures": [cdx_row(c) for c in history(s, normalize_url(url))]}
 
 
 @router.get("/api/schedules", tags=["api"])
-def list_schedules(request: Request) -> dict[str, Any]:
+def list_schedules(request: Request, archive: ArchiveDep) -> dict[str, Any]:
     """Recapture and link-check schedules, with their next run (null when paused)."""
-    with open_schedules(_archive(request), request.app.state.scheduler) as sched:
+    with open_schedules(archive, request.app.state.scheduler) as sched:
         return {"schedules": sched.jobs()}
 
 

@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from citevault.storage.models import Capture, Link, LinkCheck, Snapshot, Source
 
-__all__ = ["capture_json", "cdx_row", "snapshot_json", "source_detail", "source_summary"]
+__all__ = ["capture_json", "cdx_row", "iso_utc", "snapshot_json", "source_detail", "source_summary"]
 
 
-def _iso(dt: Any) -> str | None:
+def iso_utc(dt: Any) -> str | None:
+    """A naive UTC datetime of the index as ISO 8601 with Z, to the second."""
     return dt.isoformat(timespec="seconds") + "Z" if dt is not None else None
 
 
@@ -41,9 +42,9 @@ def snapshot_json(s: Session, snap: Snapshot, *, captures: bool = True) -> dict[
         "source_id": snap.source_id,
         "state": snap.state,
         "trigger": snap.trigger,
-        "queued_at": _iso(snap.queued_at),
-        "started_at": _iso(snap.started_at),
-        "finished_at": _iso(snap.finished_at),
+        "queued_at": iso_utc(snap.queued_at),
+        "started_at": iso_utc(snap.started_at),
+        "finished_at": iso_utc(snap.finished_at),
         "urls_done": snap.urls_done,
         "urls_failed": snap.urls_failed,
         "bytes_written": snap.bytes_written,
@@ -85,10 +86,10 @@ def source_summary(s: Session, src: Source) -> dict[str, Any]:
         "depth": src.depth,
         "scope": src.scope,
         "schedule": src.schedule,
-        "created_at": _iso(src.created_at),
+        "created_at": iso_utc(src.created_at),
         "snapshots": s.scalar(select(func.count()).where(Snapshot.source_id == src.id)),
         "last_state": last.state if last else None,
-        "last_capture": _iso(last.finished_at or last.started_at) if last else None,
+        "last_capture": iso_utc(last.finished_at or last.started_at) if last else None,
         "captures": sum(counts.values()),
         "cited": counts.get("cited", 0),
         "requisites": counts.get("requisite", 0),
@@ -116,7 +117,7 @@ def source_detail(s: Session, src: Source) -> dict[str, Any]:
             "text": t,
             "kind": k,
             "health": checks[u].outcome if u in checks else None,
-            "checked_at": _iso(checks[u].checked_at) if u in checks else None,
+            "checked_at": iso_utc(checks[u].checked_at) if u in checks else None,
         }
         for u, t, k in links
     ]

@@ -1,6 +1,6 @@
-"""The web interface: server-rendered pages to archive a URL, find the captures of one, and see a
-source's snapshots, link health and citations. No scripts; every value put into a page is escaped
-(`ui_pages.t`), and pages carry a strict Content-Security-Policy.
+"""The web interface: server-rendered pages (Jinja2 templates in web/templates/) to archive a URL,
+find the captures of one, and see a source's snapshots, link health and citations. No scripts, and
+pages carry a strict Content-Security-Policy.
 
     GET  /                   archive form, URL search, the sources
     POST /ui/add             the archive form (url-encoded; `token` field when tokens exist)
@@ -10,7 +10,8 @@ source's snapshots, link health and citations. No scripts; every value put into 
 
 from __future__ import annotations
 
-from importlib import resources
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -19,31 +20,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from citevault.storage.errors import BadInput, CitevaultError, Forbidden, NotFound, Unauthorized
+from citevault.storage.errors import BadInput, CitevaultError, Forbidden, Unauthorized
 from citevault.storage.index import get_source, history
 from citevault.storage.models import Snapshot, Source
 
+from ..archive import Archive
+from ..auth import check_access, list_tokens
+from ..citations import render, source_citations
+from ..linkrot import report_source
+from ..serializers import snapshot_json, source_summary
+from ..urlnorm import normalize_url
 from .api import SourceRequest, submit_source
-from .archive import Archive
-from .auth import check_access, list_tokens
-from .citations import render, source_citations
-from .health import report_source
-from .ui_pages import (
-    Html,
-    add_form,
-    captures_table,
-    citations_section,
-    cited_table,
-    layout,
-    snapshots_section,
-    source_header,
-    sources_table,
-    t,
-)
-from .urls import normalize_url
-from .views import snapshot_json, source_summary
+from .deps import get_archive, get_base_url, get_root, get_templates
 
-__all__ = ["CSP", "router"]
+__all__ = ["CSP", "page_headers", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,7 +48,7 @@ _HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_STATIC = {"style.css": "text/css; charset=utf-8"}
+REFRESH_SECONDS = 3
 _FORM_LIMIT = 64 * 1024
 _SOURCES_SHOWN = 100  # a page of the list: about 2 ms of queries each
 _CAPTURES_SHOWN = 1000
@@ -67,58 +57,37 @@ _SNAPSHOTS_WITH_CAPTURES = 5
 _ACTIVE = ("queued", "running")
 
 
-def _archive(request: Request) -> Archive:
-    archive: Archive = request.app.state.archive
-    return archive
-
-
-def _root(request: Request) -> str:
-    return str(request.scope.get("root_path", "")).rstrip("/")
-
-
-def _base_url(request: Request) -> str:
-    """Absolute base for citations: the configured public URL, else the address this request used."""
-    public = request.app.state.settings.public_url
-    return str(public or request.base_url).rstrip("/")
+def page_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The security headers of every interface page (and its error pages)."""
+    return {**_HEADERS, **(extra or {})}
 
 
 def _tokens_exist(archive: Archive) -> bool:
     return any(tok["revoked_at"] is None for tok in list_tokens(archive.index))
 
 
-def _page(request: Request, title: str, body: Html, *, status: int = 200, refresh: bool = False,
-          query: str = "") -> HTMLResponse:
-    doc = layout(_root(request), title, body, refresh=refresh, query=query)
-    return HTMLResponse(doc, status_code=status, headers=_HEADERS)
-
-
-def _error_page(request: Request, exc: CitevaultError) -> HTMLResponse:
-    body = t('<h1>$title</h1><div class="error" role="alert">$msg</div>'
-             '<p><a href="$root/">Back to the start page</a></p>',
-             title="Not found" if isinstance(exc, NotFound) else "Something went wrong",
-             msg=str(exc), root=_root(request))
-    return _page(request, "Error", body, status=exc.status_code)
+def _page(request: Request, template: str, context: dict[str, Any], *, status: int = 200,
+          refresh: bool = False, query: str = "") -> HTMLResponse:
+    full = {"root": get_root(request), "refresh": REFRESH_SECONDS if refresh else 0, "query": query,
+            **context}
+    return get_templates(request).TemplateResponse(request, template, full, status_code=status,
+                                                   headers=page_headers())
 
 
 # -- home --------------------------------------------------------------------------------------------
 def _home(request: Request, values: dict[str, str], error: str | None = None,
           status: int = 200, before: int | None = None) -> HTMLResponse:
-    archive = _archive(request)
-    root = _root(request)
+    archive = get_archive(request)
     q = select(Source).order_by(Source.id.desc()).limit(_SOURCES_SHOWN)
     if before is not None:
         q = q.where(Source.id < before)
     with archive.index.session() as s:
         total = s.scalar(select(func.count()).select_from(Source)) or 0
         rows = [source_summary(s, src) for src in s.scalars(q)]
-    body = t(
-        '<h1>Archive a web page and the sources it cites</h1>$error'
-        '$form<h2 id="sources">Archived sources</h2>$table',
-        error=t('<div class="error" role="alert">$m</div>', m=error) if error else "",
-        form=add_form(root, values, token_required=_tokens_exist(archive)),
-        table=sources_table(root, rows, total, first=before is None, page_size=_SOURCES_SHOWN),
-    )
-    return _page(request, "Archive", body, status=status)
+    return _page(request, "home.html", {
+        "error": error, "values": values, "token_required": _tokens_exist(archive), "rows": rows,
+        "total": total, "first": before is None, "page_size": _SOURCES_SHOWN,
+    }, status=status)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -152,7 +121,7 @@ async def _read_form(request: Request) -> dict[str, str]:
 def _authorize_form(request: Request, token: str) -> None:
     """A browser form cannot send an Authorization header: take the token from the form (or the
     header, for scripts) and check it as the app-wide dependency checks a write."""
-    archive = _archive(request)
+    archive = get_archive(request)
     header = f"Bearer {token}" if token else request.headers.get("authorization")
     try:
         check_access(archive.index, header, write=True,
@@ -203,7 +172,7 @@ async def add(request: Request) -> Response:
         doc = await run_in_threadpool(submit_source, _source_request(values), request)
     except CitevaultError as exc:
         return await run_in_threadpool(_home, request, values, str(exc), exc.status_code)
-    return RedirectResponse(f"{_root(request)}/ui/sources/{doc['source_id']}", status_code=303)
+    return RedirectResponse(f"{get_root(request)}/ui/sources/{doc['source_id']}", status_code=303)
 
 
 # The app-wide `authorize` dependency would refuse this route before it could read the form's
@@ -215,54 +184,40 @@ router.add_route("/ui/add", add, methods=["POST"], include_in_schema=False)
 # -- one source ----------------------------------------------------------------------------------------
 @router.get("/ui/sources/{source_id}", response_class=HTMLResponse)
 def source_page(request: Request, source_id: int) -> HTMLResponse:
-    archive = _archive(request)
-    root, base = _root(request), _base_url(request)
-    try:
-        with archive.index.session() as s:
-            src = get_source(s, source_id)
-            detail = source_summary(s, src)
-            snaps = s.scalars(select(Snapshot).where(Snapshot.source_id == source_id)
-                              .order_by(Snapshot.id.desc()).limit(_SNAPSHOTS_SHOWN)).all()
-            # Captures of the newest few runs only: a source recaptured every few hours for a
-            # year has thousands of runs.
-            snapshots = [snapshot_json(s, snap, captures=i < _SNAPSHOTS_WITH_CAPTURES)
-                         for i, snap in enumerate(snaps)]
-        report = report_source(archive, source_id, base)
-        cites = source_citations(archive, source_id, base)
-    except CitevaultError as exc:
-        return _error_page(request, exc)
-    active = any(snap["state"] in _ACTIVE for snap in snapshots)
+    archive = get_archive(request)
+    base = get_base_url(request)
+    with archive.index.session() as s:
+        src = get_source(s, source_id)
+        detail = source_summary(s, src)
+        snaps = s.scalars(select(Snapshot).where(Snapshot.source_id == source_id)
+                          .order_by(Snapshot.id.desc()).limit(_SNAPSHOTS_SHOWN)).all()
+        # Captures of the newest few runs only: a source recaptured every few hours for a
+        # year has thousands of runs.
+        snapshots = [snapshot_json(s, snap, captures=i < _SNAPSHOTS_WITH_CAPTURES)
+                     for i, snap in enumerate(snaps)]
+    report = report_source(archive, source_id, base)
+    cites = source_citations(archive, source_id, base)
+    active = next((snap["state"] for snap in snapshots if snap["state"] in _ACTIVE), None)
     formats = [(label, fmt, render(cites, fmt, source_id=source_id))
                for label, fmt in (("Robust Links (HTML)", "robust-html"), ("Markdown", "markdown"),
                                   ("BibTeX", "bibtex"))]
-    body = t(
-        "$header$notice<h2>Snapshots</h2>$snapshots<h2>Cited links and their health</h2>$cited"
-        "<h2>Cite it</h2>$citations",
-        header=source_header(root, detail),
-        notice=t('<p class="notice">A capture is $state: this page refreshes until it is finished.</p>',
-                 state=next(snap["state"] for snap in snapshots if snap["state"] in _ACTIVE))
-        if active else "",
-        snapshots=snapshots_section(root, snapshots, total=detail["snapshots"]),
-        cited=cited_table(root, report["citations"]),
-        citations=citations_section(root, source_id, formats),
-    )
-    return _page(request, f"Source {source_id}", body, refresh=active)
+    return _page(request, "source.html", {
+        "title": f"Source {source_id}", "d": detail, "active": active, "snapshots": snapshots,
+        "citations": report["citations"], "formats": formats,
+    }, refresh=active is not None)
 
 
 # -- search ----------------------------------------------------------------------------------------------
 @router.get("/ui/search", response_class=HTMLResponse)
 def search(request: Request, url: str = "") -> HTMLResponse:
-    root = _root(request)
+    context: dict[str, Any] = {"title": "Search", "target": None, "error": None}
     if not url.strip():
-        body = Html("<h1>Find the captures of a URL</h1>"
-                    '<p class="muted">Enter a URL in the search box above.</p>')
-        return _page(request, "Search", body)
+        return _page(request, "search.html", context)
     try:
         target = normalize_url(url)
     except BadInput as exc:
-        body = t('<h1>Find the captures of a URL</h1><div class="error" role="alert">$m</div>', m=str(exc))
-        return _page(request, "Search", body, status=400, query=url)
-    archive = _archive(request)
+        return _page(request, "search.html", {**context, "error": str(exc)}, status=400, query=url)
+    archive = get_archive(request)
     with archive.index.session() as s:
         caps = list(reversed(history(s, target)))[:_CAPTURES_SHOWN]
         snap_ids = {c.snapshot_id for c in caps}
@@ -274,26 +229,7 @@ def search(request: Request, url: str = "") -> HTMLResponse:
                  "mime": c.mime, "warc": c.warc, "record_type": c.record_type, "error": c.error,
                  "source_id": source_of.get(c.snapshot_id)} for c in caps]
     archived = any(r["warc"] for r in rows)
-    parts = [t("<h1>Captures of <code>$u</code></h1>", u=target)]
-    if archived:
-        parts.append(t('<p>Newest first. Also: <a href="$all">all captures in replay</a> · '
-                       '<a href="$tm">Memento TimeMap</a></p>',
-                       all=f"{root}/web/*/{target}", tm=f"{root}/timemap/link/{target}"))
-    else:
-        parts.append(t('<div class="notice">Not archived yet. Archive it now:</div>$form',
-                       form=add_form(root, {"url": target}, token_required=_tokens_exist(archive))))
-    if rows:
-        parts.append(captures_table(root, rows, with_source=True))
-    return _page(request, f"Captures of {target}", Html("".join(parts)),
-                 status=200 if archived else 404, query=target)
-
-
-# -- static ----------------------------------------------------------------------------------------------
-@router.get("/ui/static/{name}")
-def static(name: str) -> Response:
-    media = _STATIC.get(name)
-    if media is None:
-        raise NotFound(f"no static file {name!r}")
-    data = (resources.files("citevault") / "static" / name).read_bytes()
-    return Response(data, media_type=media, headers={"Cache-Control": "max-age=3600",
-                                                      "X-Content-Type-Options": "nosniff"})
+    return _page(request, "search.html", {
+        "title": f"Captures of {target}", "target": target, "archived": archived, "rows": rows,
+        "token_required": not archived and _tokens_exist(archive),
+    }, status=200 if archived else 404, query=target)

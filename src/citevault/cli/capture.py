@@ -1,0 +1,163 @@
+"""Capture commands: `add` (archive URLs now, in the foreground) and `decorate` (archive every link
+of a document and write it back with the archived copies)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.filesize import decimal
+from rich.live import Live
+from rich.table import Table
+
+from citevault.storage.errors import BadInput, CaptureFailed
+from citevault.storage.models import Snapshot
+
+from ..archive import Archive
+from ..decorate import decorate_file, document_kind
+from ..serializers import snapshot_json
+from ..wacz_export import check_writable
+from . import JsonOpt, print_json, settings, stderr
+
+__all__ = ["add", "commands", "decorate"]
+
+
+def commands() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(add)
+    app.command()(decorate)
+    return app
+
+
+def _read_urls(urls: list[str], from_file: str | None) -> list[str]:
+    out = [u for u in urls if u != "-"]
+    sources: list[str] = []
+    if from_file:
+        sources.append(from_file)
+    if "-" in urls:
+        sources.append("-")
+    for name in sources:
+        try:
+            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"cannot read {name}: {exc.strerror}") from exc
+        out += [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    if not out:
+        raise BadInput("no URL given (pass URLs, --from-file FILE, or - to read standard input)")
+    return out
+
+
+class _ProgressView:
+    """Live line on stderr: URLs done / queued / failed, bytes written."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {"done": 0, "queued": 0, "failed": 0, "bytes": 0, "last_url": ""}
+
+    def update(self, msg: dict[str, Any]) -> None:
+        self.state.update(msg)
+
+    def __rich__(self) -> str:
+        s = self.state
+        last = s.get("last_url") or ""
+        return (
+            f"[bold]capturing[/] {s['done']} done, {s['queued']} queued, {s['failed']} failed, "
+            f"{decimal(s['bytes'])} written  [dim]{last[:70]}[/]"
+        )
+
+
+def add(
+    urls: Annotated[list[str] | None, typer.Argument(help="URLs to archive; - reads standard input.")] = None,
+    depth: Annotated[int, typer.Option(help="0: the page and its requisites; 1: also what it cites.")] = 1,
+    scope: Annotated[str, typer.Option(help="cited: main-content links; all: every outlink.")] = "cited",
+    every: Annotated[str | None, typer.Option(
+        help="Also recapture on this interval (6h, 30m, 1d, 90s), run by `citevault serve`.")] = None,
+    cron: Annotated[str | None, typer.Option(
+        help="Also recapture on this cron schedule (5 fields, UTC), run by `citevault serve`.")] = None,
+    if_not_archived_within: Annotated[str | None, typer.Option(
+        "--if-not-archived-within", help="Skip URLs captured more recently than this (e.g. 24h).")] = None,
+    note: Annotated[str | None, typer.Option(help="A note kept with the source.")] = None,
+    from_file: Annotated[str | None, typer.Option("--from-file", help="Read URLs, one a line.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Capture URLs now, in the foreground: the page, what it cites, and their requisites."""
+    cfg = settings()
+    wanted = _read_urls(urls or [], from_file)
+    err = stderr()
+    with Archive(cfg) as archive:
+        view = _ProgressView()
+        with Live(view, console=err, refresh_per_second=8, transient=True):
+            done = archive.capture_now(
+                wanted, depth=depth, scope=scope, every=every, cron=cron, note=note,
+                if_not_archived_within=if_not_archived_within, on_progress=view.update,
+            )
+        with archive.index.session() as s:
+            results: list[dict[str, Any]] = []
+            for q in done.queued:
+                snap = s.get(Snapshot, q.snapshot_id)
+                assert snap is not None
+                results.append({"id": q.source_id, "url": q.url, "snapshot": snapshot_json(s, snap)})
+    if json_out:
+        doc: dict[str, Any] = {"sources": results}
+        if if_not_archived_within is not None:  # only with --if-not-archived-within: the contract stays
+            doc["skipped"] = [{"url": k.url, "timestamp": k.capture.timestamp} for k in done.skipped]
+        print_json(doc)
+    else:
+        _print_add_summary(results)
+        for k in done.skipped:
+            err.print(f"skipped {k.url}: archived at {k.capture.timestamp}, within {if_not_archived_within}")
+    failed = [r for r in results if r["snapshot"]["state"] == "failed"]
+    if failed:  # a seed that could not be captured: exit 1, also when others were
+        first = failed[0]
+        what = "" if len(results) == 1 else f"{len(failed)} of {len(results)} URLs failed; "
+        raise CaptureFailed(f"{what}could not capture {first['url']}: {first['snapshot']['error']}")
+
+
+def _print_add_summary(results: list[dict[str, Any]]) -> None:
+    out = Console()
+    table = Table(title="citevault add")
+    for col in ("source", "url", "state", "captured", "cited", "requisites", "failed", "bytes"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        snap = r["snapshot"]
+        caps = snap["captures"]
+        ok = [c for c in caps if c["warc"]]
+        table.add_row(
+            str(r["id"]), r["url"], snap["state"], str(len(ok)),
+            str(sum(1 for c in ok if c["role"] == "cited")),
+            str(sum(1 for c in ok if c["role"] == "requisite")),
+            str(sum(1 for c in caps if c["error"])), decimal(snap["bytes_written"]),
+        )
+    out.print(table)
+    for r in results:
+        for c in r["snapshot"]["captures"]:
+            if c["error"]:
+                out.print(f"  [red]failed[/] {c['url']}: {c['error']}")
+
+
+def decorate(
+    file: Annotated[Path, typer.Argument(help="An .html or .md document.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of FILE.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Archive every link of a document and write it back with each link decorated with its
+    archived copy (Robust Links in HTML, an "archived" link after it in Markdown)."""
+    document_kind(file)
+    check_writable(output or file)
+    cfg = settings()
+    err = stderr()
+    with Archive(cfg) as archive, err.status(f"archiving the links of {file}", spinner="dots"):
+        result = decorate_file(archive, file, output, base_url=cfg.base_url)
+    if json_out:
+        print_json(result.as_json())
+    else:
+        for ln in result.links:
+            if ln.state != "decorated":
+                err.print(f"  {ln.state}: {ln.url}: {ln.reason}", markup=False, highlight=False)
+        err.print(f"{result.count('decorated')} of {len(result.links)} links decorated -> {result.output}",
+                  markup=False, highlight=False)
+    attempted = result.count("decorated") + result.count("failed")
+    if attempted and not result.count("decorated"):
+        raise CaptureFailed(f"none of the {attempted} links of {file} could be archived")

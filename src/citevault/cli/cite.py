@@ -1,0 +1,55 @@
+"""Commands that hand archived copies to writers: `cite` (citation text) and `export --wacz`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..archive import Archive
+from ..citations import FORMATS, source_citations
+from ..citations import cite as cite_text
+from ..wacz_export import check_writable, export_wacz
+from . import JsonOpt, print_json, settings, stderr
+
+__all__ = ["cite", "commands", "export"]
+
+SourceArg = Annotated[int, typer.Argument(help="A source id (see `list`).")]
+
+
+def commands() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(cite)
+    app.command()(export)
+    return app
+
+
+def cite(
+    source_id: SourceArg,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
+    ] = "robust-html",
+    json_out: JsonOpt = False,
+) -> None:
+    """Citation text for a source and each source it cites, pointing at the archived copies."""
+    cfg = settings()
+    with Archive(cfg) as archive:
+        if json_out:
+            cites = source_citations(archive, source_id, cfg.base_url)
+            print_json({"source_id": source_id, "citations": [c.as_json() for c in cites]})
+        else:
+            sys.stdout.write(cite_text(archive, source_id, fmt, cfg.base_url))
+            sys.stdout.flush()
+
+
+def export(
+    source_id: SourceArg,
+    wacz: Annotated[Path, typer.Option("--wacz", help="Write a WACZ package to this file.")],
+) -> None:
+    """A self-contained WACZ of a source's snapshots (records copied from our WARC files)."""
+    check_writable(wacz)
+    with Archive(settings()) as archive:
+        result = export_wacz(archive, source_id, wacz)
+    stderr().print(f"{result.path}: {result.records} WARC records, {result.pages} pages, {result.size} bytes")

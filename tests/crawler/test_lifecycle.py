@@ -1,0 +1,32 @@
+"""The recorder's lifecycle is a Scrapy extension registered by dotted path, built by from_crawler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import scrapy
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.misc import load_object
+from scrapy.utils.test import get_crawler
+
+from citevault.config import Settings
+from citevault.crawler.job import CrawlOptions
+from citevault.crawler.lifecycle import RecorderLifecycle
+from citevault.crawler.spider import CaptureSpider
+
+
+def test_registered_by_dotted_path_from_the_settings_model(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, concurrency=7, user_agent="ua-test")
+    options = CrawlOptions(settings)
+    scrapy_settings = options.scrapy_settings()
+    [(path, _)] = scrapy_settings["EXTENSIONS"].items()
+    assert load_object(path) is RecorderLifecycle
+    assert scrapy_settings["CONCURRENT_REQUESTS"] == 7 and scrapy_settings["USER_AGENT"] == "ua-test"
+    assert CrawlOptions.from_json(options.as_json()) == options
+    assert isinstance(RecorderLifecycle.from_crawler(get_crawler(CaptureSpider)), RecorderLifecycle)
+
+
+def test_switched_off_for_other_spiders() -> None:
+    with pytest.raises(NotConfigured):
+        RecorderLifecycle.from_crawler(get_crawler(scrapy.Spider))
