@@ -1,6 +1,6 @@
 """Wayback-style replay of archived records: HTML and CSS rewritten so that every link, source and
 url() points back into /web/, archived headers made safe to serve, the banner, the sandboxing
-Content-Security-Policy, and the pages for unknown URLs and capture lists. Framework-free.
+Content-Security-Policy, the bounds of one replay, and the capture-list page. Framework-free.
 
 Modifiers (as in the Wayback Machine and pywb): none = rewritten page with banner, `if_`/`fw_` =
 rewritten without banner (frames), `cs_` = stylesheet, `im_`/`js_`/`oe_` = resource served as
@@ -22,14 +22,12 @@ from urllib.parse import urldefrag, urljoin
 
 import lxml.html
 from lxml import etree
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding
 from warcio.statusandheaders import StatusAndHeaders
 
 from citevault.crawler.links import CSS_URL_RE, srcset_candidates
 from citevault.storage.errors import BadInput, UnsupportedURL
-from citevault.storage.index import parse_timestamp, surt_key, timestamp_to_datetime
+from citevault.storage.index import parse_timestamp, timestamp_to_datetime
 from citevault.storage.models import HTML_TYPES, Capture
 from citevault.storage.warcstore import ArchivedPayload
 
@@ -42,8 +40,6 @@ __all__ = [
     "Rewriter",
     "archived_url",
     "captures_page",
-    "nearby_urls",
-    "not_found_page",
     "parse_ts_modifier",
     "render_memento",
 ]
@@ -338,23 +334,6 @@ def render_memento(
 
 
 # -- pages -----------------------------------------------------------------------------------------
-def nearby_urls(session: Session, url: str, n: int = 5) -> list[tuple[str, str]]:
-    """Up to 2n archived (url, newest timestamp) pairs whose SURT keys sort nearest to `url`'s."""
-    key = surt_key(url)
-    found: dict[str, str] = {}
-    for cond, order in ((Capture.surt >= key, Capture.surt), (Capture.surt < key, Capture.surt.desc())):
-        rows = session.execute(
-            select(Capture.url, Capture.timestamp)
-            .where(cond, Capture.warc.is_not(None)).order_by(order).limit(n * 10)
-        ).all()
-        side: dict[str, str] = {}
-        for u, ts in rows:
-            if u in side or len(side) < n:
-                side[u] = max(ts, side.get(u, ts))
-        found.update(side)
-    return sorted(found.items())
-
-
 def _page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -372,21 +351,6 @@ def _capture_list(prefix: str, items: list[tuple[str, str]]) -> str:
         for u, ts in items
     )
     return f"<ul>{lis}</ul>"
-
-
-def not_found_page(prefix: str, url: str, ts: str | None, nearby: list[tuple[str, str]],
-                   failures: list[tuple[str, str]]) -> str:
-    """The 404 page: what was asked, failed fetches of it, and the nearest URLs in the archive."""
-    when = f" near {_fmt_ts(parse_timestamp(ts))}" if ts else ""
-    parts = [f"<h1>Not in the archive</h1><p>citevault has no archived copy of "
-             f"<code>{html.escape(url)}</code>{html.escape(when)}.</p>"]
-    if failures:
-        fails = "".join(f"<li>{_fmt_ts(t)}: {html.escape(e)}</li>" for t, e in failures)
-        parts.append(f"<h2>Capture attempts that got no response</h2><ul>{fails}</ul>")
-    if nearby:
-        parts.append("<h2>Closest URLs in the archive</h2>" + _capture_list(prefix, nearby))
-    parts.append(f'<p><a href="{html.escape(url)}" rel="noreferrer">Try the live page</a></p>')
-    return _page("Not in the archive", "\n".join(parts))
 
 
 def captures_page(prefix: str, url: str, items: list[tuple[str, str]]) -> str:

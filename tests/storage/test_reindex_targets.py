@@ -12,8 +12,8 @@ from warcio.statusandheaders import StatusAndHeaders
 
 from citevault.storage import warcstore
 from citevault.storage.db import open_index
-from citevault.storage.fixity import reindex
 from citevault.storage.models import Snapshot, Source
+from citevault.storage.reindex import reindex
 from citevault.storage.warcstore import ROLE_HEADER, SNAPSHOT_HEADER, WarcStore
 
 
