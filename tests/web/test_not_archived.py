@@ -42,3 +42,11 @@ def test_raw_page_navigated_to_is_shown_as_source(client: TestClient) -> None:  
     assert b"<iframe" in r.content  # the archived bytes, shown, not rendered
     r = client.get(f"/web/{TS}id_/{PAGE}")  # a tool (no Sec-Fetch-Dest) gets the archived type
     assert r.headers["content-type"].startswith("text/html")
+
+
+def test_redirect_to_the_exact_capture_allows_cross_origin_loads(client: TestClient) -> None:  # noqa: F811
+    # A replayed page is sandboxed (origin "null"): its fonts and fetches are CORS requests, and
+    # they follow this redirect, which must say so too or the browser drops the load.
+    r = client.get(f"/web/2021/{PAGE}", headers={"Origin": "null"}, follow_redirects=False)
+    assert r.status_code == 302 and r.headers["location"] == f"/web/{TS}/{PAGE}"
+    assert r.headers["access-control-allow-origin"] == "*"

@@ -139,13 +139,20 @@ def test_classic_article_replays_with_requisites_from_the_archive(
     resp = page.goto(f"{origin}/web/{ts}/{news.article}")
     assert resp is not None and resp.status == 200
     page.wait_for_load_state("networkidle")
+    # The web font is fetched when text first needs it: wait until that fetch has settled (the
+    # fake site's font file has the right magic only, so it never decodes).
+    page.evaluate("document.fonts.load('16px \"Ledger Serif\"').then(() => true, () => true)")
+    needed = [u for u in news.requisites if not u.endswith((".jpg", ".ico"))]
+    for _ in range(300):  # response events arrive after the loads they report: wait for them
+        if set(needed) <= set(loaded):
+            break
+        page.wait_for_timeout(100)
     screenshot(page, "replay-news-article")
     assert page.locator("h1").first.inner_text() == news.title
     # Every requisite the browser asked for came from the archive; those that any browser loads
     # (a srcset picks one candidate, a headless one may skip the favicon) all did.
     asked = [u for u in news.requisites if u in loaded]
     assert all(loaded[u] == 200 for u in asked), loaded
-    needed = [u for u in news.requisites if not u.endswith((".jpg", ".ico"))]
     assert set(needed) <= set(asked), f"not replayed: {set(needed) - set(asked)}"
     assert any(u.endswith(".jpg") for u in asked)
     # The stylesheet applied: the web font's family is the archived CSS's.

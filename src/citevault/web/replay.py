@@ -115,7 +115,9 @@ def web(request: Request, ts_mod: str, url: str, archive: ArchiveDep, base: Base
         with archive.index.session() as s:
             cap = closest_capture(s, target, ts or None)
             if cap.timestamp != ts:
-                return RedirectResponse(f"{prefix}{cap.timestamp}{mod}/{cap.url}", status_code=302)
+                # CORS on the redirect too: a sandboxed page's font or fetch follows it.
+                moved = RedirectResponse(f"{prefix}{cap.timestamp}{mod}/{cap.url}", status_code=302)
+                return _replay_headers(moved)
             link = memento_link_header(s, base, cap.url, Memento(cap.timestamp, cap.url))
         cap, rec = archive.resolve(cap)
     except NotFound:
