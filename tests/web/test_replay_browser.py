@@ -11,11 +11,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from citevault.archive import Archive
 from citevault.config import Settings
-from citevault.storage.models import Capture
+from citevault.storage.models import Capture, Link, LinkCheck
 from tests.app.test_service_e2e import Served, served  # noqa: F401  (fixture)
 from tests.conftest import IN_CI
 from tests.fakeweb import FakeWeb, NewsSite
@@ -159,3 +159,38 @@ def test_classic_article_replays_with_requisites_from_the_archive(
     assert "Ledger Serif" in page.evaluate("getComputedStyle(document.body).fontFamily")
     assert live_requests(blackhole) == []
 
+
+
+def test_replayed_script_cannot_act_on_the_api(web: FakeWeb, served: Callable[..., Served],  # noqa: F811
+                                               browser_page: Any, blackhole: FakeWeb,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """An archived page whose script POSTs to the API (a link check now, which needs no token on an
+    archive without tokens): Chromium sends it from the sandbox's origin "null", and it is refused."""
+    url = "https://evil.test/page"
+    web.add(url, '<!DOCTYPE html><title>evil</title><main><p>See <a href="https://cited.test/x">this '
+                 "report</a>.</p></main><script>fetch('/api/sources/1/check', {method: 'POST'});</script>")
+    archive = Archive(Settings())
+    try:
+        queued = archive.queue([url])
+        assert archive.capture(queued) == 0
+        with archive.index.session() as s:
+            ts = s.scalars(select(Capture.timestamp).where(Capture.url == url)).one()
+    finally:
+        archive.close()
+    for var in [v for v in os.environ if v.lower().endswith("_proxy")]:
+        monkeypatch.delenv(var)
+    svc = served(CITEVAULT_WORKERS="0")
+    page = browser_page
+    # Chromium sends it (the answer is then hidden from the script by CORS): wait until it is done.
+    with page.expect_event("requestfailed", lambda r: r.url.endswith("/api/sources/1/check"),
+                           timeout=60_000):
+        page.goto(f"http://127.0.0.1:{svc.port}/web/{ts}/{url}")
+    # Refused: no check ran (it would have stored one row per cited link, a failure included).
+    archive = Archive(Settings())
+    try:
+        with archive.index.session() as s:
+            assert s.scalar(select(func.count()).select_from(LinkCheck)) == 0
+            assert s.scalar(select(func.count()).select_from(Link)) >= 1  # there was one to check
+    finally:
+        archive.close()
+    assert live_requests(blackhole) == []
