@@ -47,9 +47,11 @@ __all__ = [
 # Archived pages may only load from the archive (no request to the live web), and run their
 # scripts in a sandbox without allow-same-origin: an opaque origin, so no access to the
 # service's cookies, storage or API with the user's credentials.
+# No allow-popups: an archived script's window.open(live URL) would go to the live web;
+# links that open a new window (target=_blank) open in place instead (Rewriter drops the target).
 CSP = (
     "default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; form-action 'self'; "
-    "base-uri 'self'; sandbox allow-scripts allow-forms allow-popups"
+    "base-uri 'self'; sandbox allow-scripts allow-forms"
 )
 MODIFIERS = ("id_", "im_", "js_", "cs_", "if_", "fw_", "oe_")
 _RAW_MODIFIERS = ("id_", "im_", "js_", "oe_")
@@ -209,11 +211,15 @@ class Rewriter:
 
     def _navigations(self, doc: lxml.html.HtmlElement) -> None:
         """What lxml's link rewriting (which does meta refresh) does not see but would take a
-        connection to the live web: iframe srcdoc documents, hyperlink pings."""
+        connection to the live web: iframe srcdoc documents, hyperlink pings; and new-window
+        targets, which the sandbox (no popups) would silently refuse."""
         for el in doc.xpath("//iframe[@srcdoc]"):
             el.set("srcdoc", self.html(el.get("srcdoc", "").encode(), "utf-8", None).decode())
         for el in doc.xpath("//*[@ping]"):
             del el.attrib["ping"]
+        for el in doc.xpath("//*[@target]"):
+            if el.get("target", "").lower() in ("_blank", "_new"):
+                del el.attrib["target"]  # popups are not allowed in the replay sandbox
 
     def _modifiers(self, doc: lxml.html.HtmlElement) -> None:
         """Tell the replay what each rewritten reference loads (Wayback's im_/js_/cs_/if_)."""

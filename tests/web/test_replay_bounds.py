@@ -20,7 +20,7 @@ TS = "20261103120000"
 AD_PAGE = (b'<!DOCTYPE html><html><head><link rel="stylesheet" href="https://cdn.ads.test/a.css">'
            b'</head><body><iframe src="https://ads.test/serve"></iframe>'
            b'<iframe srcdoc="&lt;img src=&quot;https://ads.test/pixel.gif&quot;&gt;"></iframe>'
-           b'<a href="/x" ping="https://track.test/ping">x</a></body></html>')
+           b'<a href="/x" ping="https://track.test/ping" target="_blank">x</a></body></html>')
 
 
 def _record(body: bytes, *, status: str = "200 OK", headers: list[tuple[str, str]] | None = None,
@@ -67,7 +67,7 @@ def test_rewritten_page_has_no_way_out() -> None:
     assert frames[0].get("src") == f"/web/{TS}if_/https://ads.test/serve"
     inner = lxml.html.document_fromstring(frames[1].get("srcdoc"))
     assert inner.xpath("//img/@src") == [f"/web/{TS}im_/https://ads.test/pixel.gif"]
-    assert doc.xpath("//a/@ping") == []
+    assert doc.xpath("//a/@ping") == [] and doc.xpath("//a/@target") == []
     assert doc.xpath("//link/@href") == [f"/web/{TS}cs_/https://cdn.ads.test/a.css"]
 
 

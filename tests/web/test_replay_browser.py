@@ -32,7 +32,8 @@ CHROMIUM_ARGS = [
 # Chromium's own services (updates, sign-in, time): its traffic, not the page's. The pages under
 # test live on .test hosts, so ignoring these cannot hide a leak of theirs.
 _BROWSER_OWN = ("update.googleapis.com", "accounts.google.com", "clients2.google.com",
-                "safebrowsing.googleapis.com", "optimizationguide-pa.googleapis.com")
+                "safebrowsing.googleapis.com", "optimizationguide-pa.googleapis.com",
+                "connectivitycheck.gstatic.com")
 
 pytestmark = pytest.mark.slow
 
@@ -193,4 +194,54 @@ def test_replayed_script_cannot_act_on_the_api(web: FakeWeb, served: Callable[..
             assert s.scalar(select(func.count()).select_from(Link)) >= 1  # there was one to check
     finally:
         archive.close()
+    assert live_requests(blackhole) == []
+
+
+def _replay_archived(web: FakeWeb, served: Callable[..., Served], monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+                     url: str, html: str) -> str:
+    """Capture one page of the fake web, start the service over the archive: its replay URL."""
+    web.add(url, html)
+    archive = Archive(Settings())
+    try:
+        assert archive.capture(archive.queue([url])) == 0
+        with archive.index.session() as s:
+            ts = s.scalars(select(Capture.timestamp).where(Capture.url == url)).one()
+    finally:
+        archive.close()
+    for var in [v for v in os.environ if v.lower().endswith("_proxy")]:
+        monkeypatch.delenv(var)
+    return f"http://127.0.0.1:{served(CITEVAULT_WORKERS='0').port}/web/{ts}/{url}"
+
+
+def test_replayed_scripts_open_no_popup_pixel_or_beacon(
+    web: FakeWeb, served: Callable[..., Served], browser_page: Any, blackhole: FakeWeb,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    replay_url = _replay_archived(web, served, monkeypatch, "https://adpage.test/p", (
+        '<!DOCTYPE html><p><a href="https://adpage.test/q" target="_blank">more</a></p><script>'
+        'new Image().src = "https://pixel.ads.test/p.gif";'
+        'navigator.sendBeacon("https://beacon.ads.test/b", "x");'
+        'try { window.open("https://popup.ads.test/"); } catch (e) {}'
+        'document.title = "ran";</script>'))
+    page = browser_page
+    page.goto(replay_url)
+    page.wait_for_function("document.title === 'ran'")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("a").last.get_attribute("target") is None  # opens in place, not a popup
+    assert live_requests(blackhole) == []
+
+
+@pytest.mark.xfail(strict=True, reason="frames that archived scripts create at run time need "
+                   "client-side rewriting (wombat), not built yet: Chromium connects to their host")
+def test_script_created_frame_stays_in_the_archive(
+    web: FakeWeb, served: Callable[..., Served], browser_page: Any, blackhole: FakeWeb,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    replay_url = _replay_archived(web, served, monkeypatch, "https://adpage.test/f", (
+        '<!DOCTYPE html><p>x</p><script>var f = document.createElement("iframe");'
+        'f.src = "https://dyn.ads.test/x"; document.body.appendChild(f); document.title = "ran";</script>'))
+    page = browser_page
+    page.goto(replay_url)
+    page.wait_for_function("document.title === 'ran'")
+    page.wait_for_load_state("networkidle")
     assert live_requests(blackhole) == []
