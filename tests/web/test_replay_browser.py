@@ -161,31 +161,19 @@ def test_classic_article_replays_with_requisites_from_the_archive(
     assert live_requests(blackhole) == []
 
 
-
 def test_replayed_script_cannot_act_on_the_api(web: FakeWeb, served: Callable[..., Served],  # noqa: F811
                                                browser_page: Any, blackhole: FakeWeb,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """An archived page whose script POSTs to the API (a link check now, which needs no token on an
     archive without tokens): Chromium sends it from the sandbox's origin "null", and it is refused."""
-    url = "https://evil.test/page"
-    web.add(url, '<!DOCTYPE html><title>evil</title><main><p>See <a href="https://cited.test/x">this '
-                 "report</a>.</p></main><script>fetch('/api/sources/1/check', {method: 'POST'});</script>")
-    archive = Archive(Settings())
-    try:
-        queued = archive.queue([url])
-        assert archive.capture(queued) == 0
-        with archive.index.session() as s:
-            ts = s.scalars(select(Capture.timestamp).where(Capture.url == url)).one()
-    finally:
-        archive.close()
-    for var in [v for v in os.environ if v.lower().endswith("_proxy")]:
-        monkeypatch.delenv(var)
-    svc = served(CITEVAULT_WORKERS="0")
+    replay_url = _replay_archived(web, served, monkeypatch, "https://evil.test/page", (
+        '<!DOCTYPE html><title>evil</title><main><p>See <a href="https://cited.test/x">this '
+        "report</a>.</p></main><script>fetch('/api/sources/1/check', {method: 'POST'});</script>"))
     page = browser_page
     # Chromium sends it (the answer is then hidden from the script by CORS): wait until it is done.
     with page.expect_event("requestfailed", lambda r: r.url.endswith("/api/sources/1/check"),
                            timeout=60_000):
-        page.goto(f"http://127.0.0.1:{svc.port}/web/{ts}/{url}")
+        page.goto(replay_url)
     # Refused: no check ran (it would have stored one row per cited link, a failure included).
     archive = Archive(Settings())
     try:
@@ -213,6 +201,14 @@ def _replay_archived(web: FakeWeb, served: Callable[..., Served], monkeypatch: p
     return f"http://127.0.0.1:{served(CITEVAULT_WORKERS='0').port}/web/{ts}/{url}"
 
 
+def _open_until_ran(page: Any, url: str) -> Any:
+    """Open a replay whose script ends by setting the title to "ran"; wait for it and the network."""
+    page.goto(url)
+    page.wait_for_function("document.title === 'ran'")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
 def test_replayed_scripts_open_no_popup_pixel_or_beacon(
     web: FakeWeb, served: Callable[..., Served], browser_page: Any, blackhole: FakeWeb,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
@@ -223,10 +219,7 @@ def test_replayed_scripts_open_no_popup_pixel_or_beacon(
         'navigator.sendBeacon("https://beacon.ads.test/b", "x");'
         'try { window.open("https://popup.ads.test/"); } catch (e) {}'
         'document.title = "ran";</script>'))
-    page = browser_page
-    page.goto(replay_url)
-    page.wait_for_function("document.title === 'ran'")
-    page.wait_for_load_state("networkidle")
+    page = _open_until_ran(browser_page, replay_url)
     assert page.locator("a").last.get_attribute("target") is None  # opens in place, not a popup
     assert live_requests(blackhole) == []
 
@@ -240,8 +233,5 @@ def test_script_created_frame_stays_in_the_archive(
     replay_url = _replay_archived(web, served, monkeypatch, "https://adpage.test/f", (
         '<!DOCTYPE html><p>x</p><script>var f = document.createElement("iframe");'
         'f.src = "https://dyn.ads.test/x"; document.body.appendChild(f); document.title = "ran";</script>'))
-    page = browser_page
-    page.goto(replay_url)
-    page.wait_for_function("document.title === 'ran'")
-    page.wait_for_load_state("networkidle")
+    _open_until_ran(browser_page, replay_url)
     assert live_requests(blackhole) == []
