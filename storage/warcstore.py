@@ -40,6 +40,7 @@ __all__ = [
     "WriteListener",
     "WrittenRecord",
     "decode_content",
+    "metadata_target",
     "payload_digests",
     "read_payload",
     "read_record_bytes",
@@ -79,6 +80,11 @@ def payload_digests(payload: bytes) -> tuple[str, str]:
     """(WARC-style "sha1:BASE32", hex sha256) of a payload."""
     sha1 = "sha1:" + b32encode(hashlib.sha1(payload).digest()).decode("ascii")
     return sha1, hashlib.sha256(payload).hexdigest()
+
+
+def metadata_target(kind: str, url: str) -> str:
+    """The WARC-Target-URI of a metadata record about `url`: `urn:{kind}:{url}`."""
+    return f"urn:{kind}:{url}"
 
 
 def _warc_date(when: datetime) -> str:
@@ -309,11 +315,17 @@ class WarcStore:
         return self._write(records)
 
     def write_metadata(
-        self, url: str, info: dict[str, object], extra_headers: dict[str, str] | None = None
+        self, url: str, info: dict[str, object], extra_headers: dict[str, str] | None = None,
+        *, kind: str = "snapshot",
     ) -> WrittenRecord:
-        """A metadata record holding `info` as JSON (application/json), about `url`."""
+        """A metadata record holding `info` as JSON (application/json), about `url`; unless `url` is
+        a `urn:` already, the target is `urn:{kind}:{url}`: browsertrix-crawler's naming of non-HTTP
+        records (`urn:pageinfo:URL`), so pywb, ReplayWeb.page or cdxj-indexer never take it for the
+        page itself (its WARC-Date is the seed's second). `reindex` reads the JSON, so files from
+        before (target = url) still work."""
         body = json.dumps(info, sort_keys=True).encode()
-        return self.write_metadata_bytes(url, body, "application/json", extra_headers)
+        target = url if url.startswith("urn:") else metadata_target(kind, url)
+        return self.write_metadata_bytes(target, body, "application/json", extra_headers)
 
     def write_metadata_bytes(
         self, url: str, body: bytes, content_type: str, extra_headers: dict[str, str] | None = None

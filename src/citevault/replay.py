@@ -1,6 +1,6 @@
 """Wayback-style replay of archived records: HTML and CSS rewritten so that every link, source and
 url() points back into /web/, archived headers made safe to serve, the banner, the sandboxing
-Content-Security-Policy, and the pages for unknown URLs and capture lists. Framework-free.
+Content-Security-Policy, the bounds of one replay, and the capture-list page. Framework-free.
 
 Modifiers (as in the Wayback Machine and pywb): none = rewritten page with banner, `if_`/`fw_` =
 rewritten without banner (frames), `cs_` = stylesheet, `im_`/`js_`/`oe_` = resource served as
@@ -17,18 +17,17 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import urldefrag, urljoin
 
 import lxml.html
 from lxml import etree
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding
 from warcio.statusandheaders import StatusAndHeaders
 
 from citevault.crawler.links import CSS_URL_RE, srcset_candidates
 from citevault.storage.errors import BadInput, UnsupportedURL
-from citevault.storage.index import parse_timestamp, surt_key, timestamp_to_datetime
+from citevault.storage.index import parse_timestamp, timestamp_to_datetime
 from citevault.storage.models import HTML_TYPES, Capture
 from citevault.storage.warcstore import ArchivedPayload
 
@@ -41,8 +40,6 @@ __all__ = [
     "Rewriter",
     "archived_url",
     "captures_page",
-    "nearby_urls",
-    "not_found_page",
     "parse_ts_modifier",
     "render_memento",
 ]
@@ -50,9 +47,11 @@ __all__ = [
 # Archived pages may only load from the archive (no request to the live web), and run their
 # scripts in a sandbox without allow-same-origin: an opaque origin, so no access to the
 # service's cookies, storage or API with the user's credentials.
+# No allow-popups: an archived script's window.open(live URL) would go to the live web;
+# links that open a new window (target=_blank) open in place instead (Rewriter drops the target).
 CSP = (
     "default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; form-action 'self'; "
-    "base-uri 'self'; sandbox allow-scripts allow-forms allow-popups"
+    "base-uri 'self'; sandbox allow-scripts allow-forms"
 )
 MODIFIERS = ("id_", "im_", "js_", "cs_", "if_", "fw_", "oe_")
 _RAW_MODIFIERS = ("id_", "im_", "js_", "oe_")
@@ -68,6 +67,18 @@ _CONFUSING = frozenset(
 )
 # What a rewritten page keeps: its body changed, so validators and codings no longer apply.
 _REWRITTEN_KEEP = frozenset("content-type content-language last-modified cache-control expires".split())
+# Types a browser renders as documents that load more (frames, images, scripts): served raw to a
+# browser's navigation, their subresources and frames would go to the live web, which no CSP can
+# stop (Chromium opens a connection to a blocked frame's host before CSP refuses it).
+_ACTIVE_DOCUMENTS = frozenset(
+    "text/html application/xhtml+xml image/svg+xml text/xml application/xml".split()
+)
+# Bounds of one replay, whatever the record: lxml holds about 30x a page's size while rewriting
+# (a 32 MB page took 1.1 GB), so bigger pages are served raw; archived headers beyond these sizes
+# are left out of the response (the WARC record keeps them all).
+REWRITE_LIMIT = 8 * 1024 * 1024
+HEADER_LIMIT = 32 * 1024
+HEADER_VALUE_LIMIT = 8 * 1024
 _SQ_IMPORT_RE = re.compile(r"@import\s+'([^']*)'", re.I)
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 _TS_MOD_RE = re.compile(r"(\d*)([a-z]{2}_)?")
@@ -181,6 +192,7 @@ class Rewriter:
             for attr in ("poster", "data-src"):
                 if el.get(attr):
                     el.set(attr, self.url(el.get(attr), "im_", base))
+        self._navigations(doc)
         for el in doc.iter("style"):
             if el.text and "@import" in el.text:
                 el.text = _SQ_IMPORT_RE.sub(lambda m: f"@import '{self.url(m.group(1), base=base)}'", el.text)
@@ -196,6 +208,18 @@ class Rewriter:
         return ", ".join(
             f"{self.url(url, 'im_', base)} {desc}".rstrip() for url, desc in srcset_candidates(value)
         )
+
+    def _navigations(self, doc: lxml.html.HtmlElement) -> None:
+        """What lxml's link rewriting (which does meta refresh) does not see but would take a
+        connection to the live web: iframe srcdoc documents, hyperlink pings; and new-window
+        targets, which the sandbox (no popups) would silently refuse."""
+        for el in doc.xpath("//iframe[@srcdoc]"):
+            el.set("srcdoc", self.html(el.get("srcdoc", "").encode(), "utf-8", None).decode())
+        for el in doc.xpath("//*[@ping]"):
+            del el.attrib["ping"]
+        for el in doc.xpath("//*[@target]"):
+            if el.get("target", "").lower() in ("_blank", "_new"):
+                del el.attrib["target"]  # popups are not allowed in the replay sandbox
 
     def _modifiers(self, doc: lxml.html.HtmlElement) -> None:
         """Tell the replay what each rewritten reference loads (Wayback's im_/js_/cs_/if_)."""
@@ -231,8 +255,16 @@ class Replayed:
     body: bytes
 
 
-def banner_html(prefix: str, url: str, ts: str) -> str:
+def banner_html(prefix: str, url: str, ts: str, status: int | None = None) -> str:
     esc = html.escape
+    answered = ""
+    if status is not None and status >= 400:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        answered = (f'<br><span style="color:#8a1c1c">When this was captured, the server answered '
+                    f"<strong>{status} {esc(phrase)}</strong>: this copy is that error page.</span>")
     return (
         '<div id="citevault-banner" style="all:initial;display:block;box-sizing:border-box;width:100%;'
         "padding:6px 12px;background:#fff8dc;border-bottom:1px solid #d8c27a;color:#222;"
@@ -240,21 +272,38 @@ def banner_html(prefix: str, url: str, ts: str) -> str:
         '<strong style="font-weight:bold">Archived copy</strong> of '
         f'<a style="color:#0645ad" href="{esc(url)}" rel="noreferrer">{esc(url)}</a>, '
         f"captured {_fmt_ts(ts)} by citevault. "
-        f'<a style="color:#0645ad" href="{esc(prefix)}*/{esc(url)}">Other captures</a></div>'
+        f'<a style="color:#0645ad" href="{esc(prefix)}*/{esc(url)}">Other captures</a>{answered}</div>'
     )
 
 
 def _headers(head: StatusAndHeaders | None, *, rewritten: bool) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
+    size = omitted = 0
     for name, value in head.headers if head is not None else []:
+        size += len(name) + len(value) + 4
+        if size > HEADER_LIMIT or len(value) > HEADER_VALUE_LIMIT:
+            omitted += 1  # no browser accepts megabytes of headers; the record keeps them
+            continue
         low = name.lower()
         keep = low in _REWRITTEN_KEEP if rewritten else low not in _CONFUSING
         out.append((name, value) if keep else (f"X-Archive-Orig-{name}", value))
+    if omitted:
+        out.append(("X-Archive-Headers-Omitted", str(omitted)))
     return out
 
 
-def render_memento(cap: Capture, rec: ArchivedPayload, *, modifier: str, prefix: str) -> Replayed:
-    """The response replaying one archived record (revisits already resolved by Archive.resolve)."""
+def _as_text(headers: list[tuple[str, str]], charset: str) -> list[tuple[str, str]]:
+    """Headers for an active document shown as its source: text/plain, never sniffed."""
+    out = [(f"X-Archive-Orig-{k}" if k.lower() == "content-type" else k, v) for k, v in headers]
+    return [*out, ("Content-Type", f"text/plain; charset={charset}"), ("X-Content-Type-Options", "nosniff")]
+
+
+def render_memento(
+    cap: Capture, rec: ArchivedPayload, *, modifier: str, prefix: str, navigation: bool = False
+) -> Replayed:
+    """The response replaying one archived record (revisits already resolved by Archive.resolve).
+    `navigation`: a browser opens it as a page or frame (Sec-Fetch-Dest), so an active document
+    served raw (`id_`, or too big to rewrite) is shown as its source, loading nothing."""
     head = rec.http_headers
     status = int(head.get_statuscode() or 200) if head is not None and head.statusline else 200
     content_type = head.get_header("Content-Type") if head is not None else None
@@ -262,20 +311,25 @@ def render_memento(cap: Capture, rec: ArchivedPayload, *, modifier: str, prefix:
     rw = Rewriter(prefix, cap.timestamp, cap.url)
     decoded = b""
     raw = modifier in _RAW_MODIFIERS or not (mime in HTML_TYPES or mime == "text/css")
+    if not raw and len(rec.payload) > REWRITE_LIMIT:
+        raw = True
     if not raw:
         decoded = rec.decoded
         coding = (head.get_header("Content-Encoding") or "") if head is not None else ""
         # A content coding we cannot undo: serve the bytes as archived and let the client try.
-        raw = decoded is rec.payload and coding.strip().lower() not in ("", "identity")
+        raw = (decoded is rec.payload and coding.strip().lower() not in ("", "identity")) or (
+            len(decoded) > REWRITE_LIMIT)
     if raw:
         headers, body = _headers(head, rewritten=False), rec.payload
+        if navigation and mime in _ACTIVE_DOCUMENTS:
+            headers = _as_text(headers, _charset(content_type, rec.payload))
     else:
         headers = _headers(head, rewritten=True)
         if mime == "text/css":
             cs = _charset(content_type, b"")
             body = rw.css(decoded.decode(cs, "surrogateescape")).encode(cs, "surrogateescape")
         else:
-            banner = None if modifier in _NO_BANNER else banner_html(prefix, cap.url, cap.timestamp)
+            banner = None if modifier in _NO_BANNER else banner_html(prefix, cap.url, cap.timestamp, status)
             body = rw.html(decoded, _charset(content_type, decoded), banner)
             headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
             headers.append(("Content-Type", "text/html; charset=utf-8"))
@@ -286,23 +340,6 @@ def render_memento(cap: Capture, rec: ArchivedPayload, *, modifier: str, prefix:
 
 
 # -- pages -----------------------------------------------------------------------------------------
-def nearby_urls(session: Session, url: str, n: int = 5) -> list[tuple[str, str]]:
-    """Up to 2n archived (url, newest timestamp) pairs whose SURT keys sort nearest to `url`'s."""
-    key = surt_key(url)
-    found: dict[str, str] = {}
-    for cond, order in ((Capture.surt >= key, Capture.surt), (Capture.surt < key, Capture.surt.desc())):
-        rows = session.execute(
-            select(Capture.url, Capture.timestamp)
-            .where(cond, Capture.warc.is_not(None)).order_by(order).limit(n * 10)
-        ).all()
-        side: dict[str, str] = {}
-        for u, ts in rows:
-            if u in side or len(side) < n:
-                side[u] = max(ts, side.get(u, ts))
-        found.update(side)
-    return sorted(found.items())
-
-
 def _page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -320,21 +357,6 @@ def _capture_list(prefix: str, items: list[tuple[str, str]]) -> str:
         for u, ts in items
     )
     return f"<ul>{lis}</ul>"
-
-
-def not_found_page(prefix: str, url: str, ts: str | None, nearby: list[tuple[str, str]],
-                   failures: list[tuple[str, str]]) -> str:
-    """The 404 page: what was asked, failed fetches of it, and the nearest URLs in the archive."""
-    when = f" near {_fmt_ts(parse_timestamp(ts))}" if ts else ""
-    parts = [f"<h1>Not in the archive</h1><p>citevault has no archived copy of "
-             f"<code>{html.escape(url)}</code>{html.escape(when)}.</p>"]
-    if failures:
-        fails = "".join(f"<li>{_fmt_ts(t)}: {html.escape(e)}</li>" for t, e in failures)
-        parts.append(f"<h2>Capture attempts that got no response</h2><ul>{fails}</ul>")
-    if nearby:
-        parts.append("<h2>Closest URLs in the archive</h2>" + _capture_list(prefix, nearby))
-    parts.append(f'<p><a href="{html.escape(url)}" rel="noreferrer">Try the live page</a></p>')
-    return _page("Not in the archive", "\n".join(parts))
 
 
 def captures_page(prefix: str, url: str, items: list[tuple[str, str]]) -> str:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import socket
@@ -15,12 +17,15 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select
 
 from citevault.archive import Archive
 from citevault.config import Settings
 from citevault.crawler.recorder import CaptureRecorder
+from citevault.storage.models import Capture
 from citevault.storage.warcstore import WarcStore
 from citevault.web import create_app
+from tests.fakeweb import NewsSite
 from tests.web.test_cdx import record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +47,7 @@ def _wait_http(url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            httpx.get(url, timeout=2)
+            httpx.get(url, timeout=2, trust_env=False)
             return
         except httpx.HTTPError:
             if time.monotonic() > deadline:
@@ -87,6 +92,29 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     archive.close()
 
 
+@contextlib.contextmanager
+def _wayback(wayback: Path, workdir: Path) -> Iterator[str]:
+    """pywb's `wayback` serving the collections of `workdir` on a free port; yields its base URL."""
+    port = _free_port()
+    # pywb's front end calls its own warc server over HTTP: no proxy may come between them.
+    env = {k: v for k, v in os.environ.items()
+           if k != "PYWB_CONFIG_FILE" and not k.lower().endswith("_proxy")}
+    log = (workdir / "wayback.log").open("wb")
+    proc = subprocess.Popen([str(wayback), "-p", str(port), "-b", "127.0.0.1"], cwd=workdir, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/", 60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
 @pytest.fixture(scope="module")
 def pywb(wayback: Path, service: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base, warc_dir = service
@@ -97,22 +125,8 @@ def pywb(wayback: Path, service: tuple[str, Path], tmp_path_factory: pytest.Temp
         f'    index: "cdx+{base}/cdx"\n'
         f'    archive_paths: "{warc_dir}/"\n'
     )
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PYWB_CONFIG_FILE"}
-    log = (workdir / "wayback.log").open("wb")
-    proc = subprocess.Popen([str(wayback), "-p", str(port), "-b", "127.0.0.1"], cwd=workdir, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/", 60)
-        yield f"http://127.0.0.1:{port}/cv"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with _wayback(wayback, workdir) as root:
+        yield f"{root}/cv"
 
 
 def test_pywb_replays_through_our_cdx(pywb: str) -> None:
@@ -140,3 +154,34 @@ def test_pywb_closest_and_rewritten_replay(pywb: str) -> None:
     assert img.status_code == 200 and img.content == b"\x89PNG-image"
     missing = httpx.get(f"{pywb}/2021id_/http://pywb.test/never", timeout=30)
     assert missing.status_code == 404
+
+
+def test_pywb_indexes_our_warcs_itself_and_replays_the_seed(
+    wayback: Path, news: NewsSite, tmp_path: Path
+) -> None:
+    """pywb's own indexer (`wb-manager add`) over the WARC files of a real capture: the snapshot's
+    metadata record, written in the same second as the seed, must not stand in for the article."""
+    settings = Settings()
+    archive = Archive(settings)
+    try:
+        assert archive.capture(archive.queue([news.article])) == 0
+        with archive.index.session() as s:
+            seed = s.scalars(select(Capture).where(Capture.url == news.article)).one()
+            ts = seed.timestamp
+    finally:
+        archive.close()
+    warcs = sorted(str(p) for p in Path(archive.warc_dir).glob("*.warc.gz"))
+    wb_manager = wayback.parent / "wb-manager"
+    subprocess.run([str(wb_manager), "init", "cv"], cwd=tmp_path, check=True, timeout=120)
+    subprocess.run([str(wb_manager), "add", "cv", *warcs], cwd=tmp_path, check=True, timeout=300)
+    # Straight to pywb on loopback, not through the fake web's proxy the capture used.
+    with _wayback(wayback, tmp_path) as root, httpx.Client(trust_env=False, timeout=30) as http:
+        cdx = http.get(f"{root}/cv/cdx", params={"url": news.article, "output": "json"})
+        assert cdx.status_code == 200, cdx.text[:500]
+        rows = [json.loads(line) for line in cdx.text.splitlines() if line.strip()]
+        assert rows and all(r.get("mime") == "text/html" for r in rows), rows
+        raw = http.get(f"{root}/cv/{ts}id_/{news.article}")
+        assert raw.status_code == 200 and raw.headers["content-type"].startswith("text/html")
+        assert news.title.encode() in raw.content
+        page = http.get(f"{root}/cv/{ts}mp_/{news.article}")
+        assert page.status_code == 200 and news.title in page.text

@@ -146,6 +146,7 @@ def test_response_then_request_record(store: WarcStore) -> None:
         when=ex.fetched_at,
         ip_address=ex.ip_address,
         extra_headers={ROLE_HEADER: "seed", SNAPSHOT_HEADER: "snap-1"},
+        payload_digest=warcstore.payload_digests(BODY)[0],  # as the recorder passes it
     )
     response = (
         _crlf(
@@ -153,11 +154,12 @@ def test_response_then_request_record(store: WarcStore) -> None:
             "WARC-Date: 2026-11-03T12:00:00.123456Z",
             "WARC-Citevault-Role: seed",
             "WARC-Citevault-Snapshot: snap-1",
+            # Given by the recorder, so warcio does not hash the payload again.
+            "WARC-Payload-Digest: sha1:BZTY6SBUAH2NH5YEQ52RBZNSMYE7BRFF",
             "WARC-IP-Address: 203.0.113.7",
             "WARC-Type: response",
             "WARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-000000000001>",
             f"WARC-Target-URI: {URL}",
-            "WARC-Payload-Digest: sha1:BZTY6SBUAH2NH5YEQ52RBZNSMYE7BRFF",
             f"WARC-Block-Digest: {_sha1(RESPONSE_HTTP + BODY)}",
             "Content-Type: application/http; msgtype=response",
             f"Content-Length: {len(RESPONSE_HTTP) + len(BODY)}",
@@ -230,7 +232,7 @@ def test_metadata_record(store: WarcStore) -> None:
             "WARC-Citevault-Snapshot: snap-1",
             "WARC-Type: metadata",
             "WARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-000000000001>",
-            f"WARC-Target-URI: {URL}",
+            f"WARC-Target-URI: urn:snapshot:{URL}",  # never the page's own URI
             "WARC-Payload-Digest: sha1:FZ46DEGSPMHHREIFPQD6IHZHT6PQVLOK",
             "WARC-Block-Digest: sha1:FZ46DEGSPMHHREIFPQD6IHZHT6PQVLOK",
             "Content-Type: application/json",

@@ -1,9 +1,10 @@
 """The `citevault` command line: `get_app()` builds the Typer app from one sub-app per task.
 
-Modules: capture (add, decorate), query (list, show, history, get), search (search), admin (verify,
-reindex), cite (cite, export), evidence (key show, stamp), linkrot (check, report), service (serve, worker, token,
-schedule); base holds what they share (the root command that maps errors to exit codes, --json,
-output, settings); docs renders the reference (docs/cli.md) from the commands themselves.
+Modules: capture (add, decorate), query (list, show, history, get), search (search), admin
+(verify, reindex), cite (cite, export), evidence (key show, stamp), linkrot (check, report),
+service (serve, worker, token, schedule); base holds what they share (the root command that maps
+errors to exit codes, --json, output, settings); docs renders the reference (docs/cli.md) from the
+commands themselves.
 
 Only the standard library is imported here, so that Ctrl-C while the rest loads is caught too.
 """
