@@ -15,7 +15,7 @@ from citevault.storage.errors import CitevaultError
 from ..archive import Archive
 from ..config import Settings
 from ..metrics import Metrics
-from . import api, cite, linkrot, memento, replay, ui
+from . import api, asseen, cite, linkrot, memento, replay, ui
 from .deps import authorize, get_root, init_state
 from .pages import make_templates
 
@@ -44,7 +44,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (api, cite, linkrot, memento, replay, ui):
+    for module in (api, asseen, cite, linkrot, memento, replay, ui):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(packages=[("citevault.web", "static")]), name="static")
     return app

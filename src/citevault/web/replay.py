@@ -12,6 +12,8 @@ from citevault.storage.index import closest_capture, surt_key
 from citevault.storage.models import Capture
 
 from ..archive import Archive
+from ..asseen import SEEN_CSP, as_seen
+from ..fuzzy import fuzzy_capture
 from ..memento import Memento, http_date, memento_link_header, mementos
 from ..replay import (
     CSP,
@@ -79,11 +81,20 @@ def web(request: Request, ts_mod: str, url: str, archive: ArchiveDep, base: Base
             link = memento_link_header(s, base, cap.url, Memento(cap.timestamp, cap.url))
         cap, rec = archive.resolve(cap)
     except NotFound:
+        with archive.index.session() as s:  # a script's cache-buster differs: pywb's fuzzy match
+            near = fuzzy_capture(s, target, ts or None)
+        if near is not None:
+            return RedirectResponse(f"{prefix}{near.timestamp}{mod}/{near.url}", status_code=302)
         return _not_found(request, archive, target, ts or None)
-    out = render_memento(cap, rec, modifier=mod, prefix=prefix)
+    # A page captured in a browser (or a tweet) replays as the reader saw it.
+    seen = as_seen(archive, cap, rec, prefix) if not mod else None
+    out = seen or render_memento(cap, rec, modifier=mod, prefix=prefix)
     response = Response(out.body, status_code=out.status)
     for name, value in out.headers:
         response.headers.append(name, value)
     response.headers["Memento-Datetime"] = http_date(cap.timestamp)
     response.headers["Link"] = link
-    return _replay_headers(response)
+    _replay_headers(response)
+    if seen is not None:
+        response.headers["Content-Security-Policy"] = SEEN_CSP
+    return response
