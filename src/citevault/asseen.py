@@ -123,14 +123,14 @@ def _banner(prefix: str, cap: Capture, views: PageViews, tweet: Tweet | None, se
         for kind in ("view", "fullPage") if kind in views.found
     ]
     served = f'<a {link} href="{esc(prefix)}{cap.timestamp}if_/{esc(cap.url)}">HTML as the server sent it</a>'
-    what = "as the reader saw it (rendered in Chromium; scripts not run again)" if seen else ""
+    what = " as the reader saw it (rendered in Chromium; scripts not run again)" if seen else ""
     tail = " \u00b7 ".join([*shots, served,
                             f'<a {link} href="{esc(prefix)}*/{esc(cap.url)}">Other captures</a>'])
     return (
         '<div id="citevault-banner" style="all:initial;display:block;box-sizing:border-box;width:100%;'
         "padding:6px 12px;background:#fff8dc;border-bottom:1px solid #d8c27a;color:#222;"
         'font:13px/1.5 system-ui,sans-serif"><strong style="font-weight:bold">Archived copy</strong> of '
-        f'<a {link} href="{esc(cap.url)}" rel="noreferrer">{esc(cap.url)}</a> {what}, captured {when} '
+        f'<a {link} href="{esc(cap.url)}" rel="noreferrer">{esc(cap.url)}</a>{what}, captured {when} '
         f"by citevault. {tail}{tweet_card(tweet) if tweet else ''}</div>"
     )
 
