@@ -16,15 +16,22 @@ from tests.sites.modern import ModernSite, build_modern_site
 
 
 @pytest.fixture
-def modern(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> ModernSite:
+def modern(web: FakeWeb, monkeypatch: pytest.MonkeyPatch, modern_chromium: str) -> ModernSite:
     """The modern site on this test's fake web, browser capture on (auto); skipped with the
     reason where Chromium is missing, failed under CI=true."""
-    if chromium_path() is None:
+    monkeypatch.setenv("CITEVAULT_BROWSER", "auto")
+    return build_modern_site(web)
+
+
+@pytest.fixture
+def modern_chromium() -> str:
+    """The Chromium executable, or skip (fail under CI=true)."""
+    found = chromium_path()
+    if found is None:
         if IN_CI:
             pytest.fail("Chromium is missing at /usr/bin/chromium (CI=true: browser tests must run)")
         pytest.skip("Chromium is not installed (/usr/bin/chromium): browser capture not tested")
-    monkeypatch.setenv("CITEVAULT_BROWSER", "auto")
-    return build_modern_site(web)
+    return found
 
 
 def add_json(*args: str, codes: tuple[int, ...] = (0,)) -> dict[str, Any]:
