@@ -20,7 +20,7 @@ from citevault.storage.errors import CitevaultError
 from ..archive import Archive
 from ..config import Settings
 from ..metrics import Metrics
-from . import api, cite, evidence, linkrot, memento, replay, search, session, sources, ui
+from . import api, asseen, cite, evidence, linkrot, memento, replay, search, session, sources, ui
 from .deps import authorize, get_root, init_state
 from .origin import refuse_cross_site_writes
 from .pages import make_templates, page_headers
@@ -66,7 +66,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
             swagger_favicon_url=f"{assets}/favicon.png",
         )
 
-    for module in (api, cite, evidence, linkrot, memento, replay, search, session, sources, ui):
+    for module in (api, asseen, cite, evidence, linkrot, memento, replay, search, session, sources, ui):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(packages=[("citevault.web", "static")]), name="static")
     # Swagger UI 5 as packaged by fastapi-offline (only its files are used): swagger-ui-bundle's

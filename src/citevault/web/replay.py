@@ -14,7 +14,9 @@ from citevault.storage.index import closest_capture, parse_timestamp, surt_key
 from citevault.storage.models import Capture, Snapshot, Source
 
 from ..archive import Archive
+from ..asseen import SEEN_CSP, as_seen
 from ..closest import close_captures
+from ..fuzzy import fuzzy_capture
 from ..memento import Memento, http_date, memento_link_header, mementos
 from ..replay import CSP, archived_url, captures_page, parse_ts_modifier, render_memento
 from .deps import ArchiveDep, BaseUrlDep, get_root, target_after
@@ -121,12 +123,21 @@ def web(request: Request, ts_mod: str, url: str, archive: ArchiveDep, base: Base
             link = memento_link_header(s, base, cap.url, Memento(cap.timestamp, cap.url))
         cap, rec = archive.resolve(cap)
     except NotFound:
+        with archive.index.session() as s:  # a script's cache-buster differs: pywb's fuzzy match
+            near = fuzzy_capture(s, target, ts or None)
+        if near is not None:
+            return RedirectResponse(f"{prefix}{near.timestamp}{mod}/{near.url}", status_code=302)
         return _not_found(request, archive, target, ts or None, mod)
     navigation = _dest(request) in ("document", *_FRAMES)  # a page or frame, not a fetch
-    out = render_memento(cap, rec, modifier=mod, prefix=prefix, navigation=navigation)
+    # A page captured in a browser (or a tweet) replays as the reader saw it.
+    seen = as_seen(archive, cap, rec, prefix) if not mod else None
+    out = seen or render_memento(cap, rec, modifier=mod, prefix=prefix, navigation=navigation)
     response = Response(out.body, status_code=out.status)
     for name, value in out.headers:
         response.headers.append(name, value)
     response.headers["Memento-Datetime"] = http_date(cap.timestamp)
     response.headers["Link"] = link
-    return _replay_headers(response)
+    _replay_headers(response)
+    if seen is not None:
+        response.headers["Content-Security-Policy"] = SEEN_CSP
+    return response
