@@ -80,7 +80,7 @@ def test_ctrl_c_while_the_modules_load_exits_130(monkeypatch: pytest.MonkeyPatch
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     import citevault.cli
 
-    def interrupted() -> None:
+    def interrupted(only: str | None = None) -> None:
         raise KeyboardInterrupt  # as Ctrl-C does in the middle of an import
 
     monkeypatch.setattr(citevault.cli, "get_app", interrupted)

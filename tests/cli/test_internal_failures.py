@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
-from citevault.cli import _Root
+from citevault.cli.base import Root as _Root
 
 
 def _app(message: str) -> typer.Typer:

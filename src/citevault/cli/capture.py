@@ -19,7 +19,6 @@ from citevault.storage.models import Snapshot
 from ..archive import Archive
 from ..config import Settings
 from ..serializers import snapshot_json
-from ..wacz_export import check_writable
 from .base import JsonOpt, fail, print_json, settings, stderr
 
 __all__ = ["add", "commands", "decorate"]
@@ -178,6 +177,7 @@ def decorate(
     archived copy (Robust Links in HTML, an "archived" link after it in Markdown)."""
     # Imported here: lxml and the citation formats cost `add` start-up CPU it has no use for.
     from ..decorate import decorate_file, document_kind
+    from ..wacz_export import check_writable
 
     document_kind(file)
     check_writable(output or file)

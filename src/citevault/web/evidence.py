@@ -27,7 +27,7 @@ from citevault.storage.warcstore import read_payload
 from ..archive import Archive
 from ..evidence import snapshot_evidence, tsa_roots
 from ..wacz_verify import verify_wacz
-from .deps import ArchiveDep, SettingsDep, get_root, get_templates
+from .deps import ArchiveDep, RowId, SettingsDep, get_root, get_templates
 from .pages import page_headers
 
 __all__ = ["router"]
@@ -83,14 +83,14 @@ def _provenance(archive: Archive, snapshot_id: int) -> dict[str, Any]:
 
 
 @router.get("/api/snapshots/{snapshot_id}/provenance")
-def provenance(snapshot_id: int, archive: ArchiveDep) -> dict[str, Any]:
+def provenance(snapshot_id: RowId, archive: ArchiveDep) -> dict[str, Any]:
     """A snapshot's provenance record (as written into the WARC file) and its evidence status."""
     return _provenance(archive, snapshot_id)
 
 
 @router.get("/ui/snapshots/{snapshot_id}/provenance", response_class=HTMLResponse,
             include_in_schema=False)
-def provenance_page(request: Request, snapshot_id: int, archive: ArchiveDep) -> HTMLResponse:
+def provenance_page(request: Request, snapshot_id: RowId, archive: ArchiveDep) -> HTMLResponse:
     """The provenance summary: who captured what, how, from which addresses, over which TLS."""
     doc = _provenance(archive, snapshot_id)
     return get_templates(request).TemplateResponse(

@@ -107,7 +107,7 @@ def source_page(request: Request, source_id: RowId, snapshot: int | None = None,
 
 
 @router.get("/ui/snapshots/{snapshot_id}/progress")
-def progress(request: Request, snapshot_id: int) -> dict[str, Any]:
+def progress(request: Request, snapshot_id: RowId) -> dict[str, Any]:
     """Counts of one snapshot and the URL captured last, polled by static/ui.js while it runs."""
     with get_archive(request).index.session() as s:
         snap = get_snapshot(s, snapshot_id)
