@@ -21,7 +21,7 @@ from citevault.storage.models import HTML_TYPES
 from .browsercapture import BrowserCapture, PageTask
 from .links import PageLinks, css_links, extract_page_links, oembed_url
 from .linkstream import STREAM_ABOVE, cap_links, extract_streamed
-from .metadata import main_links
+from .metadata import looks_like_article, main_links
 from .middlewares import RAW_META_KEY
 from .progress import Progress, Seed
 from .recorder import CaptureRecorder, Exchange, Recorded
@@ -293,7 +293,7 @@ class CaptureSpider(scrapy.Spider):
         if page is None:
             # The seed's citations decide what is fetched: trafilatura finds them better (about 30 ms,
             # once per snapshot; benchmarks/extraction.py); a cited page's links are only recorded.
-            main = main_links(body, base_url) if rec.role == "seed" else set()
+            main = main_links(body, base_url) if rec.role == "seed" and looks_like_article(body) else set()
             page = cap_links(extract_page_links(body, base_url, guess_favicon=rec.role == "seed",
                                                 main_links=main, encoding=encoding), self.max_links)
         kept = len(page.cited) + len(page.navigation)

@@ -63,3 +63,15 @@ def test_not_metadata() -> None:
     assert metadata_of("image/png", b"\x89PNG", "https://x.test/a.png") is None
     empty = html_metadata(b"", "https://x.test/")
     assert empty.kind == "html" and empty.text == ""
+
+
+def test_only_articles_let_trafilatura_choose_their_citations() -> None:
+    """A home or index page keeps the container heuristics (its sections are what a reader
+    follows); a page that declares itself an article lets the main-content links decide."""
+    from citevault.crawler.metadata import looks_like_article
+
+    assert looks_like_article(b'<meta property="og:type" content="article">')
+    assert looks_like_article(b"<meta content='article' property='og:type'>")
+    assert looks_like_article(b'<script type="application/ld+json">{"@type": "NewsArticle"}</script>')
+    assert looks_like_article(b"<body><article class=story><p>Text</p></article>")
+    assert not looks_like_article(b"<html><body><nav><a href=/about>About</a></nav><div>Welcome</div>")

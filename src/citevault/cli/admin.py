@@ -36,7 +36,7 @@ def rebuild_links(archive: Archive) -> int:
     """Outlinks of every seed or cited HTML page that has none indexed, found again in its
     archived payload the way the capture found them. Returns how many links were added."""
     from citevault.crawler.links import extract_page_links  # lxml: only when needed
-    from citevault.crawler.metadata import main_links
+    from citevault.crawler.metadata import looks_like_article, main_links
 
     with archive.index.session() as s:
         pages = list(s.scalars(
@@ -53,7 +53,7 @@ def rebuild_links(archive: Archive) -> int:
         except CitevaultError:
             continue  # a missing or damaged record: `verify` reports it
         seed = cap.role == "seed"
-        main = main_links(rec.decoded, cap.url) if seed else set()
+        main = main_links(rec.decoded, cap.url) if seed and looks_like_article(rec.decoded) else set()
         page = extract_page_links(rec.decoded, cap.url, guess_favicon=seed, main_links=main)
         links = [(u, t, "cited") for u, t in page.cited]
         links += [(u, t, "navigation") for u, t in page.navigation]
