@@ -228,3 +228,18 @@ def test_cache_busted_api_url_finds_the_archived_json(replay: Replay) -> None:
     assert response is not None and response.status == 200
     assert response.json()["sources"] == replay.modern.cited
     assert replay.live_requests == [], replay.live_requests
+
+
+def test_sources_show_a_thumbnail_of_their_screenshot(replay: Replay) -> None:
+    """The start page and the source page show the browser's screenshot of a rendered source."""
+    page = replay.open("/")
+    thumb = page.locator("img.thumb").first
+    thumb.wait_for()
+    assert _wait_image(page, "img.thumb >> nth=0")
+    src = thumb.get_attribute("src") or ""
+    assert "/seen/" in src and "/view/" in src
+    shot = page.request.get(replay.base + src)
+    assert shot.status == 200 and shot.body().startswith(b"\x89PNG")
+    page.locator("a.title").first.click()
+    assert _wait_image(page, "img.thumb >> nth=0")
+    assert replay.live_requests == [], replay.live_requests

@@ -29,6 +29,7 @@ from ..serializers import snapshot_json, source_summary
 from .deps import RowId, get_archive, get_base_url, get_root
 from .forms import authorize_form, read_form, same_origin
 from .pages import render_page
+from .titles import source_thumbnails
 
 __all__ = ["CITE_FORMATS", "router"]
 
@@ -93,7 +94,10 @@ def source_page(request: Request, source_id: RowId, snapshot: int | None = None,
     cited = report["citations"]
     active = latest if latest and latest["state"] in _ACTIVE else None
     usable = _usable_seed(cites)
+    thumb = source_thumbnails(archive, [source_id]).get(source_id)
+    shot = f"{get_root(request)}/seen/{thumb[0]}/{{kind}}/{thumb[1]}" if thumb is not None else None
     return render_page(request, "source.html", {
+        "shot": shot,
         "title": cites[0].title if cites else detail["url"], "d": detail, "snapshots": snaps,
         "chosen": chosen, "latest": latest, "active": active, "pages": pages, "pages_total": pages_total,
         "reqs": reqs, "reqs_total": reqs_total, "page": page, "per_page": _CAPTURES_SHOWN,

@@ -31,7 +31,7 @@ from .deps import get_archive, get_base_url, get_root, get_workqueue
 from .forms import authorize_form, read_form, same_origin
 from .pages import CSP, render_page
 from .textsearch import is_text_query, text_search_context
-from .titles import source_titles
+from .titles import source_thumbnails, source_titles
 
 __all__ = ["CSP", "router"]
 
@@ -61,8 +61,11 @@ def _home(request: Request, values: dict[str, str], error: str | None = None,
     more = len(rows) > _SOURCES_SHOWN
     rows = rows[:_SOURCES_SHOWN]
     titles = source_titles(request.app.state, archive, [r["id"] for r in rows])
+    thumbs = source_thumbnails(archive, [r["id"] for r in rows])
     for r in rows:
         r["title"] = titles.get(r["id"])
+        if (thumb := thumbs.get(r["id"])) is not None:
+            r["thumb"] = f"{get_root(request)}/seen/{thumb[0]}/view/{thumb[1]}"
     return render_page(request, "home.html", {
         "title": "Archive", "error": error, "values": values, "rows": rows, "total": total,
         "first": before is None, "more": more,
