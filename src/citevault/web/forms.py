@@ -7,13 +7,15 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
-from citevault.storage.errors import BadInput, Forbidden, Unauthorized
+from citevault.storage.errors import BadInput, Forbidden, NotFound, Unauthorized
+from citevault.storage.models import MAX_ROW_ID
 
 from ..auth import check_access, tokens_exist
 from .deps import get_archive, get_settings, session_hash
 
-__all__ = ["authorize_form", "read_form", "same_origin"]
+__all__ = ["accept_source_form", "authorize_form", "read_form", "same_origin"]
 
 _FORM_LIMIT = 64 * 1024
 
@@ -67,3 +69,15 @@ def authorize_form(request: Request) -> None:
         if header is None and session is None and tokens_exist(archive.index):
             raise Unauthorized("this archive needs you to log in before archiving") from exc
         raise
+
+
+async def accept_source_form(request: Request) -> int:
+    """The source id in the path of a form's write on one source (retry, check now), once the
+    write's origin, body and session have been checked."""
+    source_id = int(request.path_params["source_id"])
+    if source_id > MAX_ROW_ID:  # past what the database's integer holds: no such source
+        raise NotFound(f"no source with id {source_id}")
+    same_origin(request)
+    await read_form(request)
+    await run_in_threadpool(authorize_form, request)
+    return source_id

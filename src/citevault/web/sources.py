@@ -19,15 +19,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citevault.storage.errors import NotFound
 from citevault.storage.index import get_snapshot, get_source
-from citevault.storage.models import MAX_ROW_ID, Capture, Snapshot
+from citevault.storage.models import Capture, Snapshot
 
 from ..citations import Citation, render, source_citations
 from ..linkrot import check_source, report_source
 from ..serializers import snapshot_json, source_summary
 from .deps import RowId, get_archive, get_base_url, get_root
-from .forms import authorize_form, read_form, same_origin
+from .forms import accept_source_form
 from .pages import render_page
 from .titles import source_thumbnails
 
@@ -149,12 +148,7 @@ def cite_page(request: Request, source_id: RowId) -> HTMLResponse:
 
 async def check_now(request: Request) -> Response:
     """Check every cited link of a source now (as POST /api/sources/{id}/check), then show the report."""
-    source_id = int(request.path_params["source_id"])
-    if source_id > MAX_ROW_ID:  # past what the database's integer holds: no such source
-        raise NotFound(f"no source with id {source_id}")
-    same_origin(request)
-    await read_form(request)
-    await run_in_threadpool(authorize_form, request)
+    source_id = await accept_source_form(request)
     await run_in_threadpool(check_source, get_archive(request), source_id)
     return RedirectResponse(f"{get_root(request)}/ui/sources/{source_id}/report", status_code=303)
 

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from citevault.storage.errors import BadInput, CitevaultError, NotFound
+from citevault.storage.errors import BadInput, CitevaultError
 from citevault.storage.index import history
 from citevault.storage.models import MAX_ROW_ID, Snapshot, Source
 
@@ -28,7 +28,7 @@ from ..serializers import source_summary
 from ..urlnorm import normalize_url
 from .api import SourceRequest, submit_source
 from .deps import get_archive, get_base_url, get_root, get_workqueue
-from .forms import authorize_form, read_form, same_origin
+from .forms import accept_source_form, authorize_form, read_form, same_origin
 from .pages import CSP, render_page
 from .textsearch import is_text_query, text_search_context
 from .titles import source_thumbnails, source_titles
@@ -124,12 +124,7 @@ def _requeue(request: Request, source_id: int) -> int:
 
 async def retry(request: Request) -> Response:
     """Capture a source again now (a new snapshot), e.g. after a failed or partial run."""
-    source_id = int(request.path_params["source_id"])
-    if source_id > MAX_ROW_ID:  # past what the database's integer holds: no such source
-        raise NotFound(f"no source with id {source_id}")
-    same_origin(request)
-    await read_form(request)
-    await run_in_threadpool(authorize_form, request)
+    source_id = await accept_source_form(request)
     await run_in_threadpool(_requeue, request, source_id)
     return RedirectResponse(f"{get_root(request)}/ui/sources/{source_id}", status_code=303)
 
