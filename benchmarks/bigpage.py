@@ -29,7 +29,7 @@ def _page(mb: int) -> bytes:
 def _one(mb: int, limited: bool) -> dict[str, float]:
     from citevault import replay
     from citevault.storage.models import Capture
-    from citevault.storage.warcstore import ArchivedPayload
+    from citevault.storage.warcreader import ArchivedPayload
 
     body = _page(mb)
     if not limited:

@@ -21,7 +21,7 @@ from citevault.storage.db import Index, open_index
 from citevault.storage.errors import CitevaultError
 from citevault.storage.models import Capture
 from citevault.storage.pages import Page, store_pages
-from citevault.storage.warcstore import read_payload
+from citevault.storage.warcreader import read_payload
 
 from .metadata import metadata_of
 

@@ -24,7 +24,8 @@ from sqlalchemy import select, update
 from citevault.storage.db import Index
 from citevault.storage.manifest import EVIDENCE_HEADER, ManifestBook, manifest_body
 from citevault.storage.models import EvidenceRecord
-from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore, WrittenRecord, read_payload
+from citevault.storage.warcreader import read_payload
+from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore, WrittenRecord
 
 from .timestamps import TOKEN_CONTENT_TYPE, TimestampError, request_token
 

@@ -16,7 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 from .db import Index
 from .errors import CitevaultError
 from .models import Capture
-from .warcstore import resolve_path
+from .warcreader import resolve_path
 
 __all__ = ["Problem", "verify"]
 

@@ -20,7 +20,7 @@ from citevault.storage.index import closest_capture, latest_with_digest, surt_ke
 from citevault.storage.models import Capture, Snapshot, Source, utcnow
 from citevault.storage.recovery import RecoveredFile, recover_open_files
 from citevault.storage.snapshots import finish_snapshots
-from citevault.storage.warcstore import ArchivedPayload, read_payload
+from citevault.storage.warcreader import ArchivedPayload, read_payload
 
 from .config import Settings
 from .urlnorm import normalize_url

@@ -30,7 +30,7 @@ from .replay import Replayed, Rewriter
 from .tweets import Tweet, archived_tweet
 
 if TYPE_CHECKING:
-    from citevault.storage.warcstore import ArchivedPayload
+    from citevault.storage.warcreader import ArchivedPayload
 
     from .archive import Archive
 

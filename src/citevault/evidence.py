@@ -20,7 +20,8 @@ from warcio.archiveiterator import ArchiveIterator
 from citevault.storage.db import Index
 from citevault.storage.manifest import EVIDENCE_HEADER, compare_entry, parse_manifest
 from citevault.storage.models import Capture, EvidenceRecord
-from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore, read_payload, resolve_path
+from citevault.storage.warcreader import read_payload, resolve_path
+from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore
 
 from .archive import Archive
 

@@ -29,7 +29,7 @@ from citevault.crawler.links import CSS_URL_RE, srcset_candidates
 from citevault.storage.errors import BadInput, UnsupportedURL
 from citevault.storage.index import parse_timestamp, timestamp_to_datetime
 from citevault.storage.models import HTML_TYPES, Capture
-from citevault.storage.warcstore import ArchivedPayload
+from citevault.storage.warcreader import ArchivedPayload
 
 from .urlnorm import normalize_url
 

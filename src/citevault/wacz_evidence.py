@@ -21,7 +21,7 @@ from sqlalchemy import select
 from citevault.storage.errors import StorageError
 from citevault.storage.manifest import parse_manifest
 from citevault.storage.models import Capture, EvidenceRecord
-from citevault.storage.warcstore import read_payload, read_record_bytes
+from citevault.storage.warcreader import read_payload, read_record_bytes
 
 from .archive import Archive
 from .signing import load_signing_key, sign_anonymous

@@ -24,7 +24,7 @@ from warcio.warcwriter import WARCWriter
 from citevault.storage.errors import BadInput, NotFound, StorageError
 from citevault.storage.index import get_source
 from citevault.storage.models import Capture, Link, Snapshot
-from citevault.storage.warcstore import read_record_bytes, resolve_path
+from citevault.storage.warcreader import read_record_bytes, resolve_path
 
 from .archive import Archive
 from .citations import CaptureSet, source_title

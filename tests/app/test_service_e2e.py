@@ -28,7 +28,7 @@ from citevault.archive import Archive
 from citevault.config import Settings
 from citevault.storage.db import open_index
 from citevault.storage.models import Capture, Snapshot
-from citevault.storage.warcstore import resolve_path
+from citevault.storage.warcreader import resolve_path
 from citevault.workqueue import open_workqueue
 from tests.fakeweb import FakeWeb
 

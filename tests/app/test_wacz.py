@@ -25,7 +25,7 @@ from citevault.config import Settings
 from citevault.storage.errors import BadInput, NotFound
 from citevault.storage.index import surt_key
 from citevault.storage.models import Capture, Snapshot, Source, utcnow
-from citevault.storage.warcstore import read_record_bytes
+from citevault.storage.warcreader import read_record_bytes
 from citevault.wacz_export import export_wacz
 from citevault.web import create_app
 from tests.fakeweb import FakeWeb, NewsSite, build_news_site

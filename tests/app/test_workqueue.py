@@ -25,7 +25,7 @@ from citevault.cli import get_app
 from citevault.config import Settings
 from citevault.service import WorkerPool
 from citevault.storage.models import Capture, Snapshot
-from citevault.storage.warcstore import resolve_path
+from citevault.storage.warcreader import resolve_path
 from citevault.workqueue import MAX_ATTEMPTS, RedisWorkQueue, WorkQueue, worker_id
 from tests.fakeweb import FakeWeb
 

@@ -23,7 +23,8 @@ from citevault.storage.models import Capture, Snapshot
 from citevault.storage.recovery import complete_length, recover_open_files
 from citevault.storage.reindex import reindex
 from citevault.storage.verify import verify
-from citevault.storage.warcstore import WarcStore, read_payload
+from citevault.storage.warcreader import read_payload
+from citevault.storage.warcstore import WarcStore
 from citevault.workqueue import WorkQueue
 
 # A writer that records pages through the real recorder, commits the rows, starts one more

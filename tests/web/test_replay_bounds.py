@@ -13,7 +13,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from citevault import replay
 from citevault.replay import render_memento
 from citevault.storage.models import Capture
-from citevault.storage.warcstore import ArchivedPayload
+from citevault.storage.warcreader import ArchivedPayload
 
 URL = "https://site.test/page"
 TS = "20261103120000"

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from citevault.storage.errors import BadInput, NotFound, StorageError
 from citevault.storage.index import get_snapshot
 from citevault.storage.models import EvidenceRecord
-from citevault.storage.warcstore import read_payload
+from citevault.storage.warcreader import read_payload
 
 from ..archive import Archive
 from ..evidence import snapshot_evidence, tsa_roots
