@@ -1,8 +1,8 @@
 """Provenance of a capture: for every origin contacted, the address connected to (or the proxy),
 the DNS answers we resolved, the TLS version and cipher, the certificate chain and whether it
-validated (errors recorded, not hidden). Collected by two small Scrapy components (a download
-handler that keeps each TLS connection, a middleware that reads the facts once a response came
-back) into a framework-free `ProvenanceCollector`, which the browser capture feeds too."""
+validated (errors recorded, not hidden). Collected into a framework-free `ProvenanceCollector`:
+the https download handler of tlsfacts.py passes each handshake's facts to `add_tls`, and the
+middleware here the peer, proxy and DNS answers once a response came back."""
 
 from __future__ import annotations
 
@@ -18,18 +18,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from scrapy import Request, Spider
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
-from twisted.web.iweb import IPolicyForHTTPS
-from zope.interface import implementer
 
 __all__ = [
     "OriginFacts",
     "ProvenanceCollector",
     "ProvenanceMiddleware",
-    "TlsRecordingHandler",
 ]
 
 
@@ -79,8 +74,6 @@ class ProvenanceCollector:
         self._store: Store | None = None
         self._lock = threading.Lock()
         self._origins: dict[str, OriginFacts] = {}
-        # TLS connections opened per (host, port), read once their handshake is done.
-        self._pending: dict[tuple[str, int], list[Any]] = {}
 
     def _facts(self, origin: str) -> OriginFacts:
         if origin not in self._origins:
@@ -88,16 +81,9 @@ class ProvenanceCollector:
         return self._origins[origin]
 
     # -- fed by the crawler ----------------------------------------------------------------------
-    def tls_connection(self, host: str, port: int, conn: Any) -> None:
-        """A pyOpenSSL connection being set up to (host, port); read by `observe` later."""
-        with self._lock:
-            conns = self._pending.setdefault((host.lower(), port), [])
-            conns.append(conn)
-            del conns[:-64]  # connections that never completed a handshake are not kept forever
-
     def observe(self, url: str, *, ip: str | None, proxy: str | None, dns: list[str] | None) -> None:
         """A response came back for `url`: from `ip` (the peer), through `proxy` if any."""
-        origin, host, port = _origin(url)
+        origin, _, _ = _origin(url)
         with self._lock:
             facts = self._facts(origin)
             if proxy:
@@ -106,13 +92,6 @@ class ProvenanceCollector:
                 facts.connected_to.add(ip)
             if dns:
                 facts.dns = (facts.dns or set()) | set(dns)
-            conns = self._pending.get((host, port), [])
-            done = [c for c in conns if _handshake_done(c)]
-            self._pending[(host, port)] = [c for c in conns if c not in done]
-        for conn in done:
-            chain = conn.get_peer_cert_chain(as_cryptography=True) or []
-            self.add_tls(origin, version=conn.get_protocol_version_name(),
-                         cipher=conn.get_cipher_name(), chain=list(chain))
 
     def add_tls(
         self,
@@ -179,52 +158,7 @@ class ProvenanceCollector:
         return self._ca_path()
 
 
-def _handshake_done(conn: Any) -> bool:
-    try:
-        return conn.get_peer_certificate() is not None
-    except Exception:  # a connection already freed
-        return False
-
-
-# -- Scrapy components ---------------------------------------------------------------------------
-@implementer(IOpenSSLClientConnectionCreator)
-class _RecordingCreator:
-    """Wraps Scrapy's TLS connection creator and hands each connection to the collector."""
-
-    def __init__(self, inner: Any, host: str, port: int, crawler: Crawler) -> None:
-        self._inner, self._host, self._port, self._crawler = inner, host, port, crawler
-
-    def clientConnectionForTLS(self, tlsProtocol: Any) -> Any:  # noqa: N802 (Twisted's name)
-        conn = self._inner.clientConnectionForTLS(tlsProtocol)
-        collector = getattr(self._crawler.spider, "provenance", None)
-        if isinstance(collector, ProvenanceCollector):
-            collector.tls_connection(self._host, self._port, conn)
-        return conn
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-@implementer(IPolicyForHTTPS)
-class _RecordingPolicy:
-    def __init__(self, inner: Any, crawler: Crawler) -> None:
-        self._inner, self._crawler = inner, crawler
-
-    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:  # noqa: N802 (Twisted's name)
-        creator = self._inner.creatorForNetloc(hostname, port)
-        return _RecordingCreator(creator, hostname.decode("ascii"), port, self._crawler)
-
-
-class TlsRecordingHandler(HTTP11DownloadHandler):
-    """Scrapy's HTTP/1.1 download handler for https, keeping each TLS connection so that the
-    provenance collector can read its protocol version, cipher and certificate chain (Scrapy's
-    Response carries only the leaf certificate and the peer address)."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        super().__init__(crawler)
-        self._contextFactory = _RecordingPolicy(self._contextFactory, crawler)  # type: ignore[assignment]
-
-
+# -- Scrapy component ----------------------------------------------------------------------------
 class ProvenanceMiddleware:
     """Downloader middleware: tells the spider's collector, for each response, the peer address,
     the proxy used and the DNS answers our resolver gave for the host."""
