@@ -1,12 +1,16 @@
 """Index lookups (3) and replay (4): citevault's /cdx and /web/ against pywb's CDXJ index and
-replay, on the same captures (generated rows pointing at real WARC records)."""
+replay, on the same captures (generated rows pointing at real WARC records), with the index in
+SQLite (the default) and, where a server is given, in PostgreSQL."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -22,6 +26,12 @@ from .webfarm import SiteSpec, WebFarm
 __all__ = ["build_base", "lookup_bench", "replay_bench"]
 
 _PER_URL = 10  # captures per URL: one a year
+# The PostgreSQL server the PostgreSQL rows use: a database `cvbench_lookup` is made (and dropped)
+# on it. The default is this machine's (trust auth), as the tests use.
+PG_ADMIN_URL = os.environ.get("CITEVAULT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+_PG_DB = "cvbench_lookup"
+_COLUMNS = ("snapshot_id, url, surt, timestamp, status, mime, digest, sha256, length, warc, offset,"
+            " record_length, record_type, role")
 _HOSTS = 20
 _EPOCH = datetime(2015, 3, 1)
 
@@ -53,6 +63,65 @@ def build_base(work: Path, log: Any = print) -> Path:
     return home
 
 
+def _rows(real: list[Any], n_urls: int) -> Any:
+    """The generated capture rows, in SURT order, cycling over the real response records."""
+    for i in sorted(range(n_urls), key=_surt):
+        for k in range(_PER_URL):
+            snap, mime, status, digest, sha256, length, warc, offset, rlen = real[(i + k) % len(real)]
+            yield (snap, _url(i), _surt(i), _ts(i, k), status, mime, digest, sha256, length,
+                   warc, offset, rlen, "response", "cited")
+
+
+def _pg_url(driver: str = "postgresql+psycopg") -> str:
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base.replace('postgresql://', driver + '://', 1)}/{_PG_DB}"
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as con:
+        con.execute(sql)
+
+
+def pg_missing() -> str | None:
+    """Why the PostgreSQL rows cannot run here, or None when they can."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except Exception as exc:  # noqa: BLE001 - any reason is reported, the SQLite rows still run
+        return f"PostgreSQL at {PG_ADMIN_URL} unavailable: {str(exc).strip().splitlines()[0]}"
+
+
+def _populate_pg(home: Path, n_captures: int) -> int:
+    """A fresh PostgreSQL index of the base archive (`citevault reindex` from its WARC files) plus
+    the same generated rows as `_populate`, loaded with COPY; returns the URL count."""
+    import psycopg
+
+    _pg_admin(f"DROP DATABASE IF EXISTS {_PG_DB} WITH (FORCE)")
+    _pg_admin(f"CREATE DATABASE {_PG_DB}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEVAULT_")}
+    env |= {"CITEVAULT_HOME": str(home), "CITEVAULT_DATABASE_URL": _pg_url()}
+    subprocess.run([str(Path(sys.executable).parent / "citevault"), "reindex"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    with psycopg.connect(_pg_url("postgresql")) as con:
+        real = con.execute(
+            "select snapshot_id, mime, status, digest, sha256, length, warc, \"offset\", record_length"
+            " from captures where record_type='response' and status=200 order by id"
+        ).fetchall()
+        n_urls = max(1, n_captures // _PER_URL)
+        cols = _COLUMNS.replace("offset", '"offset"')
+        with con.cursor() as cur, cur.copy(f"COPY captures ({cols}) FROM STDIN") as copy:
+            for row in _rows(real, n_urls):
+                copy.write_row(row)
+        con.commit()
+        con.execute("ANALYZE captures")
+        con.commit()
+    return n_urls
+
+
 def _populate(home: Path, n_captures: int) -> int:
     """Add generated Capture rows (cycling over the real response records); returns URL count."""
     con = sqlite3.connect(home / "citevault.db")
@@ -63,19 +132,8 @@ def _populate(home: Path, n_captures: int) -> int:
         ).fetchall()
         n_urls = max(1, n_captures // _PER_URL)
         con.execute("PRAGMA synchronous=OFF")
-
-        def rows() -> Any:
-            for i in sorted(range(n_urls), key=_surt):
-                for k in range(_PER_URL):
-                    snap, mime, status, digest, sha256, length, warc, offset, rlen = real[(i + k) % len(real)]
-                    yield (snap, _url(i), _surt(i), _ts(i, k), status, mime, digest, sha256, length,
-                           warc, offset, rlen, "response", "cited")
-
-        con.executemany(
-            "insert into captures (snapshot_id, url, surt, timestamp, status, mime, digest, sha256,"
-            " length, warc, offset, record_length, record_type, role)"
-            " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows(),
-        )
+        con.executemany(f"insert into captures ({_COLUMNS}) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        _rows(real, n_urls))
         con.commit()
         con.execute("ANALYZE")
         return n_urls
@@ -139,12 +197,12 @@ def _time(client: Client, paths: list[str], warmup: int = 10) -> tuple[list[floa
     return times, lines, error
 
 
-def _time_inprocess(home: Path, paths: list[str], warmup: int = 10) -> list[float]:
+def _time_inprocess(db_url: str, paths: list[str], warmup: int = 10) -> list[float]:
     """The framework-free query (citevault.cdx: parse, SQL, render) without HTTP, in ms."""
     from citevault.cdx import parse_query, query_rows, render
     from citevault.storage.db import open_index
 
-    index = open_index(f"sqlite:///{home / 'citevault.db'}", migrate=False)
+    index = open_index(db_url, migrate=False)
     times = []
     try:
         with index.session() as s:
@@ -163,42 +221,57 @@ def _pct(times: list[float]) -> dict[str, float]:
     return {"p50": percentile(times, 50), "p99": percentile(times, 99)}
 
 
-def lookup_bench(base: Path, sizes: list[int], queries: int, log: Any = print) -> dict[str, Any]:
-    """p50/p99 of /cdx exact, prefix and closest queries at each index size, both sides."""
+def lookup_bench(base: Path, sizes: list[int], queries: int, log: Any = print,
+                 backends: tuple[str, ...] = ("sqlite", "postgresql")) -> dict[str, Any]:
+    """p50/p99 of /cdx exact, prefix and closest queries at each index size and index backend,
+    and pywb's CDXJ index over the same rows (once per size: it does not depend on our backend)."""
     missing = pywb_missing()
+    pg_skip = pg_missing() if "postgresql" in backends else None
     results: list[dict[str, Any]] = []
     for n in sizes:
         work = Path(tempfile.mkdtemp(prefix=f"cvbench-idx{n}-"))
         try:
             home = work / "home"
             shutil.copytree(base, home)
-            n_urls = _populate(home, n)
-            row: dict[str, Any] = {"captures": n, "urls": n_urls}
-            qs = _queries(n_urls, queries, seed=n)
-            for kind, pairs in qs.items():
-                row[f"inproc_{kind}"] = _pct(_time_inprocess(home, [a for a, _ in pairs]))
-            with CitevaultServer(home) as cv:
-                client = Client(cv.port)
-                row["citevault_healthz"] = _pct(_time(client, ["/healthz"] * queries)[0])
+            for backend in backends:
+                if backend == "postgresql" and pg_skip:
+                    continue
+                start = time.perf_counter()
+                if backend == "sqlite":
+                    n_urls, db_url = _populate(home, n), f"sqlite:///{home / 'citevault.db'}"
+                else:
+                    n_urls, db_url = _populate_pg(home, n), _pg_url()
+                row: dict[str, Any] = {"captures": n, "urls": n_urls, "backend": backend,
+                                       "load_s": round(time.perf_counter() - start, 1)}
+                qs = _queries(n_urls, queries, seed=n)
                 for kind, pairs in qs.items():
-                    times, lines, err = _time(client, [a for a, _ in pairs])
-                    row[f"citevault_{kind}"] = _pct(times) | {"rows": sum(lines) / len(lines), "error": err}
-            if missing is None:
-                _write_pywb_collection(home, work / "pywb")
-                with PywbServer(work / "pywb") as pw:
-                    client = Client(pw.port)
+                    row[f"inproc_{kind}"] = _pct(_time_inprocess(db_url, [a for a, _ in pairs]))
+                with CitevaultServer(home, database_url=None if backend == "sqlite" else db_url) as cv:
+                    client = Client(cv.port)
+                    row["citevault_healthz"] = _pct(_time(client, ["/healthz"] * queries)[0])
                     for kind, pairs in qs.items():
-                        times, lines, err = _time(client, [b for _, b in pairs])
-                        row[f"pywb_{kind}"] = _pct(times) | {"rows": sum(lines) / len(lines), "error": err}
-                log("  index " + f"{n:>9,} captures: " + ", ".join(
-                f"{side} {kind} p50 {row[f'{side}_{kind}']['p50']:.1f} ms"
-                for side in ("inproc", "citevault", "pywb") for kind in ("exact", "prefix", "closest")
-                if f"{side}_{kind}" in row
-            ))
-            results.append(row)
+                        times, lines, err = _time(client, [a for a, _ in pairs])
+                        row[f"citevault_{kind}"] = _pct(times) | {"rows": sum(lines) / len(lines),
+                                                                  "error": err}
+                if missing is None and backend == "sqlite":
+                    _write_pywb_collection(home, work / "pywb")
+                    with PywbServer(work / "pywb") as pw:
+                        client = Client(pw.port)
+                        for kind, pairs in qs.items():
+                            times, lines, err = _time(client, [b for _, b in pairs])
+                            row[f"pywb_{kind}"] = _pct(times) | {"rows": sum(lines) / len(lines),
+                                                                 "error": err}
+                log(f"  index {n:>10,} captures ({backend}, loaded in {row['load_s']} s): " + ", ".join(
+                    f"{side} {kind} p50 {row[f'{side}_{kind}']['p50']:.1f} ms"
+                    for side in ("inproc", "citevault", "pywb") for kind in ("exact", "prefix", "closest")
+                    if f"{side}_{kind}" in row
+                ))
+                results.append(row)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    return {"rows": results, "pywb_missing": missing, "queries": queries}
+            if "postgresql" in backends and not pg_skip:
+                _pg_admin(f"DROP DATABASE IF EXISTS {_PG_DB} WITH (FORCE)")
+    return {"rows": results, "pywb_missing": missing, "pg_missing": pg_skip, "queries": queries}
 
 
 def replay_bench(base: Path, requests: int, log: Any = print) -> dict[str, Any]:

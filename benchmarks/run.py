@@ -69,6 +69,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--pages", type=int, help="pages of the site for (1), (2), (5)")
     ap.add_argument("--index-sizes", type=_sizes, help="captures for (3), e.g. 10k,100k,1m")
     ap.add_argument("--queries", type=int, help="queries per kind and size for (3)")
+    ap.add_argument("--index-backends", default="sqlite,postgresql",
+                    help="index databases for (3): sqlite, postgresql or both (default: both; "
+                         "postgresql uses CITEVAULT_BENCH_PG, this machine's server by default)")
     ap.add_argument("--replay-requests", type=int, help="requests per kind for (4)")
     ap.add_argument("--memory-sizes", type=_sizes, help="URLs crawled for (6), e.g. 10k,100k")
     ap.add_argument("--records", type=int, help="synthetic records for the capture-flow part")
@@ -171,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tempfile.mkdtemp(prefix="cvbench-base-"))
         try:
             base = build_base(work, log)
-            part("index", lambda: lookup_bench(base, args.index_sizes, args.queries, log))
+            part("index", lambda: lookup_bench(base, args.index_sizes, args.queries, log,
+                                                   tuple(args.index_backends.split(","))))
             part("replay", lambda: replay_bench(base, args.replay_requests, log))
         except Exception as exc:
             traceback.print_exc()

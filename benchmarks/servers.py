@@ -88,17 +88,21 @@ class _Process:
 
 
 class CitevaultServer(_Process):
-    """`create_app(load_settings())` under uvicorn, over CITEVAULT_HOME=home."""
+    """`create_app(load_settings())` under uvicorn, over CITEVAULT_HOME=home (and the index at
+    `database_url` when one is given)."""
 
     ready_path = "/healthz"
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, database_url: str | None = None) -> None:
         super().__init__()
         self.home = home
+        self.database_url = database_url
 
     def __enter__(self) -> CitevaultServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CITEVAULT_")}
         env["CITEVAULT_HOME"] = str(self.home)
+        if self.database_url:
+            env["CITEVAULT_DATABASE_URL"] = self.database_url
         self._start([sys.executable, "-c", _LAUNCH.format(port=self.port)], env)
         return self
 
