@@ -62,7 +62,7 @@ class _Rebuild:
             self.known: dict[tuple[str | None, int | None], int] = {
                 (w, o): cid for cid, w, o in s.execute(select(Capture.id, Capture.warc, Capture.offset))
             }
-        self.sources: dict[tuple[str, datetime], int] = {}
+        self.sources: dict[str, int] = {}  # URL -> source id
         self.snapshots: dict[str, int] = {}  # snapshot key -> snapshot id
         self.created: set[int] = set()  # snapshots added by this run: settled at the end
         self.created_sources: set[int] = set()  # sources added by this run
@@ -112,16 +112,18 @@ class _Rebuild:
         self.snapshots[key] = sid
 
     def _source(self, s: Session, src: dict[str, Any], created_at: datetime) -> int:
+        """The one source of the record's URL (the index holds one per URL: metadata records an
+        older version wrote for duplicate sources of a URL all land on it)."""
         url = str(src["url"])
-        found = self.sources.get((url, created_at))
+        found = self.sources.get(url)
         if found is None:
-            found = s.scalar(
-                select(Source.id).where(Source.url == url, Source.created_at == created_at)
-                .order_by(Source.id).limit(1)
-            )
+            found = s.scalar(select(Source.id).where(Source.surt == surt_key(url), Source.url == url))
         depth, scope = src.get("depth"), src.get("scope")
-        fields = dict(note=src.get("note"), depth=depth if isinstance(depth, int) else 1,
-                      scope=scope if scope in ("cited", "all") else "cited", schedule=src.get("schedule"))
+        fields: dict[str, Any] = dict(depth=depth if isinstance(depth, int) else 1,
+                                      scope=scope if scope in ("cited", "all") else "cited")
+        # As when a URL is added again: a note or schedule given replaces the one before, none
+        # leaves it as it was.
+        fields.update({k: src[k] for k in ("note", "schedule") if src.get(k) is not None})
         if found is None:
             row = Source(url=url, surt=surt_key(url), created_at=created_at, **fields)
             s.add(row)
@@ -133,7 +135,7 @@ class _Rebuild:
             # One source has many snapshots (a URL added again): files are read oldest first, so
             # the last metadata record read says how the source was left.
             s.execute(update(Source).where(Source.id == found).values(**fields))
-        self.sources[(url, created_at)] = found
+        self.sources[url] = found
         return found
 
     # -- capture records -------------------------------------------------------------------------
