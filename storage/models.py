@@ -44,6 +44,9 @@ class Source(Base):
     """What a user cites: one URL with how deep and wide to capture it, and how often."""
 
     __tablename__ = "sources"
+    # One source per URL (a URL added again gets a new snapshot on it). On PostgreSQL the
+    # migration (r_rel2_source_url) builds it over md5(url): a B-tree entry cannot hold a long URL.
+    __table_args__ = (Index("uq_sources_url", "url", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(Text)

@@ -55,14 +55,17 @@ def _parse_dt(value: Any) -> datetime | None:
 class _Rebuild:
     """The state of one `reindex` run: snapshot keys -> snapshot rows, record ids -> captures."""
 
-    def __init__(self, index: Index, result: ReindexResult) -> None:
+    def __init__(self, index: Index, result: ReindexResult, files: list[str] | None = None) -> None:
         self.index = index
         self.result = result
+        rows = select(Capture.id, Capture.warc, Capture.offset)
+        if files is not None:
+            rows = rows.where(Capture.warc.in_(files))
         with index.session() as s:
             self.known: dict[tuple[str | None, int | None], int] = {
-                (w, o): cid for cid, w, o in s.execute(select(Capture.id, Capture.warc, Capture.offset))
-            }
-        self.sources: dict[tuple[str, datetime], int] = {}
+                (w, o): cid for cid, w, o in s.execute(rows)}
+            # URL -> source id, all of them: a table of what users cite, small beside captures.
+            self.sources: dict[str, int] = {u: sid for sid, u in s.execute(select(Source.id, Source.url))}
         self.snapshots: dict[str, int] = {}  # snapshot key -> snapshot id
         self.created: set[int] = set()  # snapshots added by this run: settled at the end
         self.created_sources: set[int] = set()  # sources added by this run
@@ -112,16 +115,16 @@ class _Rebuild:
         self.snapshots[key] = sid
 
     def _source(self, s: Session, src: dict[str, Any], created_at: datetime) -> int:
+        """The one source of the record's URL (the index holds one per URL: metadata records an
+        older version wrote for duplicate sources of a URL all land on it)."""
         url = str(src["url"])
-        found = self.sources.get((url, created_at))
-        if found is None:
-            found = s.scalar(
-                select(Source.id).where(Source.url == url, Source.created_at == created_at)
-                .order_by(Source.id).limit(1)
-            )
+        found = self.sources.get(url)
         depth, scope = src.get("depth"), src.get("scope")
-        fields = dict(note=src.get("note"), depth=depth if isinstance(depth, int) else 1,
-                      scope=scope if scope in ("cited", "all") else "cited", schedule=src.get("schedule"))
+        fields: dict[str, Any] = dict(depth=depth if isinstance(depth, int) else 1,
+                                      scope=scope if scope in ("cited", "all") else "cited")
+        # As when a URL is added again: a note or schedule given replaces the one before, none
+        # leaves it as it was.
+        fields.update({k: src[k] for k in ("note", "schedule") if src.get(k) is not None})
         if found is None:
             row = Source(url=url, surt=surt_key(url), created_at=created_at, **fields)
             s.add(row)
@@ -133,7 +136,7 @@ class _Rebuild:
             # One source has many snapshots (a URL added again): files are read oldest first, so
             # the last metadata record read says how the source was left.
             s.execute(update(Source).where(Source.id == found).values(**fields))
-        self.sources[(url, created_at)] = found
+        self.sources[url] = found
         return found
 
     # -- capture records -------------------------------------------------------------------------
@@ -214,19 +217,24 @@ class _Rebuild:
         return out
 
 
-def reindex(index: Index, warc_dir: Path) -> ReindexResult:
+def reindex(index: Index, warc_dir: Path, files: list[str] | None = None) -> ReindexResult:
     """Add to the index what the WARC files hold and it lacks (captures matched by file
     and offset): each snapshot's metadata record gives back its source and snapshot rows, the
     records' extension headers their snapshot, role and parent capture; revisits are linked to
     the capture they repeat. Records written before snapshots had metadata become captures of
     no snapshot. `.open` files left by a crashed writer are recovered (closed) first; those a
     live writer still holds are indexed up to their last complete record, under their final
-    name (the one index rows use)."""
+    name (the one index rows use). With `files` (names of closed files in `warc_dir`), only those
+    are read, and nothing is recovered: how recovery indexes the records it saved."""
     result = ReindexResult()
-    result.recovered = [r.name for r in recover_open_files(warc_dir)]
-    run = _Rebuild(index, result)
-    live = sorted(warc_dir.glob(f"*.warc.gz{OPEN_SUFFIX}"))
-    for path in _warc_files(warc_dir) + live:
+    if files is None:
+        result.recovered = [r.name for r in recover_open_files(warc_dir)]
+        live = sorted(warc_dir.glob(f"*.warc.gz{OPEN_SUFFIX}"))
+        paths = _warc_files(warc_dir) + live
+    else:
+        live, paths = [], [warc_dir / name for name in files]
+    run = _Rebuild(index, result, files)
+    for path in paths:
         result.files += 1
         name = path.name.removesuffix(OPEN_SUFFIX)
         rows: list[tuple[Capture, ArcWarcRecord]] = []

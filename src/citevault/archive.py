@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from citevault.crawler.job import CrawlOptions, Seed, crawl_in_subprocess
 from citevault.crawler.progress import BROWSER_MODES
@@ -19,6 +20,7 @@ from citevault.storage.errors import BadInput, NotFound, StorageError
 from citevault.storage.index import closest_capture, latest_with_digest, surt_key
 from citevault.storage.models import Capture, Snapshot, Source, utcnow
 from citevault.storage.recovery import RecoveredFile, recover_open_files
+from citevault.storage.reindex import reindex
 from citevault.storage.snapshots import finish_snapshots
 from citevault.storage.warcreader import ArchivedPayload, read_payload
 
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["MAX_NOTE", "Archive", "Queued", "Skipped", "Submitted"]
 
 MAX_NOTE = 2000  # characters: a note is a line or a paragraph, shown on pages and in listings
+# A conflict on the unique source URL means another writer committed that source: the next try
+# finds it. More than one retry only guards against that source being removed again meanwhile.
+_QUEUE_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -216,11 +221,24 @@ class Archive:
         if note is not None and len(note) > MAX_NOTE:
             raise BadInput(f"the note is {len(note)} characters long; at most {MAX_NOTE} are kept")
         clean = list(dict.fromkeys(normalize_url(u) for u in urls))
+        for attempt in range(_QUEUE_TRIES):
+            try:
+                return self._queue(clean, depth, scope, note, schedule, trigger, browser)
+            except IntegrityError:
+                # Another writer added the source of one of these URLs between our look-up and our
+                # insert (the unique index on sources.url said so): nothing of ours was kept, and
+                # the next try finds that source and puts the snapshot on it.
+                if attempt == _QUEUE_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _queue(self, clean: list[str], depth: int, scope: str, note: str | None, schedule: str | None,
+               trigger: str, browser: str | None) -> list[Queued]:
         out: list[Queued] = []
         with self.index.session() as s:
             for url in clean:
                 src = s.scalars(select(Source).where(Source.surt == surt_key(url), Source.url == url)
-                                .order_by(Source.id).limit(1)).first()  # surt: indexed
+                                ).first()  # surt: indexed
                 if src is None:
                     src = Source(url=url, surt=surt_key(url), note=note, depth=depth, scope=scope,
                                  schedule=schedule, created_at=utcnow(), browser=browser)
@@ -266,8 +284,16 @@ class Archive:
         )
 
     def recover_files(self) -> list[RecoveredFile]:
-        """Close the WARC files a crashed capture left open (those of live writers stay)."""
-        return recover_open_files(self.warc_dir)
+        """Close the WARC files a crashed capture left open (those of live writers stay), and
+        index the complete records in them that the crash kept from the index: rows are committed
+        in batches, so a writer killed between two commits leaves records that only `reindex`
+        would find (tests/app/test_service_crash.py found 1 to 10 per kill). Runs before the
+        lost snapshots are settled, which then count what these records add."""
+        recovered = recover_open_files(self.warc_dir)
+        kept = [r.name for r in recovered if not r.removed]
+        if kept:
+            reindex(self.index, self.warc_dir, files=kept)
+        return recovered
 
     # -- reading ---------------------------------------------------------------------------------
     def resolve(self, cap: Capture) -> tuple[Capture, ArchivedPayload]:

@@ -23,14 +23,14 @@ from citevault.archive import Archive
 from citevault.cli import get_app
 from citevault.config import Settings
 from citevault.storage.errors import BadInput, NotFound
-from citevault.storage.index import surt_key
-from citevault.storage.models import Capture, Snapshot, Source, utcnow
+from citevault.storage.models import Capture, Snapshot
 from citevault.storage.warcreader import read_record_bytes
 from citevault.wacz_export import export_wacz
 from citevault.web import create_app
 from tests.fakeweb import FakeWeb, NewsSite, build_news_site
 
 DEAD = "https://wacz-test.example/never-answers"
+HUB = "https://wacz-test.example/citing-the-article"
 
 
 @dataclass
@@ -45,8 +45,8 @@ class Exported:
 
 @pytest.fixture(scope="module")
 def exported(fakeweb: FakeWeb, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
-    """The news article captured as one source, then as another source twice: the second source's
-    records are mostly revisits of the first source's, and it is the one exported."""
+    """The news article captured as a page another source cites, then as a source of its own twice:
+    that source's records are mostly revisits of the citing source's, and it is the one exported."""
     home = tmp_path_factory.mktemp("wacz-home")
     site = build_news_site(fakeweb)
     fakeweb.add(DEAD, drop=True)
@@ -56,16 +56,14 @@ def exported(fakeweb: FakeWeb, tmp_path_factory: pytest.TempPathFactory) -> Iter
         mp.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
         settings = Settings(home=home, retries=0, timeout=5)
         archive = Archive(settings)
-        first = archive.queue([site.article, DEAD])
+        fakeweb.add(HUB, f'<html><body><article><p>As <a href="{site.article}">the Daily Ledger reported'
+                         ' in its article on the matter</a>, it happened.</p></article></body></html>')
+        first = archive.queue([HUB, DEAD])
         archive.capture(first)
-        # A second source of the same URL, as indexes from before one source per URL hold (adding
-        # the URL again now makes a new snapshot of the first source).
-        with archive.index.session() as s:
-            src = Source(url=site.article, surt=surt_key(site.article), created_at=utcnow())
-            s.add(src)
-            s.flush()
-            second = src.id
-        archive.capture([archive.requeue(second)])
+        # The article itself as a source (one source per URL: its URL was only cited so far).
+        [queued] = archive.queue([site.article])
+        second = queued.source_id
+        archive.capture([queued])
         archive.capture([archive.requeue(second)])
         out = home / "article.wacz"
         export_wacz(archive, second, out)

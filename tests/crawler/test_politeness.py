@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from citevault.cli import get_app
 from citevault.crawler.politeness import retry_after_seconds
 from tests.fakeweb import FakeRequest, FakeWeb
+from tests.fakeweb.resources import Exchange, Resource
 
 
 class InFlight:
@@ -100,6 +101,85 @@ def test_a_retry_after_beyond_the_bound_is_archived_not_waited_for(web: FakeWeb,
     caps = json.loads(result.stdout)["sources"][0]["snapshot"]["captures"]
     assert [c["status"] for c in caps if c["url"] == "https://later.example.test/"] == [503]
     assert web.hits("https://later.example.test/") == 1
+
+
+class BusyOnce(Resource):
+    """Logs when each request starts at the fake web; the first one of all its routes is answered
+    429 with Retry-After, every later one 200. `answered` is set once the 429 is sent."""
+
+    def __init__(self, wait: int, log: list[tuple[float, str]]) -> None:
+        self.wait, self.log = wait, log
+        self.lock = threading.Lock()
+        self.busy_at: float | None = None
+        self.answered = threading.Event()
+
+    def render(self, ex: Exchange) -> None:
+        with self.lock:
+            self.log.append((time.monotonic(), ex.fake_request.url))
+            first = self.busy_at is None
+            if first:
+                self.busy_at = time.monotonic()
+        if first:
+            ex.respond(429, [("Retry-After", str(self.wait)), ("Content-Type", "text/html")], b"<p>busy</p>")
+            self.answered.set()
+        else:
+            ex.respond(200, [("Content-Type", "text/html")], b"<p>a cited page</p>")
+
+
+class Logged(Resource):
+    """Logs when each request starts; answers 200 once `after` is set (if given)."""
+
+    def __init__(self, log: list[tuple[float, str]], after: threading.Event | None = None) -> None:
+        self.log, self.after = log, after
+
+    def render(self, ex: Exchange) -> None:
+        self.log.append((time.monotonic(), ex.fake_request.url))
+        if self.after is not None:
+            self.after.wait(10)
+        ex.respond(200, [("Content-Type", "text/html")], b"<p>another host</p>")
+
+
+def test_retry_after_pauses_the_whole_host_and_only_it(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 429 with Retry-After: 2 from one host: no request to that host starts for 2 s after it
+    was answered (the limit of 1 means none was in flight), while another host's requests go on."""
+    monkeypatch.setenv("CITEVAULT_CONCURRENCY_PER_HOST", "1")
+    a_log: list[tuple[float, str]] = []
+    b_log: list[tuple[float, str]] = []
+    busy = BusyOnce(2, a_log)
+    a_pages = [f"https://paused.example.test/p{i}" for i in range(3)]
+    b_pages = [f"https://other.example.test/p{i}" for i in range(3)]
+    for url in a_pages:
+        web.add(url, busy)
+    web.add(b_pages[0], Logged(b_log, after=busy.answered))  # holds host B until the 429 is sent
+    for url in b_pages[1:]:
+        web.add(url, Logged(b_log))
+    web.add("https://hub.example.test/", _hub(a_pages + b_pages))
+    snap = add("https://hub.example.test/")
+    assert snap["state"] == "done"
+    assert sorted(c["status"] for c in snap["captures"] if c["url"] in a_pages) == [200, 200, 200]
+    assert busy.busy_at is not None and len(a_log) == 4  # three pages and one retry
+    later = [t for t, _ in a_log if t > busy.busy_at]
+    assert len(later) == 3 and min(later) >= busy.busy_at + 2.0  # the host waited, all of it
+    # Host B's last requests could only start after the 429 was sent, and did not wait for it.
+    assert len(b_log) == 3
+    assert any(busy.busy_at < t < min(later) for t, _ in b_log)
+
+
+def test_retry_after_pauses_every_host_name_of_the_address(web: FakeWeb,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a proxy the pause is the IP address's: a 429 from one name holds the other too."""
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("CITEVAULT_CONCURRENCY_PER_HOST", "1")
+    log: list[tuple[float, str]] = []
+    busy = BusyOnce(1, log)
+    pages = [f"http://{host}:{web.port}/p{i}" for i in range(2) for host in ("localhost", "127.0.0.1")]
+    for url in pages:
+        web.add(url, busy)
+    web.add(f"http://localhost:{web.port}/", _hub(pages))
+    snap = add(f"http://localhost:{web.port}/")
+    assert snap["state"] == "done" and busy.busy_at is not None and len(log) == 5
+    assert min(t for t, _ in log if t > busy.busy_at) >= busy.busy_at + 1.0
 
 
 def test_retry_after_values() -> None:

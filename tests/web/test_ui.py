@@ -222,8 +222,9 @@ def test_search_and_source_page_from_recorded_captures(client: TestClient) -> No
                            role="requisite", parent_id=seed.id)
         rec.commit()
         finish_snapshots(archive.index, [queued.snapshot_id])  # partial: a requisite failed
-    with archive.index.session() as s:  # a second source of one URL, as indexes from before one
-        src = Source(url=PAGE, surt=surt_key(PAGE), created_at=utcnow())  # source per URL hold
+    with archive.index.session() as s:  # a newer capture of the page by another source (citing it)
+        citing = "http://site.test/citing"
+        src = Source(url=citing, surt=surt_key(citing), created_at=utcnow())
         s.add(src)
         s.flush()
         snap = Snapshot(source_id=src.id, trigger="cli", state="queued", queued_at=utcnow())

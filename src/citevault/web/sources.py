@@ -5,7 +5,8 @@ capture runs, cited links with their health, the link-health report and the cita
                                     "cite this" (?snapshot=ID&page=N&links=N)
     GET /ui/sources/{id}/report     link-health report as a page (JSON: /api/sources/{id}/report)
     GET /ui/sources/{id}/cite       every citation format, with copy buttons
-    POST /ui/sources/{id}/check     check the cited links now, then show the report
+    POST /ui/sources/{id}/check     queue a check of the cited links (as the API does), then show
+                                    the source page, which follows the check (?check=JOB)
     GET /ui/snapshots/{id}/progress a running snapshot's counts, for the page's polling script
 """
 
@@ -18,15 +19,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 
 from citevault.storage.index import get_snapshot, get_source
 from citevault.storage.models import Capture, Snapshot
 
 from ..citations import Citation, render, source_citations
-from ..linkrot import check_source, report_source
+from ..linkrot import report_source
+from ..linkrot.jobs import Busy
 from ..serializers import snapshot_json, source_summary
 from .deps import RowId, get_archive, get_base_url, get_root
 from .forms import accept_source_form
+from .linkrot import _checks
 from .pages import render_page
 from .titles import source_thumbnails
 
@@ -66,7 +70,7 @@ def _usable_seed(cites: list[Citation]) -> bool:
 
 @router.get("/ui/sources/{source_id}", response_class=HTMLResponse)
 def source_page(request: Request, source_id: RowId, snapshot: int | None = None, page: int | None = None,
-                links: int | None = None) -> HTMLResponse:
+                links: int | None = None, check: int | None = None) -> HTMLResponse:
     archive = get_archive(request)
     base = get_base_url(request)
     page, links = _page_number(page), _page_number(links)
@@ -92,6 +96,8 @@ def source_page(request: Request, source_id: RowId, snapshot: int | None = None,
     cites = source_citations(archive, source_id, base)
     cited = report["citations"]
     active = latest if latest and latest["state"] in _ACTIVE else None
+    job = _checks(request).get(check) if check is not None else None
+    checking = job.as_json() if job is not None and job.source_id == source_id else None
     usable = _usable_seed(cites)
     thumb = source_thumbnails(archive, [source_id]).get(source_id)
     shot = f"{get_root(request)}/seen/{thumb[0]}/{{kind}}/{thumb[1]}" if thumb is not None else None
@@ -101,12 +107,12 @@ def source_page(request: Request, source_id: RowId, snapshot: int | None = None,
         "chosen": chosen, "latest": latest, "active": active, "pages": pages, "pages_total": pages_total,
         "reqs": reqs, "reqs_total": reqs_total, "page": page, "per_page": _CAPTURES_SHOWN,
         "cited": cited[(links - 1) * _LINKS_SHOWN:links * _LINKS_SHOWN], "cited_total": len(cited),
-        "links": links, "links_per_page": _LINKS_SHOWN, "usable": usable,
+        "links": links, "links_per_page": _LINKS_SHOWN, "usable": usable, "check": checking,
         "failure": cites[0].reason if cites and not usable and not active else None,
         "seed_copy": cites[0].copy if usable else None,
         "formats": [(label, fmt, render(cites, fmt, source_id=source_id)) for label, fmt in CITE_FORMATS]
         if usable else [],
-    }, refresh=active is not None)
+    }, refresh=active is not None or (checking is not None and checking["state"] in _ACTIVE))
 
 
 @router.get("/ui/snapshots/{snapshot_id}/progress")
@@ -146,11 +152,24 @@ def cite_page(request: Request, source_id: RowId) -> HTMLResponse:
     })
 
 
+def _known(request: Request, source_id: int) -> None:
+    with get_archive(request).index.session() as s:
+        get_source(s, source_id)  # NotFound: 404
+
+
 async def check_now(request: Request) -> Response:
-    """Check every cited link of a source now (as POST /api/sources/{id}/check), then show the report."""
+    """Queue a check of every cited link of a source on the app's bounded queue of checks (the
+    one POST /api/sources/{id}/check uses: a check never runs in the threads that answer
+    requests), then show the source page following that check."""
     source_id = await accept_source_form(request)
-    await run_in_threadpool(check_source, get_archive(request), source_id)
-    return RedirectResponse(f"{get_root(request)}/ui/sources/{source_id}/report", status_code=303)
+    await run_in_threadpool(_known, request, source_id)
+    try:
+        job = _checks(request).submit(source_id)
+    except Busy as exc:
+        raise HTTPException(503, f"The links were not checked: {exc}. Try again in a minute.",
+                            headers={"Retry-After": "30"}) from None
+    page = f"{get_root(request)}/ui/sources/{source_id}?check={job.id}#check"
+    return RedirectResponse(page, status_code=303)
 
 
 # A write from a form: a plain route that checks the session and the origin itself (forms.py).
