@@ -153,11 +153,13 @@ def _two_tiers(
     newest `cap` matches, or newest first where cap is 0. Scoring every match costs time in
     proportion to the matches (150-500 ms for a word on 15,000-60,000 of 100,000 pages,
     benchmarks/search_bench.py), so a query matching more pages than the cap ranks the newest
-    `cap`. A query with a phrase lists its matches newest first, unscored (score 0): bm25 needs
-    the phrase's frequency over the whole index, which evaluates the phrase everywhere (20-70 ms
-    for a phrase of common words such as "of all in", against 0.1-12 ms for its newest 20)."""
+    `cap` (and pages through those). A query with a phrase lists its matches newest first,
+    unscored (score 0): bm25 needs the phrase's frequency over the whole index, which evaluates
+    the phrase everywhere (20-70 ms for a phrase of common words such as "of all in", against
+    0.1-12 ms for its newest 20)."""
     want = query.offset + query.limit
-    cap = 0 if any(phrase for phrase, _ in items) else max(candidates, want)
+    # The cap does not grow with the offset: every page of results comes from one candidate set.
+    cap = 0 if any(phrase for phrase, _ in items) else max(candidates, query.limit)
     top = rank(first, want, cap)
     if len(top) < want:
         seen = {i for i, _ in top}
