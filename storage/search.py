@@ -226,25 +226,29 @@ def _pg_planner(session: Session) -> Iterator[None]:
 def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
     params: dict[str, Any] = {"q": _pg_tsquery(items)}
     filters = _filters(query, params, pg=True)
-    title = "to_tsvector('english', coalesce(p.title, '')) @@ to_tsquery('english', :q)"
-    every = "p.search @@ to_tsquery('english', :q)"
-    # The inner query picks the newest matches and carries their tsvector along unread (a TOAST
-    # pointer); ts_rank_cd then reads only those. Ranking inside `capture_id IN (...)` instead
-    # had the planner hash-join a sequential scan of every page (30 ms at 100,000 pages).
+    title_vector = "to_tsvector('english', coalesce(p.title, ''))"
+    # Each tier: its condition, and the tsvector its newest matches are ranked by. The inner
+    # query picks the newest matches and carries that value along unread; ts_rank_cd then reads
+    # only those. Ranking inside `capture_id IN (...)` instead had the planner hash-join a
+    # sequential scan of every page (30 ms at 100,000 pages). The title tier ranks by the title,
+    # as on SQLite: reading a page's TOASTed `search` cost 10-90 us (90 us once the TOAST table
+    # outgrew shared_buffers, EXPLAIN ANALYZE), parsing a title a few.
+    tiers = {"title": (f"{title_vector} @@ to_tsquery('english', :q)", title_vector),
+             "every": ("p.search @@ to_tsquery('english', :q)", "p.search")}
 
     def rank(tier: str, n: int, cap: int) -> list[tuple[int, float]]:
-        newest = (f"FROM pages p WHERE {' AND '.join([tier, *filters])} "
-                  "ORDER BY p.capture_id DESC LIMIT :cap")
+        where, vector = tiers[tier]
+        newest = f"FROM pages p WHERE {' AND '.join([where, *filters])} ORDER BY p.capture_id DESC LIMIT :cap"
         sql = f"SELECT p.capture_id, 0.0 {newest}"
         if cap:
-            sql = ("SELECT c.capture_id, ts_rank_cd(c.search, to_tsquery('english', :q), 1) AS score FROM ("
-                   f"SELECT p.capture_id, p.timestamp, p.search {newest}) c "
+            sql = ("SELECT c.capture_id, ts_rank_cd(c.v, to_tsquery('english', :q), 1) AS score FROM ("
+                   f"SELECT p.capture_id, p.timestamp, {vector} AS v {newest}) c "
                    "ORDER BY score DESC, c.timestamp DESC LIMIT :n")
         rows = session.execute(text(sql), {**params, "n": n, "cap": cap or n}).all()
         return [(int(r[0]), float(r[1])) for r in rows]
 
     with _pg_planner(session):
-        ids = _two_tiers(rank, title, every, query, items, _PG_CANDIDATES)
+        ids = _two_tiers(rank, "title", "every", query, items, _PG_CANDIDATES)
     if not ids:
         return []
     return _hits(session, ids, items, "left(p.text, :n)")
