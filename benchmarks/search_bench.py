@@ -272,7 +272,7 @@ def size_per_page(db_url: str, n: int, path: Path | None) -> dict[str, Any]:
         eng = create_engine(db_url)
         with eng.connect() as conn:
             fts = conn.exec_driver_sql(
-                "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'pages_fts%'").scalar() or 0
+                "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'pages_%fts%'").scalar() or 0  # + titles
             pages = conn.exec_driver_sql("SELECT sum(pgsize) FROM dbstat WHERE name = 'pages'").scalar() or 0
         eng.dispose()
         return {"full_text_index_bytes_per_page": round(fts / n),

@@ -6,7 +6,8 @@ host, capture time and role."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,21 +16,17 @@ from sqlalchemy.orm import Session
 
 from .errors import BadInput
 from .index import parse_timestamp, surt_key
+from .snippet import HEAD_CHARS, Snippets
 
 __all__ = ["SearchHit", "SearchQuery", "search"]
 
-# Match markers inside snippets: characters that never occur in extracted text, turned into
-# offsets before a hit leaves this module.
-_OPEN, _CLOSE = "\x02", "\x03"
 _ROLES = ("seed", "cited", "requisite", "redirect")
 _MAX_LIMIT = 1000
-# ts_headline reads the whole document it highlights: a snippet is looked for in this much text.
-_HEADLINE_CHARS = 50_000
-# PostgreSQL ranks at most this many matches (the newest) after the title tier: ts_rank_cd over
-# 15,000 matches took ~1 s at 100,000 pages (benchmarks/search_bench.py).
-_PG_CANDIDATES = 2000
+# Each ranking tier scores at most this many matches, the newest (see _two_tiers). PostgreSQL
+# reads a TOASTed tsvector per scored page (~10 us each), FTS5 a doclist entry and a docsize row.
+_CANDIDATES = 1000
+_PG_CANDIDATES = 300
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
-_MARK_RE = re.compile(f"{_OPEN}(.*?){_CLOSE}", re.S)
 _PHRASE_RE = re.compile(r'"([^"]*)"|(\S+)')
 
 
@@ -68,75 +65,6 @@ class SearchHit:
             "site": self.site, "published": self.published, "score": round(self.score, 6),
             "snippet": self.snippet, "highlights": [list(h) for h in self.highlights],
         }
-
-
-def _marked(raw: str) -> tuple[str, list[tuple[int, int]]]:
-    """Snippet text without the markers, and the spans they enclosed."""
-    out: list[str] = []
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for i, part in enumerate(_MARK_RE.split(raw)):
-        if i % 2 and part:
-            spans.append((pos, pos + len(part)))
-        out.append(part)
-        pos += len(part)
-    return "".join(out), spans
-
-
-_SUFFIX_RE = re.compile(r"(?:ing|ed|es|s|ly|er|ers)$")
-_SNIPPET_CHARS = 240
-_MAX_MARKS = 500  # matches looked at for the best window
-
-
-def _stem(word: str) -> str:
-    w = word.lower()
-    return _SUFFIX_RE.sub("", w) if len(w) > 4 else w
-
-
-def _matcher(items: list[tuple[bool, list[str]]]) -> tuple[list[str], re.Pattern[str]]:
-    """The query's stems, longest first, and the pattern finding words that start with one."""
-    stems = sorted({_stem(w) for _, words in items for w in words}, key=len, reverse=True)
-    return stems, re.compile(r"\b(?:" + "|".join(re.escape(st) for st in stems) + r")\w*", re.I)
-
-
-def _py_snippet(text: str, matcher: tuple[list[str], re.Pattern[str]]) -> str:
-    """About 240 characters of `text` around the place where most query words occur, each
-    occurrence marked. Words match by a crude stem, as the engines' stemmed indexes do. Made
-    here, not by the engines: FTS5's snippet() and PostgreSQL's ts_headline tokenize every hit's
-    whole document again (0.25 ms and 2 ms a page, benchmarks/search_bench.py); one regular
-    expression scan is a tenth of that."""
-    stems, pattern = matcher
-    body = text[:_HEADLINE_CHARS]
-    found = list(pattern.finditer(body))[:_MAX_MARKS]
-    start = 0
-    if found:
-        # The window (sliding over the matches) holding the most distinct query words.
-        keys = [next((st for st in stems if m.group().lower().startswith(st)), "") for m in found]
-        counts: dict[str, int] = {}
-        best, j, span = -1, 0, _SNIPPET_CHARS - 60
-        for i, m in enumerate(found):
-            while j < len(found) and found[j].start() < m.start() + span:
-                counts[keys[j]] = counts.get(keys[j], 0) + 1
-                j += 1
-            if len(counts) > best:
-                best, start = len(counts), max(0, m.start() - 40)
-            counts[keys[i]] -= 1
-            if not counts[keys[i]]:
-                del counts[keys[i]]
-        if start:
-            space = body.find(" ", start)
-            start = space + 1 if 0 <= space < start + 30 else start
-    end = min(len(body), start + _SNIPPET_CHARS)
-    if end < len(body):
-        space = body.rfind(" ", start, end)
-        end = space if space > start + _SNIPPET_CHARS // 2 else end
-    pieces, last = [], start
-    for m in found:
-        if m.start() >= start and m.end() <= end:
-            pieces += [body[last:m.start()], _OPEN, m.group(), _CLOSE]
-            last = m.end()
-    pieces.append(body[last:end])
-    return ("… " if start else "") + "".join(pieces) + (" …" if end < len(text) else "")
 
 
 def _terms(q: str) -> list[tuple[bool, list[str]]]:
@@ -217,36 +145,47 @@ _COLUMNS = "p.capture_id, p.url, p.timestamp, p.role, p.status, p.kind, p.title,
 
 
 def _two_tiers(
-    rank: Callable[[str, int], list[tuple[int, float]]], first: str, every: str, query: SearchQuery
+    rank: Callable[[str, int, int], list[tuple[int, float]]], first: str, every: str, query: SearchQuery,
+    items: list[tuple[bool, list[str]]], candidates: int,
 ) -> list[tuple[int, float]]:
     """(id, score) of one page of results: pages whose title holds every word first, then the
-    others, each tier by the engine's relevance. Ranking scores every match, which costs time in
-    proportion to the matches (tens of ms for a word on 15,000 of 100,000 pages,
-    benchmarks/search_bench.py); the title tier is small, and answers most first pages alone."""
+    others. `rank(tier, n, cap)` answers a tier's best n: by the engine's relevance among its
+    newest `cap` matches, or newest first where cap is 0. Scoring every match costs time in
+    proportion to the matches (150-500 ms for a word on 15,000-60,000 of 100,000 pages,
+    benchmarks/search_bench.py), so a query matching more pages than the cap ranks the newest
+    `cap` (and pages through those). A query with a phrase lists its matches newest first,
+    unscored (score 0): bm25 needs the phrase's frequency over the whole index, which evaluates
+    the phrase everywhere (20-70 ms for a phrase of common words such as "of all in", against
+    0.1-12 ms for its newest 20)."""
     want = query.offset + query.limit
-    top = rank(first, want)
+    # The cap does not grow with the offset: every page of results comes from one candidate set.
+    cap = 0 if any(phrase for phrase, _ in items) else max(candidates, query.limit)
+    top = rank(first, want, cap)
     if len(top) < want:
         seen = {i for i, _ in top}
-        top += [hit for hit in rank(every, want + len(top)) if hit[0] not in seen][:want - len(top)]
+        top += [hit for hit in rank(every, want + len(top), cap) if hit[0] not in seen][:want - len(top)]
     return top[query.offset:want]
 
 
 def _sqlite(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
-    match = _fts5_query(items)
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = {"match": _fts5_query(items)}
     filters = _filters(query, params, pg=False)
-    # Without filters the ranking reads the full-text index alone, then the hits' rows.
-    ranked = "SELECT pages_fts.rowid AS id, bm25(pages_fts, 10.0, 3.0, 1.0) AS score FROM pages_fts"
-    if filters:
-        ranked += " JOIN pages p ON p.capture_id = pages_fts.rowid"
-    ranked += f" WHERE {' AND '.join(['pages_fts MATCH :match', *filters])} ORDER BY score LIMIT :n"
+    # The newest matches come straight off a full-text index (FTS5 walks its doclists in rowid
+    # order and stops at the cap), bm25 scores those only, the outer query sorts them. Without
+    # filters the ranking reads the full-text index alone, then the hits' rows. The title tier
+    # has its own index of titles (and ranks by the title alone).
+    tiers = {"pages_title_fts": "bm25(pages_title_fts)", "pages_fts": "bm25(pages_fts, 10.0, 3.0, 1.0)"}
 
-    def rank(expr: str, n: int) -> list[tuple[int, float]]:
-        rows = session.execute(text(ranked), {**params, "match": expr, "n": n}).all()
+    def rank(table: str, n: int, cap: int) -> list[tuple[int, float]]:
+        join = f" JOIN pages p ON p.capture_id = {table}.rowid" if filters else ""
+        newest = (f"FROM {table}{join} WHERE {' AND '.join([f'{table} MATCH :match', *filters])} "
+                  f"ORDER BY {table}.rowid DESC LIMIT :cap")
+        sql = (f"SELECT id, score FROM (SELECT {table}.rowid AS id, {tiers[table]} AS score {newest}) "
+               "ORDER BY score, id DESC LIMIT :n") if cap else f"SELECT {table}.rowid, 0.0 {newest}"
+        rows = session.execute(text(sql), {**params, "n": n, "cap": cap or n}).all()
         return [(int(r[0]), -float(r[1])) for r in rows]
 
-    title = f"title : ({match})"
-    ids = _two_tiers(rank, title, match, query)
+    ids = _two_tiers(rank, "pages_title_fts", "pages_fts", query, items, _CANDIDATES)
     if not ids:
         return []
     return _hits(session, ids, items, "substr(p.text, 1, :n)")
@@ -260,27 +199,56 @@ def _pg_tsquery(items: list[tuple[bool, list[str]]], weight: str = "") -> str:
     return " & ".join(f"({p})" for p in parts)
 
 
-def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
-    params: dict[str, Any] = {"q": _pg_tsquery(items), "cap": _PG_CANDIDATES}
-    filters = _filters(query, params, pg=True)
-    title = "to_tsvector('english', coalesce(p.title, '')) @@ to_tsquery('english', :q)"
-    every = " AND ".join(["p.search @@ to_tsquery('english', :q)", *filters])
-    # ts_rank_cd reads every candidate's whole tsvector (TOASTed): the title tier is found by
-    # its own small index, and the second tier ranks the newest matches only.
-    tiers = {
-        "title": f"SELECT p.capture_id FROM pages p WHERE {' AND '.join([title, *filters])}",
-        "every": f"SELECT p.capture_id FROM pages p WHERE {every} ORDER BY p.capture_id DESC LIMIT :cap",
-    }
+# Planner settings for the ranking queries (restored after them). Candidates come from the GIN
+# index as a bitmap, never from walking the primary key backwards with `search @@ q` as a filter:
+# the planner prices that filter as cheap, but each row it reads costs a TOASTed tsvector
+# (~10 us), and a LIMIT made it walk 8,000 rows for a two-word query (125 ms) and all 100,000
+# for a phrase of common words (1.1 s), EXPLAIN ANALYZE at 100,000 pages. A JIT compile (tens of
+# ms) or parallel workers cost more than these small queries save.
+_PG_SETTINGS = {"enable_indexscan": "off", "enable_seqscan": "off", "jit": "off",
+                "max_parallel_workers_per_gather": "0"}
 
-    def rank(tier: str, n: int) -> list[tuple[int, float]]:
-        rows = session.execute(text(
-            "SELECT p.capture_id, ts_rank_cd(p.search, to_tsquery('english', :q), 1) AS score "
-            f"FROM pages p WHERE p.capture_id IN ({tiers[tier]}) "
-            "ORDER BY score DESC, p.timestamp DESC LIMIT :n"
-        ), {**params, "n": n}).all()
+
+@contextmanager
+def _pg_planner(session: Session) -> Iterator[None]:
+    names = list(_PG_SETTINGS)
+    before = session.execute(text("SELECT " + ", ".join(
+        f"current_setting('{k}'), set_config('{k}', '{v}', true)" for k, v in _PG_SETTINGS.items()
+    ))).one()
+    try:
+        yield
+    finally:
+        session.execute(text("SELECT " + ", ".join(
+            f"set_config('{k}', :v{i}, true)" for i, k in enumerate(names)
+        )), {f"v{i}": before[2 * i] for i in range(len(names))})
+
+
+def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
+    params: dict[str, Any] = {"q": _pg_tsquery(items)}
+    filters = _filters(query, params, pg=True)
+    title_vector = "to_tsvector('english', coalesce(p.title, ''))"
+    # Each tier: its condition, and the tsvector its newest matches are ranked by. The inner
+    # query picks the newest matches and carries that value along unread; ts_rank_cd then reads
+    # only those. Ranking inside `capture_id IN (...)` instead had the planner hash-join a
+    # sequential scan of every page (30 ms at 100,000 pages). The title tier ranks by the title,
+    # as on SQLite: reading a page's TOASTed `search` cost 10-90 us (90 us once the TOAST table
+    # outgrew shared_buffers, EXPLAIN ANALYZE), parsing a title a few.
+    tiers = {"title": (f"{title_vector} @@ to_tsquery('english', :q)", title_vector),
+             "every": ("p.search @@ to_tsquery('english', :q)", "p.search")}
+
+    def rank(tier: str, n: int, cap: int) -> list[tuple[int, float]]:
+        where, vector = tiers[tier]
+        newest = f"FROM pages p WHERE {' AND '.join([where, *filters])} ORDER BY p.capture_id DESC LIMIT :cap"
+        sql = f"SELECT p.capture_id, 0.0 {newest}"
+        if cap:
+            sql = ("SELECT c.capture_id, ts_rank_cd(c.v, to_tsquery('english', :q), 1) AS score FROM ("
+                   f"SELECT p.capture_id, p.timestamp, {vector} AS v {newest}) c "
+                   "ORDER BY score DESC, c.timestamp DESC LIMIT :n")
+        rows = session.execute(text(sql), {**params, "n": n, "cap": cap or n}).all()
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    ids = _two_tiers(rank, "title", "every", query)
+    with _pg_planner(session):
+        ids = _two_tiers(rank, "title", "every", query, items, _PG_CANDIDATES)
     if not ids:
         return []
     return _hits(session, ids, items, "left(p.text, :n)")
@@ -293,13 +261,12 @@ def _hits(
     rows = {r.capture_id: r for r in session.execute(text(
         f"SELECT {_COLUMNS}, {head} AS head FROM pages p "
         f"WHERE p.capture_id IN ({', '.join(str(i) for i, _ in ids)})"
-    ), {"n": _HEADLINE_CHARS})}
-    matcher = _matcher(items)
-    return [_hit(rows[i], score, _py_snippet(rows[i].head or "", matcher)) for i, score in ids if i in rows]
+    ), {"n": HEAD_CHARS})}
+    snippets = Snippets(w for _, words in items for w in words)
+    return [_hit(rows[i], score, *snippets.make(rows[i].head or "")) for i, score in ids if i in rows]
 
 
-def _hit(row: Any, score: float, raw: str) -> SearchHit:
-    snippet, spans = _marked(" ".join(raw.split()))
+def _hit(row: Any, score: float, snippet: str, spans: list[tuple[int, int]]) -> SearchHit:
     return SearchHit(
         capture_id=row.capture_id, url=row.url, timestamp=row.timestamp, role=row.role, status=row.status,
         kind=row.kind, title=row.title, site=row.site, published=row.published, score=score,
