@@ -35,6 +35,7 @@ from .urlnorm import normalize_url
 
 __all__ = [
     "CSP",
+    "GUARDED_CSP",
     "MODIFIERS",
     "Replayed",
     "Rewriter",
@@ -53,6 +54,11 @@ CSP = (
     "default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; form-action 'self'; "
     "base-uri 'self'; sandbox allow-scripts allow-forms"
 )
+# Rewritten pages also carry the frame guard (web/static/replay-guard.js) as their first script:
+# Chromium connects to the host of a frame a script creates before frame-src refuses it, so the
+# guard rewrites such frames into the archive first; HTML strings reach it through its Trusted
+# Types default policy, which this directive makes every HTML sink call.
+GUARDED_CSP = CSP + "; require-trusted-types-for 'script'"
 MODIFIERS = ("id_", "im_", "js_", "cs_", "if_", "fw_", "oe_")
 _RAW_MODIFIERS = ("id_", "im_", "js_", "oe_")
 _NO_BANNER = ("if_", "fw_")
@@ -129,6 +135,7 @@ class Rewriter:
     prefix: str  # "/web/"
     ts: str
     base_url: str  # the archived URL of the document
+    guard: str | None = None  # URL of the frame guard script to run first, if any
 
     def url(self, link: str, modifier: str = "", base: str | None = None) -> str:
         link = link.strip()
@@ -197,12 +204,25 @@ class Rewriter:
             if el.text and "@import" in el.text:
                 el.text = _SQ_IMPORT_RE.sub(lambda m: f"@import '{self.url(m.group(1), base=base)}'", el.text)
         self._modifiers(doc)
+        if self.guard:
+            self._add_guard(doc, base)
         if banner:
             body_el = doc.find("body")
             target = body_el if body_el is not None else doc
             target.insert(0, lxml.html.fragment_fromstring(banner))
         doctype = doc.getroottree().docinfo.doctype or None
         return lxml.html.tostring(doc, encoding="utf-8", method="html", doctype=doctype)  # type: ignore[no-any-return]
+
+    def _add_guard(self, doc: lxml.html.HtmlElement, base: str) -> None:
+        """The frame guard as the first script of the page, told where the archive is."""
+        head = doc.find("head")
+        if head is None:
+            head = lxml.html.Element("head")
+            doc.insert(0, head)
+        head.insert(0, lxml.html.Element("script", {
+            "src": self.guard or "", "data-citevault-guard": "", "data-prefix": self.prefix,
+            "data-ts": self.ts, "data-url": base,
+        }))
 
     def _srcset(self, value: str, base: str) -> str:
         return ", ".join(
@@ -253,6 +273,7 @@ class Replayed:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    guarded: bool = False  # a rewritten page carrying the frame guard: serve it GUARDED_CSP
 
 
 def banner_html(prefix: str, url: str, ts: str, status: int | None = None) -> str:
@@ -299,17 +320,20 @@ def _as_text(headers: list[tuple[str, str]], charset: str) -> list[tuple[str, st
 
 
 def render_memento(
-    cap: Capture, rec: ArchivedPayload, *, modifier: str, prefix: str, navigation: bool = False
+    cap: Capture, rec: ArchivedPayload, *, modifier: str, prefix: str, navigation: bool = False,
+    guard: str | None = None,
 ) -> Replayed:
     """The response replaying one archived record (revisits already resolved by Archive.resolve).
     `navigation`: a browser opens it as a page or frame (Sec-Fetch-Dest), so an active document
-    served raw (`id_`, or too big to rewrite) is shown as its source, loading nothing."""
+    served raw (`id_`, or too big to rewrite) is shown as its source, loading nothing.
+    `guard`: URL of the frame guard script, made the first script of rewritten HTML."""
     head = rec.http_headers
     status = int(head.get_statuscode() or 200) if head is not None and head.statusline else 200
     content_type = head.get_header("Content-Type") if head is not None else None
     mime = (content_type or cap.mime or "").split(";")[0].strip().lower()
-    rw = Rewriter(prefix, cap.timestamp, cap.url)
+    rw = Rewriter(prefix, cap.timestamp, cap.url, guard)
     decoded = b""
+    guarded = False
     raw = modifier in _RAW_MODIFIERS or not (mime in HTML_TYPES or mime == "text/css")
     if not raw and len(rec.payload) > REWRITE_LIMIT:
         raw = True
@@ -331,12 +355,13 @@ def render_memento(
         else:
             banner = None if modifier in _NO_BANNER else banner_html(prefix, cap.url, cap.timestamp, status)
             body = rw.html(decoded, _charset(content_type, decoded), banner)
+            guarded = bool(guard)
             headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
             headers.append(("Content-Type", "text/html; charset=utf-8"))
     location = head.get_header("Location") if head is not None else None
     if location and 300 <= status < 400:
         headers.append(("Location", rw.url(location, modifier)))
-    return Replayed(status, headers, body)
+    return Replayed(status, headers, body, guarded)
 
 
 # -- pages -----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from citevault.archive import Archive
 from citevault.config import Settings
 from citevault.crawler.recorder import CaptureRecorder
-from citevault.replay import CSP
+from citevault.replay import CSP, GUARDED_CSP
 from citevault.storage.warcstore import WarcStore
 from citevault.web import create_app
 from tests.web.test_cdx import record
@@ -109,7 +109,7 @@ def test_rewrites_every_link_kind(client: TestClient) -> None:
     assert one("//link[@rel='stylesheet']").get("href") == w("http://site.test/css/a.css", "cs_")
     assert one("//link[@rel='icon']").get("href") == w("http://site.test/favicon.ico", "im_")
     assert one("//link[@rel='preload']").get("href") == w("http://site.test/f.woff2", "im_")
-    assert one("//script").get("src") == w("http://site.test/dir/app.js", "js_")
+    assert one("//script[not(@data-citevault-guard)]").get("src") == w("http://site.test/dir/app.js", "js_")
     style = one("//style").text
     assert f'@import "{w("http://site.test/dir/b.css")}"' in style
     assert f"@import '{w('http://site.test/dir/c.css')}'" in style
@@ -158,7 +158,7 @@ def test_css_file_rewritten(client: TestClient) -> None:
 
 def test_headers_csp_and_banner(client: TestClient) -> None:
     r = web(client, w(PAGE))
-    assert r.headers["content-security-policy"] == CSP
+    assert r.headers["content-security-policy"] == GUARDED_CSP  # CSP and Trusted Types for the guard
     assert "sandbox allow-scripts" in CSP and "allow-same-origin" not in CSP
     assert "default-src 'self'" in CSP
     assert r.headers["content-type"] == "text/html; charset=utf-8"

@@ -222,16 +222,3 @@ def test_replayed_scripts_open_no_popup_pixel_or_beacon(
     page = _open_until_ran(browser_page, replay_url)
     assert page.locator("a").last.get_attribute("target") is None  # opens in place, not a popup
     assert live_requests(blackhole) == []
-
-
-@pytest.mark.xfail(strict=True, reason="frames that archived scripts create at run time need "
-                   "client-side rewriting (wombat), not built yet: Chromium connects to their host")
-def test_script_created_frame_stays_in_the_archive(
-    web: FakeWeb, served: Callable[..., Served], browser_page: Any, blackhole: FakeWeb,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    replay_url = _replay_archived(web, served, monkeypatch, "https://adpage.test/f", (
-        '<!DOCTYPE html><p>x</p><script>var f = document.createElement("iframe");'
-        'f.src = "https://dyn.ads.test/x"; document.body.appendChild(f); document.title = "ran";</script>'))
-    _open_until_ran(browser_page, replay_url)
-    assert live_requests(blackhole) == []

@@ -20,13 +20,16 @@ _CSS_REF = re.compile(r"""url\(\s*["']?([^"')]+)["']?\s*\)|@import\s+["']([^"']+
 
 
 def _requisite_refs(doc: lxml.html.HtmlElement) -> list[str]:
-    """Every reference a browser loads to render the page (not <a> links, not the banner)."""
+    """Every reference a browser loads to render the page (not <a> links, not the banner, not
+    the frame guard: our own script, not the archive's)."""
     refs: list[str] = []
     for el in doc.iter("link"):
         rels = (el.get("rel") or "").lower().split()
         if {"stylesheet", "icon", "preload"} & set(rels):
             refs.append(el.get("href"))
     for el in doc.iter("img", "script", "source", "video", "audio", "input", "embed"):
+        if el.get("data-citevault-guard") is not None:
+            continue
         refs += [el.get(a) for a in ("src", "poster", "data-src") if el.get(a)]
         for a in ("srcset", "data-srcset"):
             if el.get(a):

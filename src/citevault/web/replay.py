@@ -18,7 +18,7 @@ from ..asseen import SEEN_CSP, as_seen
 from ..closest import close_captures
 from ..fuzzy import fuzzy_capture
 from ..memento import Memento, http_date, memento_link_header, mementos
-from ..replay import CSP, archived_url, captures_page, parse_ts_modifier, render_memento
+from ..replay import CSP, GUARDED_CSP, archived_url, captures_page, parse_ts_modifier, render_memento
 from .deps import ArchiveDep, BaseUrlDep, get_root, target_after
 
 __all__ = ["router"]
@@ -131,7 +131,9 @@ def web(request: Request, ts_mod: str, url: str, archive: ArchiveDep, base: Base
     navigation = _dest(request) in ("document", *_FRAMES)  # a page or frame, not a fetch
     # A page captured in a browser (or a tweet) replays as the reader saw it.
     seen = as_seen(archive, cap, rec, prefix) if not mod else None
-    out = seen or render_memento(cap, rec, modifier=mod, prefix=prefix, navigation=navigation)
+    guard = get_root(request) + "/ui/static/replay-guard.js"
+    out = seen or render_memento(cap, rec, modifier=mod, prefix=prefix, navigation=navigation,
+                                 guard=guard)
     response = Response(out.body, status_code=out.status)
     for name, value in out.headers:
         response.headers.append(name, value)
@@ -140,4 +142,6 @@ def web(request: Request, ts_mod: str, url: str, archive: ArchiveDep, base: Base
     _replay_headers(response)
     if seen is not None:
         response.headers["Content-Security-Policy"] = SEEN_CSP
+    elif out.guarded:
+        response.headers["Content-Security-Policy"] = GUARDED_CSP
     return response

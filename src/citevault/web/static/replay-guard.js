@@ -1,0 +1,230 @@
+// citevault replay guard: keeps the frames that archived scripts create at run time in the archive.
+//
+// Why it exists: Chromium opens a connection (a preconnect: CONNECT host:443 through a proxy) to the
+// host of any frame a page starts to navigate, before the replay CSP (frame-src) refuses the
+// navigation; no response header we tried stops it (frame-src/child-src, sandbox, COEP,
+// Permissions-Policy, X-DNS-Prefetch-Control: see docs/replay.md). The server rewrites the frames
+// it sees in the archived HTML; this file rewrites those that scripts make later, before the
+// browser sees their URL: the src/data properties and attributes of iframe, frame, embed and
+// object, HTML strings (innerHTML, outerHTML, insertAdjacentHTML, document.write, srcdoc, ...)
+// through a Trusted Types default policy (the replay CSP sends require-trusted-types-for
+// 'script'), location changes of child frames, window.open into a named frame, and same-origin
+// child windows as scripts reach them.
+//
+// Why our own and not wombat: @webrecorder/wombat is AGPL-3.0 (this project is Apache-2.0), and it
+// rewrites everything a page can reach for a same-origin replay; ours runs in the sandbox's opaque
+// origin and only has to keep frames from leaking: images, fetches and beacons are already kept in
+// by the CSP, and the as-seen view shows what scripts built at capture time.
+"use strict";
+(function () {
+  var me = document.currentScript;
+  if (!me || !me.dataset || window.__citevaultGuard) { return; }
+  var cfg = {
+    guard: me.src,
+    prefix: me.dataset.prefix || "/web/",  // path of /web/ on this service
+    ts: me.dataset.ts || "",
+    url: me.dataset.url || "",  // the archived page's own URL: relative links resolve against it
+  };
+  var FRAMES = { iframe: "src", frame: "src", embed: "src", object: "data" };
+  var CTORS = { iframe: "HTMLIFrameElement", frame: "HTMLFrameElement", embed: "HTMLEmbedElement",
+    object: "HTMLObjectElement" };
+  var TAG_RE = /<(iframe|frame|embed|object)\b((?:[^>"']|"[^"]*"|'[^']*')*)>/gi;
+  var ATTR_RE = /([^\s"'>\/=]+)(\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]*))?/g;
+  var MEMENTO_RE = /^(\d*)(?:[a-z]{2}_)?\/(.*)$/;
+  var LOCAL_RE = /^\s*(about:|javascript:|data:|blob:|#|$)/i;
+  // This service's origin (the guard's own): about:srcdoc children have no other to go by.
+  var home = new URL(cfg.guard).origin;
+
+  // The archive's address of a URL a frame (modifier "if_") or the page ("" or its own) would load.
+  function archived(value, modifier) {
+    var text = String(value);
+    if (LOCAL_RE.test(text)) { return text; }
+    var u;
+    try { u = new URL(text, document.baseURI); } catch (e) { return text; }
+    if (u.protocol !== "http:" && u.protocol !== "https:") { return text; }
+    if (u.origin === home) {
+      if (u.pathname.indexOf(cfg.prefix) !== 0) {  // made from location: the archived host's path
+        try { u = new URL(u.pathname + u.search + u.hash, cfg.url); } catch (e) { return text; }
+        return cfg.prefix + cfg.ts + modifier + "/" + u.href;
+      }
+      var m = MEMENTO_RE.exec(u.pathname.slice(cfg.prefix.length) + u.search + u.hash);
+      return m ? cfg.prefix + m[1] + modifier + "/" + m[2] : text;
+    }
+    return cfg.prefix + cfg.ts + modifier + "/" + u.href;
+  }
+
+  function unescapeAttr(v) {
+    return v.replace(/&(#x?[0-9a-f]+|amp|quot|apos|lt|gt);?/gi, function (ent, name) {
+      var n = name.toLowerCase();
+      if (n[0] === "#") {
+        var code = n[1] === "x" ? parseInt(n.slice(2), 16) : parseInt(n.slice(1), 10);
+        return isNaN(code) ? ent : String.fromCodePoint(code);
+      }
+      return { amp: "&", quot: "\"", apos: "'", lt: "<", gt: ">" }[n];
+    });
+  }
+  function escapeAttr(v) { return v.replace(/&/g, "&amp;").replace(/"/g, "&quot;"); }
+
+  // Frames in an HTML string rewritten in place; nothing else of the markup changes (document.write
+  // is often given half a tag or a lone opening tag: no parse and re-serialise).
+  function rewriteHTML(html) {
+    if (!/<(iframe|frame|embed|object)\b/i.test(html)) { return html; }
+    return html.replace(TAG_RE, function (tag, name, attrs) {
+      var want = FRAMES[name.toLowerCase()];
+      var out = attrs.replace(ATTR_RE, function (all, attr, eq, raw) {
+        var a = attr.toLowerCase();
+        if (!eq || (a !== want && !(a === "srcdoc" && want === "src"))) { return all; }
+        var value = unescapeAttr(raw.replace(/^(["'])([\s\S]*)\1$/, "$2"));
+        value = a === "srcdoc" ? guardedDocument(value) : archived(value, "if_");
+        return attr + "=\"" + escapeAttr(value) + "\"";
+      });
+      return "<" + name + out + ">";
+    });
+  }
+
+  // A whole document (srcdoc): its frames rewritten and this guard as its first script.
+  function guardedDocument(html) {
+    html = rewriteHTML(String(html));
+    if (html.indexOf("data-citevault-guard") >= 0) { return html; }
+    var tag = "<script data-citevault-guard src=\"" + escapeAttr(cfg.guard) + "\" data-prefix=\"" +
+      escapeAttr(cfg.prefix) + "\" data-ts=\"" + escapeAttr(cfg.ts) + "\" data-url=\"" +
+      escapeAttr(cfg.url) + "\"></script>";
+    var m = /^(\s*<!doctype[^>]*>)/i.exec(html);  // keep the doctype first (no quirks mode)
+    return m ? m[1] + tag + html.slice(m[1].length) : tag + html;
+  }
+
+  function wrapSetter(proto, prop, change) {
+    var d = proto && Object.getOwnPropertyDescriptor(proto, prop);
+    if (!d || !d.set) { return; }
+    Object.defineProperty(proto, prop, {
+      configurable: true, enumerable: d.enumerable, get: d.get,
+      set: function (v) { d.set.call(this, change(v, this)); },
+    });
+  }
+  function wrapMethod(proto, name, change) {
+    var f = proto && proto[name];
+    if (typeof f !== "function") { return; }
+    proto[name] = function () {
+      var args = Array.prototype.slice.call(arguments);
+      change(args, this);
+      return f.apply(this, args);
+    };
+  }
+
+  function attrValue(el, name, value) {
+    var tag = el && el.localName;
+    var attr = String(name).toLowerCase();
+    if (FRAMES[tag] === attr) { return archived(value, "if_"); }
+    if (tag === "iframe" && attr === "srcdoc") { return guardedDocument(value); }
+    return value;
+  }
+
+  function install(win) {
+    if (win.__citevaultGuard) { return; }
+    Object.defineProperty(win, "__citevaultGuard", { value: true });
+    var html = function (v) { return typeof v === "string" ? rewriteHTML(v) : v; };
+    Object.keys(FRAMES).forEach(function (tag) {
+      var ctor = win[CTORS[tag]];
+      wrapSetter(ctor && ctor.prototype, FRAMES[tag], function (v) { return archived(v, "if_"); });
+      ["contentWindow", "contentDocument"].forEach(function (prop) {
+        var d = ctor && Object.getOwnPropertyDescriptor(ctor.prototype, prop);
+        if (!d || !d.get) { return; }
+        Object.defineProperty(ctor.prototype, prop, {
+          configurable: true, enumerable: d.enumerable,
+          get: function () { return child(d.get.call(this)); },
+        });
+      });
+    });
+    wrapSetter(win.HTMLIFrameElement.prototype, "srcdoc", function (v) { return guardedDocument(v); });
+    var E = win.Element.prototype;
+    wrapMethod(E, "setAttribute", function (a, el) { a[1] = attrValue(el, a[0], a[1]); });
+    wrapMethod(E, "setAttributeNS", function (a, el) { if (!a[0]) { a[2] = attrValue(el, a[1], a[2]); } });
+    wrapSetter(win.Attr.prototype, "value", function (v, attr) {
+      return attr.ownerElement && !attr.namespaceURI ? attrValue(attr.ownerElement, attr.name, v) : v;
+    });
+    var source = Object.getOwnPropertyDescriptor(win.MessageEvent.prototype, "source");
+    if (source && source.get) {
+      Object.defineProperty(win.MessageEvent.prototype, "source", {
+        configurable: true, enumerable: source.enumerable,
+        get: function () { var w = source.get.call(this); return (w && standIns.get(w)) || w; },
+      });
+    }
+    // window.open(url, "a frame's name") navigates that frame (popups are refused by the sandbox).
+    wrapMethod(win, "open", function (a) {
+      var target = a.length > 1 ? String(a[1]).toLowerCase() : "_blank";
+      if (a.length && ["", "_blank", "_self", "_parent", "_top"].indexOf(target) < 0) {
+        a[0] = archived(a[0], "if_");
+      }
+    });
+    var tt = win.trustedTypes;
+    if (tt && typeof tt.createPolicy === "function") {
+      // Every HTML string a sink takes passes the default policy; a page's own policies (Google's
+      // scripts make them) get their HTML rewritten too, so they cannot carry a frame past it.
+      var create = win.TrustedTypePolicyFactory.prototype.createPolicy;
+      create.call(tt, "default", {
+        createHTML: function (s) { return rewriteHTML(s); },
+        createScript: function (s) { return s; },
+        createScriptURL: function (s) { return s; },
+      });
+      win.TrustedTypePolicyFactory.prototype.createPolicy = function (name, rules) {
+        var own = Object.assign({}, rules);
+        if (rules && typeof rules.createHTML === "function") {
+          own.createHTML = function () {
+            var out = rules.createHTML.apply(rules, arguments);
+            return out == null ? out : rewriteHTML(String(out));
+          };
+        }
+        return create.call(this, name === "default" ? "citevault-page-default" : name, own);
+      };
+    } else {  // no Trusted Types in this browser: wrap the usual HTML sinks instead
+      wrapSetter(E, "innerHTML", html);
+      wrapSetter(E, "outerHTML", html);
+      wrapSetter(win.ShadowRoot && win.ShadowRoot.prototype, "innerHTML", html);
+      wrapMethod(E, "insertAdjacentHTML", function (a) { a[1] = html(a[1]); });
+      wrapMethod(win.Document.prototype, "write", function (a) { for (var i = 0; i < a.length; i++) { a[i] = html(a[i]); } });
+      wrapMethod(win.Document.prototype, "writeln", function (a) { for (var i = 0; i < a.length; i++) { a[i] = html(a[i]); } });
+      wrapMethod(win.Range.prototype, "createContextualFragment", function (a) { a[0] = html(a[0]); });
+      wrapMethod(win.DOMParser.prototype, "parseFromString", function (a) { a[0] = html(a[0]); });
+    }
+  }
+
+  // A child frame's window or document, as a script of this page gets it. Same-origin (about:blank
+  // where a browser gives it its creator's origin): a fresh realm with pristine prototypes, guarded
+  // before the script gets it. Cross-origin (what Chromium makes of every child of the sandbox):
+  // its location cannot be wrapped, and a script setting it would take the frame to the live web,
+  // so the script gets a stand-in whose location setters go to the archive; MessageEvent.source
+  // hands out the same stand-in, so `event.source === frame.contentWindow` still holds.
+  var standIns = new WeakMap();
+  function child(x) {
+    if (!x) { return x; }
+    try {
+      var win = x.defaultView || x;
+      if (win.document) {
+        if (!win.__citevaultGuard) { install(win); }
+        return x;
+      }
+    } catch (e) { /* cross-origin */ }
+    var known = standIns.get(x);
+    if (known) { return known; }
+    var loc = {
+      get href() { throw new DOMException("Blocked a frame from accessing a cross-origin frame.", "SecurityError"); },
+      set href(v) { x.location.href = archived(v, "if_"); },
+      replace: function (v) { x.location.replace(archived(v, "if_")); },
+    };
+    var stand = new Proxy(x, {
+      get: function (t, p) {
+        if (p === "location") { return loc; }
+        var v = t[p];
+        return typeof v === "function" ? function () { return v.apply(t, arguments); } : v;
+      },
+      set: function (t, p, v) {
+        if (p === "location") { t.location = archived(v, "if_"); } else { t[p] = v; }
+        return true;
+      },
+    });
+    standIns.set(x, stand);
+    return stand;
+  }
+
+  install(window);
+})();

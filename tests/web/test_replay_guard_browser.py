@@ -1,0 +1,178 @@
+"""The replay frame guard (web/static/replay-guard.js) in Chromium: frames that archived scripts
+create at run time, by property, setAttribute, HTML strings, document.write, srcdoc or a child
+window, load the archived copy and open no connection to the live web (a black-hole proxy logs
+any). One archive, one service and one browser for the whole module."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from citevault.archive import Archive
+from citevault.config import Settings
+from citevault.storage.models import Capture
+from tests.app.test_service_e2e import Served
+from tests.fakeweb import FakeWeb
+from tests.web.test_replay_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser, live_requests, screenshot
+
+pytestmark = pytest.mark.slow
+
+AD = "https://frames.test/ad"  # archived: a frame pointing at it must show this copy
+AD_TEXT = "archived ad"
+LIVE_ONLY = "https://dyn.ads.test/x"  # never archived: its frame gets the blank placeholder
+
+
+def _page(script: str) -> str:
+    return f'<!DOCTYPE html><title>t</title><p>page</p><div id="slot"></div><script>{script}' \
+        'document.title = "ran";</script>'
+
+
+PAGES = {
+    "property": f'var f = document.createElement("iframe"); f.src = "{AD}"; document.body.appendChild(f);',
+    "setattribute": f'var f = document.createElement("iframe"); f.setAttribute("src", "{AD}");'
+                    "document.body.appendChild(f);",
+    "innerhtml": f"document.getElementById('slot').innerHTML = '<iframe src=\"{AD}\"></iframe>';",
+    "adjacent": f"document.getElementById('slot').insertAdjacentHTML('beforeend', "
+                f"'<iframe src=\"{AD}\"></iframe>');",
+    "write": f"document.write('<iframe src=\"{AD}\"></iframe>');",
+    "srcdoc": f'var f = document.createElement("iframe"); f.srcdoc = \'<p>inner</p><iframe src="{AD}">'
+              "</iframe>'; document.body.appendChild(f);",
+    "object": f'var o = document.createElement("object"); o.data = "{AD}"; document.body.appendChild(o);',
+    "unarchived": f'var f = document.createElement("iframe"); f.src = "{LIVE_ONLY}";'
+                  "document.body.appendChild(f);",
+    "childlocation": 'var f = document.createElement("iframe"); document.body.appendChild(f);'
+                     f'f.contentWindow.location.href = "{AD}";',
+    "childassign": 'var f = document.createElement("iframe"); document.body.appendChild(f);'
+                   f'f.contentWindow.location = "{AD}";',
+    "open": 'var f = document.createElement("iframe"); f.name = "slot"; document.body.appendChild(f);'
+            f'window.open("{AD}", "slot");',
+    # The page's own script leaves for the live web: it lands on the archived copy instead.
+    "selflocation": f'setTimeout(function () {{ location.href = "{AD}"; }}, 0);',
+}
+
+
+class Replays:
+    def __init__(self, svc: Served, urls: dict[str, str], hole: FakeWeb, page: Any) -> None:
+        self.svc, self.urls, self.hole, self.page = svc, urls, hole, page
+        self.console: list[str] = []  # what the page logged: shown when a test fails
+        page.on("console", lambda m: self.console.append(m.text))
+        page.on("pageerror", lambda e: self.console.append(f"uncaught: {e}"))
+
+    def open(self, name: str) -> Any:
+        """Open one replayed page, wait for its script to finish and the network to settle."""
+        self.goto(name)
+        try:
+            self.page.wait_for_function("document.title === 'ran'", timeout=15_000)
+        except Exception:
+            pytest.fail(f"the page's script did not finish: {self.console}")
+        self.page.wait_for_load_state("networkidle")
+        return self.page
+
+    def goto(self, name: str) -> Any:
+        self.hole.clear_requests()
+        self.console.clear()
+        self.page.goto(f"http://127.0.0.1:{self.svc.port}/web/{self.urls[name]}")
+        return self.page
+
+
+def _archive(tmp: Path) -> dict[str, str]:
+    """Capture AD and every page of PAGES through a fake web: {name: "timestamp/url"}."""
+    with FakeWeb() as web, pytest.MonkeyPatch.context() as mp:
+        for var in [v for v in os.environ if v.startswith("CITEVAULT_") or v.lower().endswith("_proxy")]:
+            mp.delenv(var)
+        mp.setenv("CITEVAULT_HOME", str(tmp / "home"))
+        mp.setenv("CITEVAULT_BROWSER", "never")
+        mp.setenv("CITEVAULT_ALLOW_PRIVATE_NETWORKS", "1")
+        for k, v in web.proxy_env().items():
+            mp.setenv(k, v)
+        web.add(AD, f'<!DOCTYPE html><title>ad</title><p id="ad">{AD_TEXT}</p>')
+        urls = {name: f"https://guard.test/{name}" for name in PAGES}
+        for name, script in PAGES.items():
+            web.add(urls[name], _page(script))
+        archive = Archive(Settings())
+        try:
+            assert archive.capture(archive.queue([AD, *urls.values()], depth=0)) == 0
+            with archive.index.session() as s:
+                stamps = {url: ts for url, ts in s.execute(select(Capture.url, Capture.timestamp))}
+        finally:
+            archive.close()
+    return {name: f"{stamps[url]}/{url}" for name, url in urls.items()}
+
+
+@pytest.fixture(scope="module")
+def replays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replays]:
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    tmp = tmp_path_factory.mktemp("guard")
+    urls = _archive(tmp)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CITEVAULT_") and not k.lower().endswith("_proxy")}
+    svc = Served(tmp, CITEVAULT_WORKERS="0")
+    svc.env = {**env, "CITEVAULT_HOME": str(tmp / "home"), "CITEVAULT_WORKERS": "0"}
+    svc.start()
+    try:
+        with FakeWeb() as hole, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                        proxy={"server": hole.proxy_url, "bypass": "127.0.0.1,localhost"})
+            try:
+                page = browser.new_context(viewport={"width": 1000, "height": 700}).new_page()
+                yield Replays(svc, urls, hole, page)
+            finally:
+                browser.close()
+    finally:
+        svc.close()
+
+
+def archived_frame(page: Any, text: str = AD_TEXT, timeout: float = 30.0) -> Any:
+    """The frame (at any depth) that shows the archived copy of AD, once it has loaded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            if f"if_/{AD}" in frame.url:
+                try:
+                    if text in frame.inner_text("body", timeout=1000):
+                        return frame
+                except Exception:  # still loading, or replaced by the redirect's target
+                    pass
+        page.wait_for_timeout(50)
+    pytest.fail(f"no frame shows the archived {AD}: {[f.url for f in page.frames]}")
+
+
+@pytest.mark.parametrize("name", ["property", "setattribute", "innerhtml", "adjacent", "write", "srcdoc",
+                                  "object", "childlocation", "childassign", "open"])
+def test_script_made_frame_shows_the_archived_copy(replays: Replays, name: str) -> None:
+    page = replays.open(name)
+    archived_frame(page)
+    screenshot(page, f"guard-{name}")
+    assert live_requests(replays.hole) == []
+
+
+def test_script_created_frame_stays_in_the_archive(replays: Replays) -> None:
+    """A frame whose URL was never archived: the blank placeholder, no connection to its host."""
+    page = replays.open("unarchived")
+    placeholder = f"if_/{LIVE_ONLY}"
+    for _ in range(600):
+        if any(placeholder in f.url for f in page.frames):
+            break
+        page.wait_for_timeout(50)
+    assert any(placeholder in f.url for f in page.frames), [f.url for f in page.frames]
+    assert live_requests(replays.hole) == []
+
+
+@pytest.mark.xfail(strict=True, reason="a replayed page's script can navigate its own window to the live "
+                   "web: location is unforgeable, and Chromium ignores the Navigation API's "
+                   "preventDefault in the sandbox's opaque origin; needs script rewriting (wombat's "
+                   "approach) or a replay origin without the sandbox")
+def test_page_script_navigating_away_lands_in_the_archive(replays: Replays) -> None:
+    page = replays.goto("selflocation")
+    page.wait_for_url(lambda url: not url.endswith("/selflocation"))
+    page.wait_for_load_state("networkidle")
+    assert live_requests(replays.hole) == []
+    assert AD_TEXT in page.inner_text("body")
