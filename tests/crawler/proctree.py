@@ -1,0 +1,37 @@
+"""The processes a capture runs in, seen from outside: the crawl child is a child of `add`, or
+a grandchild forked by its fork server (crawler/forkserver.py)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        kids = children(todo.pop())
+        found += kids
+        todo += kids
+    return found
+
+
+def _is_fork_server(pid: int) -> bool:
+    try:
+        return b"citevault.crawler.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def crawl_children(pid: int) -> list[int]:
+    """The crawl processes under `pid` (not the fork server that forked them)."""
+    found: list[int] = []
+    for child in children(pid):
+        found += children(child) if _is_fork_server(child) else [child]
+    return found
