@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import importlib
 import logging
 import os
@@ -34,7 +35,7 @@ import sys
 import threading
 from typing import IO, Any
 
-__all__ = ["CRAWL_ENTRY", "PRELOAD", "ForkedChild", "ForkServer", "available", "shared_server"]
+__all__ = ["PRELOAD", "ForkedChild", "ForkServer", "available", "shared_server", "start_child"]
 
 # What a crawl imports before its first request (measured: the child's sys.modules after a
 # crawl, benchmarks/RESULTS.md (2a)); Twisted's reactor is not among them: it is installed
@@ -58,10 +59,11 @@ PRELOAD = (
     "tldextract",
     "sqlalchemy.dialects.sqlite",
     "sqlalchemy.dialects.postgresql.psycopg",
+    "trafilatura",
 )
 
+_PR_SET_NAME = 15  # linux/prctl.h
 _STATUS = struct.Struct("q")  # the child's pid, then its exit code, over the job's status pipe
-CRAWL_ENTRY = "citevault.crawler.job:_child_main"
 
 
 def available() -> bool:
@@ -75,7 +77,7 @@ class ForkedChild:
     job.py uses: text `stdin` (the job, then held open: its end tells the child we are gone),
     text `stdout` (progress lines), `poll`, `wait`, `terminate`, `kill`."""
 
-    def __init__(self, pid: int, stdin: IO[str], stdout: IO[str], status: int) -> None:
+    def __init__(self, pid: int, stdin: IO[str], stdout: IO[str] | None, status: int) -> None:
         self.pid = pid
         self.stdin = stdin
         self.stdout = stdout
@@ -129,31 +131,40 @@ class ForkedChild:
 
 
 class ForkServer:
-    """The caller's side: starts the server process and asks it for children."""
+    """The caller's side: starts the server process and asks it for children. A forked child
+    holds a connection of its own to the same server (`inherited`), for children of its own."""
 
     def __init__(self, preload: tuple[str, ...] = PRELOAD) -> None:
         self._lock = threading.Lock()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:
-            self._proc = subprocess.Popen(
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
                 [sys.executable, "-m", "citevault.crawler.forkserver", str(theirs.fileno()), *preload],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=[theirs.fileno()],
                 start_new_session=True,
             )
         self._sock = ours
+        self._pid = self._proc.pid
+
+    @classmethod
+    def inherited(cls, sock: socket.socket, pid: int) -> ForkServer:
+        server = cls.__new__(cls)
+        server._lock, server._sock, server._proc, server._pid = threading.Lock(), sock, None, pid
+        return server
 
     @property
     def pid(self) -> int:
-        return self._proc.pid
+        return self._pid
 
     def alive(self) -> bool:
-        return self._proc.poll() is None
+        return self._proc is None or self._proc.poll() is None
 
-    def fork(self, entry: str = CRAWL_ENTRY) -> ForkedChild:
+    def fork(self, entry: str, *, output: bool = True) -> ForkedChild:
         """A new child running `entry` ("module:function", called with the server's pid as
-        `parent`), its job on stdin. Raises OSError when the server is gone."""
+        `parent`), its job on stdin, its stdout a pipe to us (`output`) or /dev/null. Raises
+        OSError when the server is gone."""
         job_r, job_w = os.pipe()
-        out_r, out_w = os.pipe()
+        out_r, out_w = os.pipe() if output else (-1, os.open(os.devnull, os.O_WRONLY))
         status_r, status_w = os.pipe()
         try:
             try:
@@ -168,15 +179,18 @@ class ForkServer:
                 raise OSError("the crawl fork server is gone")
         except BaseException:
             for fd in (job_w, out_r, status_r):
-                os.close(fd)
+                if fd >= 0:
+                    os.close(fd)
             raise
         stdin = os.fdopen(job_w, "w", buffering=1)
-        stdout = os.fdopen(out_r, "r")
+        stdout = os.fdopen(out_r, "r") if output else None
         return ForkedChild(_STATUS.unpack(data)[0], stdin, stdout, status_r)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the server (its children, if any, stop when their parent's pipes close)."""
         self._sock.close()
+        if self._proc is None:
+            return
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()
@@ -191,10 +205,13 @@ _shared: dict[str, ForkServer] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_server() -> ForkServer:
-    """This process's fork server, started on first use (again if it died), stopped at exit."""
+def shared_server(*, start: bool = True) -> ForkServer | None:
+    """This process's fork server: the one that forked us, or else (`start`) one of our own,
+    started on first use (again if it died) and stopped at exit."""
     with _shared_lock:
         server = _shared.get("server")
+        if not start and (server is None or server._proc is not None):
+            return server
         if server is None or not server.alive():
             if server is None:
                 atexit.register(_close_shared)
@@ -206,6 +223,27 @@ def _close_shared() -> None:
     server = _shared.pop("server", None)
     if server is not None:
         server.close()
+
+
+def start_child(module: str, *, output: bool = True, start_server: bool = True
+                ) -> subprocess.Popen[str] | ForkedChild:
+    """A child running `module`'s `_child_main`, waiting for its job on stdin: forked by this
+    process's fork server where there is one (`start_server`: start it if need be), else a new
+    interpreter (`python -m module`), in a session of its own either way."""
+    if available():
+        try:
+            server = shared_server(start=start_server)
+            if server is not None:
+                return server.fork(f"{module}:_child_main", output=output)
+        except OSError as exc:
+            print(f"citevault: the fork server failed ({exc}); starting a new process", file=sys.stderr)
+    return subprocess.Popen(
+        [sys.executable, "-m", module], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE if output else subprocess.DEVNULL, stderr=None, text=True, bufsize=1,
+        # Its own session: a signal to our process group (Ctrl-C, a service manager) reaches us,
+        # and we decide whether the work is failed or queued again, not the child on its own.
+        start_new_session=True,
+    )
 
 
 # -- the server process ---------------------------------------------------------------------------
@@ -227,11 +265,12 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
     old_chld = signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(sig_w)
     status_of: dict[int, int] = {}  # child pid -> its status pipe
+    channels: dict[int, socket.socket] = {sock.fileno(): sock}  # the caller's, and each child's
     me = os.getpid()
     with selectors.DefaultSelector() as sel:
-        sel.register(sock, selectors.EVENT_READ)
         sel.register(0, selectors.EVENT_READ)  # stdin: EOF when the caller is gone
         sel.register(sig_r, selectors.EVENT_READ)
+        sel.register(sock, selectors.EVENT_READ)
         while True:
             ready = {key.fd for key, _ in sel.select()}
             if 0 in ready and not os.read(0, 1024):
@@ -240,25 +279,35 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
                 with contextlib.suppress(BlockingIOError):
                     os.read(sig_r, 4096)
                 _reap(status_of)
-            if sock.fileno() in ready:
+            for fd in ready & set(channels):
                 try:
-                    msg, fds, _, _ = socket.recv_fds(sock, 4096, 3)
+                    msg, fds, _, _ = socket.recv_fds(channels[fd], 4096, 3)
                 except OSError:
-                    return
-                if not msg:
-                    return  # the caller closed the socket
+                    msg, fds = b"", []
+                if not msg:  # that side closed its connection (a child ended)
+                    if fd == sock.fileno():
+                        return
+                    sel.unregister(fd)
+                    channels.pop(fd).close()
+                    continue
                 if len(fds) != 3:
-                    for fd in fds:
-                        os.close(fd)
+                    for extra in fds:
+                        os.close(extra)
                     continue
                 job_r, out_w, status_w = fds
+                theirs, mine = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
                 pid = os.fork()
                 if pid == 0:
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, old_chld)
-                    for fd in (sock.fileno(), sig_r, sig_w, status_w, *status_of.values()):
-                        os.close(fd)
-                    _child(msg.decode(), job_r, out_w, me)
+                    for other in (sig_r, sig_w, status_w, *status_of.values()):
+                        os.close(other)
+                    for channel in (mine, *channels.values()):
+                        channel.close()
+                    _child(msg.decode(), job_r, out_w, theirs, me)
+                theirs.close()
+                channels[mine.fileno()] = mine
+                sel.register(mine, selectors.EVENT_READ)
                 os.close(job_r)
                 os.close(out_w)
                 status_of[pid] = status_w
@@ -294,11 +343,16 @@ def _reap(status_of: dict[int, int]) -> None:
             os.close(fd)
 
 
-def _child(entry: str, job_r: int, out_w: int, server: int) -> None:
-    """In the forked child: its own session, the job's pipes as stdin/stdout, then the crawl."""
+def _child(entry: str, job_r: int, out_w: int, channel: socket.socket, server: int) -> None:
+    """In the forked child: its own session, the job's pipes as stdin/stdout, its own connection
+    to the server (for children of its own: the crawl's page indexer), then the entry."""
     code = 1
     try:
         os.setsid()
+        _shared["server"] = ForkServer.inherited(channel, server)
+        with contextlib.suppress(OSError, AttributeError):  # the name `ps` and /proc/PID/comm show
+            name = ("citevault-" + entry.partition(":")[0].rpartition(".")[2])[:15].encode()
+            ctypes.CDLL(None).prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.dup2(job_r, 0)
         os.dup2(out_w, 1)
@@ -327,4 +381,8 @@ def _main(argv: list[str]) -> Any:
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1:])
+    # Through the imported module, not this __main__ copy: children look up their connection
+    # to the server (`shared_server`) there.
+    from citevault.crawler import forkserver
+
+    forkserver._main(sys.argv[1:])

@@ -26,7 +26,6 @@ from citevault.storage.manifest import ManifestBook
 from citevault.storage.snapshots import finish_snapshots as settle
 
 from . import forkserver
-from .forkserver import ForkedChild
 from .progress import Progress, Seed
 
 if TYPE_CHECKING:
@@ -283,24 +282,6 @@ def _child_main(parent: int | None = None) -> None:
     crawl(CrawlOptions.from_json(job["options"]), [Seed(**s) for s in job["seeds"]], report)
 
 
-def _start_child() -> subprocess.Popen[str] | ForkedChild:
-    """A crawl child waiting for its job on stdin: forked from this process's fork server where
-    there is one (no interpreter start, nothing imported again), else a new interpreter."""
-    if forkserver.available():
-        try:
-            return forkserver.shared_server().fork()
-        except OSError as exc:
-            print(f"citevault: the crawl fork server failed ({exc}); starting a new process",
-                  file=sys.stderr)
-    return subprocess.Popen(
-        [sys.executable, "-m", "citevault.crawler.job"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
-        # Its own session: a signal to our process group (Ctrl-C, a service manager) reaches us,
-        # and we decide whether the crawl is failed or queued again, not the child on its own.
-        start_new_session=True,
-    )
-
-
 def crawl_in_subprocess(
     options: CrawlOptions,
     seeds: list[Seed],
@@ -313,7 +294,9 @@ def crawl_in_subprocess(
     """Run the crawl in a child process; returns its exit code. A child past `time_limit` (or
     told to stop) is settled as failed, then gets SIGTERM, and SIGKILL after `grace`."""
     ids = [s.snapshot_id for s in seeds]
-    proc = _start_child()
+    # Forked from this process's fork server where there is one (no interpreter start, nothing
+    # imported again: forkserver.py), else a new interpreter running this module.
+    proc = forkserver.start_child("citevault.crawler.job")
     assert proc.stdin is not None and proc.stdout is not None
     job = {"options": options.as_json(), "seeds": [asdict(s) for s in seeds], "parent": os.getpid(),
            "env": dict(os.environ), "cwd": os.getcwd()}

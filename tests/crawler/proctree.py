@@ -1,5 +1,6 @@
 """The processes a capture runs in, seen from outside: the crawl child is a child of `add`, or
-a grandchild forked by its fork server (crawler/forkserver.py)."""
+a grandchild forked by its fork server (crawler/forkserver.py), named `citevault-job` there (the
+server forks the crawl's page indexer too, `citevault-pageindex`)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,19 @@ def _is_fork_server(pid: int) -> bool:
         return False
 
 
+def is_crawl(pid: int) -> bool:
+    """A crawl child: forked (by its name) or started as `python -m citevault.crawler.job`."""
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return comm == "citevault-job" or b"-m\0citevault.crawler.job" in cmdline
+    except OSError:
+        return False
+
+
 def crawl_children(pid: int) -> list[int]:
     """The crawl processes under `pid` (not the fork server that forked them)."""
     found: list[int] = []
     for child in children(pid):
-        found += children(child) if _is_fork_server(child) else [child]
+        found += [c for c in children(child) if is_crawl(c)] if _is_fork_server(child) else [child]
     return found

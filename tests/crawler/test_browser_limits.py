@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.crawler.conftest import add_json
+from tests.crawler.proctree import is_crawl
 from tests.fakeweb import FakeWeb
 from tests.sites.modern import ModernSite, add_hanging_page, add_metadata_probe
 
@@ -77,11 +78,7 @@ def _descendants(root: int) -> dict[int, str]:
 
 def _crawl_child(add: int) -> int | None:
     """The crawl child of `add`: its own child, or forked by its fork server (forkserver.py)."""
-    for pid, cmd in _descendants(add).items():
-        parent_cmd = _procs().get(_procs().get(pid, (0, ""))[0], (0, ""))[1]
-        if "-m citevault.crawler.job" in cmd or "citevault.crawler.forkserver" in parent_cmd:
-            return pid
-    return None
+    return next((pid for pid in _descendants(add) if is_crawl(pid)), None)
 
 
 def _wait(cond: Any, timeout: float, what: str) -> Any:

@@ -148,9 +148,12 @@ def test_add_crawls_in_a_forked_child(web: FakeWeb, home: Path) -> None:
         [server] = [int(p) for p in subprocess.run(["pgrep", "-P", str(add.pid)], capture_output=True,
                                                    text=True).stdout.split()]
         assert "citevault.crawler.forkserver" in Path(f"/proc/{server}/cmdline").read_text()
-        [crawl] = [int(p) for p in subprocess.run(["pgrep", "-P", str(server)], capture_output=True,
-                                                  text=True).stdout.split()]
-        assert os.getsid(crawl) == crawl
+        forked = {Path(f"/proc/{p}/comm").read_text().strip(): int(p) for p in subprocess.run(
+            ["pgrep", "-P", str(server)], capture_output=True, text=True).stdout.split()}
+        # The crawl and its page indexer, both forked by the server, each in its own session.
+        assert set(forked) == {"citevault-job", "citevault-pagei"}, forked
+        assert all(os.getsid(pid) == pid for pid in forked.values())
+        crawl = forked["citevault-job"]
         out, _ = add.communicate(timeout=120)
     finally:
         if add.poll() is None:
