@@ -29,13 +29,14 @@ import select
 import selectors
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
-from typing import IO, Any
+from typing import Any
 
-__all__ = ["PRELOAD", "ForkedChild", "ForkServer", "available", "shared_server", "start_child"]
+from .forkedprocess import STATUS, ForkedChild, ForkedServer
+
+__all__ = ["PRELOAD", "ForkedChild", "ForkServer", "available", "prestart", "shared_server", "start_child"]
 
 # What a crawl imports before its first request (measured: the child's sys.modules after a
 # crawl, benchmarks/RESULTS.md (2a)); Twisted's reactor is not among them: it is installed
@@ -63,7 +64,6 @@ PRELOAD = (
 )
 
 _PR_SET_NAME = 15  # linux/prctl.h
-_STATUS = struct.Struct("q")  # the child's pid, then its exit code, over the job's status pipe
 
 
 def available() -> bool:
@@ -72,77 +72,31 @@ def available() -> bool:
             and hasattr(socket, "send_fds") and hasattr(signal, "pidfd_send_signal"))
 
 
-class ForkedChild:
-    """A crawl child forked by the server, with the part of subprocess.Popen's interface that
-    job.py uses: text `stdin` (the job, then held open: its end tells the child we are gone),
-    text `stdout` (progress lines), `poll`, `wait`, `terminate`, `kill`."""
-
-    def __init__(self, pid: int, stdin: IO[str], stdout: IO[str] | None, status: int) -> None:
-        self.pid = pid
-        self.stdin = stdin
-        self.stdout = stdout
-        self.returncode: int | None = None
-        self._status = status
-        # Signals go through a pidfd: never to another process that reused the pid.
-        self._pidfd = os.pidfd_open(pid)
-        self._server_gone = False
-
-    def poll(self) -> int | None:
-        if self.returncode is not None:
-            return self.returncode
-        if not self._server_gone:
-            if not select.select([self._status], [], [], 0)[0]:
-                return None
-            data = os.read(self._status, _STATUS.size)
-            if len(data) == _STATUS.size:
-                self.returncode = _STATUS.unpack(data)[0]
-                self._close_fds()
-                return self.returncode
-            self._server_gone = True  # it cannot report the code: wait for the child itself
-        if select.select([self._pidfd], [], [], 0)[0]:
-            self.returncode = 255
-            self._close_fds()
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        fds = [self._pidfd] if self._server_gone else [self._status]
-        while self.poll() is None:
-            if not select.select(fds, [], [], timeout)[0]:
-                raise subprocess.TimeoutExpired(f"crawl child {self.pid}", timeout or 0.0)
-            fds = [self._pidfd] if self._server_gone else [self._status]
-        assert self.returncode is not None
-        return self.returncode
-
-    def send_signal(self, sig: int) -> None:
-        if self.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(self._pidfd, sig)
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def _close_fds(self) -> None:
-        for fd in (self._status, self._pidfd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
 class ForkServer:
     """The caller's side: starts the server process and asks it for children. A forked child
     holds a connection of its own to the same server (`inherited`), for children of its own."""
 
-    def __init__(self, preload: tuple[str, ...] = PRELOAD) -> None:
+    def __init__(self, preload: tuple[str, ...] = PRELOAD, *, fork_here: bool = False) -> None:
+        """`fork_here`: fork the server from this process (see `prestart`), not a new interpreter."""
         self._lock = threading.Lock()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:
-            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-m", "citevault.crawler.forkserver", str(theirs.fileno()), *preload],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=[theirs.fileno()],
-                start_new_session=True,
-            )
+            self._proc: subprocess.Popen[bytes] | ForkedServer | None
+            if fork_here:
+                def serve() -> None:
+                    ours.close()
+                    _name("citevault-forks")
+                    # The caller's other descriptors stay open here (closing them under the
+                    # caller's objects could close a reused number later): none is a database's.
+                    _serve(theirs, list(preload))
+
+                self._proc = ForkedServer(serve)
+            else:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "citevault.crawler.forkserver", str(theirs.fileno()), *preload],
+                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=[theirs.fileno()],
+                    start_new_session=True,
+                )
         self._sock = ours
         self._pid = self._proc.pid
 
@@ -174,8 +128,8 @@ class ForkServer:
                 for fd in (job_r, out_w, status_w):  # the server holds them now
                     os.close(fd)
             # The server answers with the pid; a dead server closes its end unanswered.
-            data = os.read(status_r, _STATUS.size)
-            if len(data) != _STATUS.size:
+            data = os.read(status_r, STATUS.size)
+            if len(data) != STATUS.size:
                 raise OSError("the crawl fork server is gone")
         except BaseException:
             for fd in (job_w, out_r, status_r):
@@ -184,7 +138,7 @@ class ForkServer:
             raise
         stdin = os.fdopen(job_w, "w", buffering=1)
         stdout = os.fdopen(out_r, "r") if output else None
-        return ForkedChild(_STATUS.unpack(data)[0], stdin, stdout, status_r)
+        return ForkedChild(STATUS.unpack(data)[0], stdin, stdout, status_r)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the server (its children, if any, stop when their parent's pipes close)."""
@@ -203,6 +157,18 @@ class ForkServer:
 
 _shared: dict[str, ForkServer] = {}
 _shared_lock = threading.Lock()
+
+
+def prestart() -> None:
+    """Start this process's fork server now, so that it preloads while the caller does its own
+    work; forked from the caller when that is safe here and now (one thread; the caller makes
+    sure no database connection is open), so the caller's imports are not done again."""
+    if not available():
+        return
+    with _shared_lock:
+        if "server" not in _shared:
+            atexit.register(_close_shared)
+            _shared["server"] = ForkServer(fork_here=threading.active_count() == 1)
 
 
 def shared_server(*, start: bool = True) -> ForkServer | None:
@@ -251,7 +217,11 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
     # No parent-death signal here: Linux sends it when the *thread* that started us ends, and a
     # service starts crawls from worker threads. Stdin's end (the caller holds the other one,
     # alone) is the signal; this loop always waits in select, so it sees it at once.
+    global _shared_lock
+    _shared_lock = threading.Lock()  # forked from a caller that held it (prestart)
     for name in [*preload, *(_scrapy_components() if "scrapy.crawler" in preload else [])]:
+        if select.select([0], [], [], 0)[0]:
+            return  # the caller is gone already (a command that failed on its input)
         with contextlib.suppress(ImportError):  # an optional one (a database driver) is missing
             importlib.import_module(name)
     if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1:
@@ -312,7 +282,7 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
                 os.close(out_w)
                 status_of[pid] = status_w
                 with contextlib.suppress(OSError):
-                    os.write(status_w, _STATUS.pack(pid))
+                    os.write(status_w, STATUS.pack(pid))
 
 
 def _scrapy_components() -> list[str]:
@@ -339,7 +309,7 @@ def _reap(status_of: dict[int, int]) -> None:
         fd = status_of.pop(pid, None)
         if fd is not None:
             with contextlib.suppress(OSError):
-                os.write(fd, _STATUS.pack(os.waitstatus_to_exitcode(status)))
+                os.write(fd, STATUS.pack(os.waitstatus_to_exitcode(status)))
             os.close(fd)
 
 
@@ -350,9 +320,7 @@ def _child(entry: str, job_r: int, out_w: int, channel: socket.socket, server: i
     try:
         os.setsid()
         _shared["server"] = ForkServer.inherited(channel, server)
-        with contextlib.suppress(OSError, AttributeError):  # the name `ps` and /proc/PID/comm show
-            name = ("citevault-" + entry.partition(":")[0].rpartition(".")[2])[:15].encode()
-            ctypes.CDLL(None).prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
+        _name("citevault-" + entry.partition(":")[0].rpartition(".")[2])
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.dup2(job_r, 0)
         os.dup2(out_w, 1)
@@ -373,6 +341,12 @@ def _child(entry: str, job_r: int, out_w: int, channel: socket.socket, server: i
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code)
+
+
+def _name(name: str) -> None:
+    """The name `ps` and /proc/PID/comm show (15 bytes): forked processes share a command line."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_NAME, ctypes.c_char_p(name[:15].encode()), 0, 0, 0)
 
 
 def _main(argv: list[str]) -> Any:

@@ -24,8 +24,10 @@ def descendants(pid: int) -> list[int]:
 
 
 def _is_fork_server(pid: int) -> bool:
+    """Started as `python -m citevault.crawler.forkserver`, or forked from `add` and named so."""
     try:
-        return b"citevault.crawler.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return (b"citevault.crawler.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                or Path(f"/proc/{pid}/comm").read_text().strip() == "citevault-forks")
     except OSError:
         return False
 
