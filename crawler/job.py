@@ -25,6 +25,7 @@ from citevault.storage.db import Index, open_index
 from citevault.storage.manifest import ManifestBook
 from citevault.storage.snapshots import finish_snapshots as settle
 
+from . import forkserver
 from .progress import Progress, Seed
 
 if TYPE_CHECKING:
@@ -256,11 +257,17 @@ def _seal(
             print(f"citevault: sealing snapshot {seed.snapshot_id} failed: {exc}", file=sys.stderr)
 
 
-def _child_main() -> None:
+def _child_main(parent: int | None = None) -> None:
     """Entry of the child process: options and seeds as one JSON line on stdin (kept open while
-    the parent lives), progress as JSON lines on stdout (Scrapy's own log goes to stderr)."""
+    the parent lives), progress as JSON lines on stdout (Scrapy's own log goes to stderr).
+    `parent` is the fork server's pid when forked by it (forkserver.py): then the caller's
+    environment and working directory come with the job, not with the process."""
     job = json.loads(sys.stdin.buffer.readline())
-    _die_with_parent(int(job["parent"]))
+    if parent is not None:
+        os.environ.clear()
+        os.environ.update(job["env"])
+        os.chdir(job["cwd"])
+    _die_with_parent(int(job["parent"]) if parent is None else parent)
     out = sys.stdout
 
     def report(p: Progress) -> None:
@@ -287,15 +294,12 @@ def crawl_in_subprocess(
     """Run the crawl in a child process; returns its exit code. A child past `time_limit` (or
     told to stop) is settled as failed, then gets SIGTERM, and SIGKILL after `grace`."""
     ids = [s.snapshot_id for s in seeds]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "citevault.crawler.job"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1,
-        # Its own session: a signal to our process group (Ctrl-C, a service manager) reaches us,
-        # and we decide whether the crawl is failed or queued again, not the child on its own.
-        start_new_session=True,
-    )
+    # Forked from this process's fork server where there is one (no interpreter start, nothing
+    # imported again: forkserver.py), else a new interpreter running this module.
+    proc = forkserver.start_child("citevault.crawler.job")
     assert proc.stdin is not None and proc.stdout is not None
-    job = {"options": options.as_json(), "seeds": [asdict(s) for s in seeds], "parent": os.getpid()}
+    job = {"options": options.as_json(), "seeds": [asdict(s) for s in seeds], "parent": os.getpid(),
+           "env": dict(os.environ), "cwd": os.getcwd()}
     # stdin stays open while we live: its end tells the child we are gone (see _die_with_parent).
     proc.stdin.write(json.dumps(job) + "\n")
     proc.stdin.flush()

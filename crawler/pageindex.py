@@ -23,6 +23,7 @@ from citevault.storage.models import Capture
 from citevault.storage.pages import Page, store_pages
 from citevault.storage.warcreader import read_payload
 
+from .forkserver import ForkedChild, start_child
 from .metadata import metadata_of
 
 __all__ = ["PageIndexer", "index_pages"]
@@ -85,13 +86,12 @@ class PageIndexer:
 
     def __init__(self, database_url: str, warc_dir: str, snapshot_ids: list[int]) -> None:
         self.args = {"database_url": database_url, "warc_dir": warc_dir, "snapshot_ids": snapshot_ids}
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: subprocess.Popen[str] | ForkedChild | None = None
 
     def start(self) -> PageIndexer:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "citevault.crawler.pageindex"], stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL, text=True, start_new_session=True,
-        )
+        # Forked by the crawl's fork server when the crawl was (forkserver.py), else a new
+        # interpreter: never a fork server of its own for one child.
+        self.proc = start_child("citevault.crawler.pageindex", output=False, start_server=False)
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(self.args) + "\n")
         self.proc.stdin.flush()
@@ -121,8 +121,9 @@ class PageIndexer:
         self.finish(None if exc_type is None else 5.0)
 
 
-def _child_main() -> None:
-    """Index while the parent crawls; after its stdin closes, a last pass, then exit."""
+def _child_main(parent: int | None = None) -> None:
+    """Index while the parent crawls; after its stdin closes, a last pass, then exit. (`parent`:
+    the fork server that forked it, if one did; the end of stdin is what it watches.)"""
     args = json.loads(sys.stdin.readline())
     index = open_index(args["database_url"], migrate=False)
     warc_dir, ids = Path(args["warc_dir"]), list(args["snapshot_ids"])

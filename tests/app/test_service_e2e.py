@@ -110,10 +110,16 @@ class Served:
         """SIGKILL the service and its capture processes, as a power cut would."""
         assert self.proc is not None
         # Capture children run in sessions of their own (and would stop by themselves when the
-        # service dies, settling their snapshot): a power cut takes them down at the same time.
-        found = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        # service dies, settling their snapshot): a power cut takes them down at the same time,
+        # and the fork server's children (crawler/forkserver.py) with them.
+        found: list[str] = []
+        todo = [str(self.proc.pid)]
+        while todo:
+            out = subprocess.run(["pgrep", "-P", str(todo.pop())], capture_output=True, text=True)
+            todo += out.stdout.split()
+            found += out.stdout.split()
         os.killpg(self.proc.pid, signal.SIGKILL)
-        for pid in found.stdout.split():
+        for pid in found:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
         self.proc.wait()

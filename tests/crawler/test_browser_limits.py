@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.crawler.conftest import add_json
+from tests.crawler.proctree import is_crawl
 from tests.fakeweb import FakeWeb
 from tests.sites.modern import ModernSite, add_hanging_page, add_metadata_probe
 
@@ -75,6 +76,11 @@ def _descendants(root: int) -> dict[int, str]:
     return found
 
 
+def _crawl_child(add: int) -> int | None:
+    """The crawl child of `add`: its own child, or forked by its fork server (forkserver.py)."""
+    return next((pid for pid in _descendants(add) if is_crawl(pid)), None)
+
+
 def _wait(cond: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -91,9 +97,7 @@ def test_no_chromium_outlives_a_killed_job(modern: ModernSite, web: FakeWeb, hom
     cli = str(Path(sys.executable).with_name("citevault"))
     add = subprocess.Popen([cli, "add", url], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        job = _wait(lambda: next((p for p, (pp, c) in _procs().items()
-                                  if pp == add.pid and "citevault.crawler.job" in c), None),
-                    60, "the capture job to start")
+        job = _wait(lambda: _crawl_child(add.pid), 60, "the capture job to start")
         _wait(lambda: any("chromium" in c for c in _descendants(job).values()), 90,
               "Chromium to start in the job")
         tree = _descendants(job)

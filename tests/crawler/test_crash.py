@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from citevault.cli import get_app
+from tests.crawler.proctree import crawl_children, descendants
 from tests.fakeweb import FakeRequest, FakeWeb
 
 PAGES = 30
@@ -29,11 +30,6 @@ def _alive(pid: int) -> bool:
         return "zombie" not in Path(f"/proc/{pid}/status").read_text()
     except FileNotFoundError:
         return False
-
-
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
 
 
 def _captures(db: Path) -> set[tuple[str, int, str, str]]:
@@ -80,9 +76,10 @@ def test_kill_9_at_random_moments_then_recover(web: FakeWeb, home: Path, tmp_pat
         while len(web.requests) < kill_after and proc.poll() is None:
             assert time.monotonic() < deadline, f"trial {trial} (seed {seed}): the crawl did not start"
             time.sleep(0.02)
-        children = _children(proc.pid)
+        crawl, children = crawl_children(proc.pid), descendants(proc.pid)
         started += children
-        targets = {"child": children, "parent": [proc.pid], "both": [proc.pid, *children]}[victim]
+        # "both": a power cut takes the whole tree (the fork server too, where there is one).
+        targets = {"child": crawl, "parent": [proc.pid], "both": [proc.pid, *children]}[victim]
         for pid in targets:
             os.kill(pid, signal.SIGKILL)
         proc.wait(60)

@@ -14,12 +14,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from citevault.cli import get_app
+from tests.crawler.proctree import crawl_children, descendants
 from tests.fakeweb import FakeWeb
-
-
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
 
 
 def _alive(pid: int) -> bool:
@@ -48,8 +44,8 @@ def test_crawl_child_dies_with_its_parent_and_does_not_say_done(web: FakeWeb, ho
     children: list[int] = []
     try:
         wait_for(lambda: web.hits("https://orphan.example.test/slow") > 0, "the slow page's request")
-        children = _children(proc.pid)
-        assert children, "add runs its crawl in a child process"
+        assert crawl_children(proc.pid), "add runs its crawl in a child process"
+        children = descendants(proc.pid)  # the crawl child and the fork server, if any
         proc.send_signal(signal.SIGKILL)  # no chance to clean up: the child must notice itself
         proc.wait(30)
         # It stops well before the slow page would answer (60 s).

@@ -13,6 +13,7 @@ from rich.filesize import decimal
 from rich.live import Live
 from rich.table import Table
 
+from citevault.crawler.forkserver import prestart
 from citevault.storage.errors import BadInput, CaptureFailed
 from citevault.storage.models import Snapshot
 
@@ -90,6 +91,9 @@ def add(
     err = stderr()
     if (note_line := browser_check(cfg, browser)) is not None:
         err.print(note_line, highlight=False, markup=False)
+    # Now, before any database connection or thread (Rich's live display) exists: the crawl's
+    # fork server is then forked from this process, and preloads while the index is opened.
+    prestart()
     with Archive(cfg) as archive:
         view = _ProgressView()
         with Live(view, console=err, refresh_per_second=8, transient=True):
