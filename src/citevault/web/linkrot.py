@@ -22,7 +22,7 @@ from ..storage.errors import NotFound
 from ..storage.models import Source
 from .deps import ArchiveDep, BaseUrlDep, RowId
 
-__all__ = ["router"]
+__all__ = ["check_queue", "router"]
 
 router = APIRouter(tags=["link health"])
 
@@ -33,7 +33,7 @@ async def source_report(archive: ArchiveDep, base_url: BaseUrlDep, source_id: Ro
     return await run_in_threadpool(report_source, archive, source_id, base_url)
 
 
-def _checks(request: Request) -> CheckQueue:
+def check_queue(request: Request) -> CheckQueue:
     """The app's queue of link checks, made on first use."""
     state = request.app.state
     with state.checks_lock:
@@ -63,7 +63,7 @@ async def source_check(request: Request, archive: ArchiveDep, source_id: RowId) 
     `authorize` dependency)."""
     await run_in_threadpool(_known, archive, source_id)
     try:
-        job = _checks(request).submit(source_id)
+        job = check_queue(request).submit(source_id)
     except Busy as exc:
         raise HTTPException(503, f"{exc}; try again later", headers={"Retry-After": "30"}) from None
     return {**job.as_json(), "status_url": f"/api/checks/{job.id}"}
@@ -71,7 +71,7 @@ async def source_check(request: Request, archive: ArchiveDep, source_id: RowId) 
 
 @router.get("/api/checks/{job_id}", summary="A queued link check and its results")
 async def check_job(request: Request, job_id: int) -> dict[str, Any]:
-    job = _checks(request).get(job_id)
+    job = check_queue(request).get(job_id)
     if job is None:
         raise NotFound(f"no link check job {job_id}")
     return job.as_json()

@@ -30,7 +30,7 @@ from ..linkrot.jobs import Busy
 from ..serializers import snapshot_json, source_summary
 from .deps import RowId, get_archive, get_base_url, get_root
 from .forms import accept_source_form
-from .linkrot import _checks
+from .linkrot import check_queue
 from .pages import render_page
 from .titles import source_thumbnails
 
@@ -96,7 +96,7 @@ def source_page(request: Request, source_id: RowId, snapshot: int | None = None,
     cites = source_citations(archive, source_id, base)
     cited = report["citations"]
     active = latest if latest and latest["state"] in _ACTIVE else None
-    job = _checks(request).get(check) if check is not None else None
+    job = check_queue(request).get(check) if check is not None else None
     checking = job.as_json() if job is not None and job.source_id == source_id else None
     usable = _usable_seed(cites)
     thumb = source_thumbnails(archive, [source_id]).get(source_id)
@@ -164,7 +164,7 @@ async def check_now(request: Request) -> Response:
     source_id = await accept_source_form(request)
     await run_in_threadpool(_known, request, source_id)
     try:
-        job = _checks(request).submit(source_id)
+        job = check_queue(request).submit(source_id)
     except Busy as exc:
         raise HTTPException(503, f"The links were not checked: {exc}. Try again in a minute.",
                             headers={"Retry-After": "30"}) from None
