@@ -33,9 +33,12 @@ if TYPE_CHECKING:
     from .scheduler import Scheduler
     from .workqueue import WorkQueue
 
-__all__ = ["MAX_NOTE", "Archive", "Queued", "Skipped", "Submitted"]
+__all__ = ["MAX_NOTE", "MAX_URL", "Archive", "Queued", "Skipped", "Submitted"]
 
 MAX_NOTE = 2000  # characters: a note is a line or a paragraph, shown on pages and in listings
+# characters: the crawl fetches no longer URL (Scrapy's URLLENGTH_LIMIT, the old browsers' limit),
+# and PostgreSQL's B-tree on sources.surt refuses keys over about 2.7 KB: refused at submission.
+MAX_URL = 2083
 # A conflict on the unique source URL means another writer committed that source: the next try
 # finds it. More than one retry only guards against that source being removed again meanwhile.
 _QUEUE_TRIES = 3
@@ -221,6 +224,10 @@ class Archive:
         if note is not None and len(note) > MAX_NOTE:
             raise BadInput(f"the note is {len(note)} characters long; at most {MAX_NOTE} are kept")
         clean = list(dict.fromkeys(normalize_url(u) for u in urls))
+        for url in clean:
+            if len(url) > MAX_URL:
+                raise BadInput(f"the URL is {len(url)} characters long; at most {MAX_URL} are "
+                               f"archived: {url[:80]}...")
         for attempt in range(_QUEUE_TRIES):
             try:
                 return self._queue(clean, depth, scope, note, schedule, trigger, browser)
