@@ -287,11 +287,20 @@ class Scheduler:
 
     def restore(self, settings: Settings) -> list[str]:
         """Jobs again for every source whose schedule the index keeps but the job store lacks
-        (after `reindex` rebuilt the index from the WARC files). Returns the job ids added."""
-        have = {str(j.id) for j in self._aps.get_jobs(jobstore="default")}
+        (after `reindex` rebuilt the index from the WARC files, or after the migration to one
+        source per URL moved a schedule onto the source it kept), and no more jobs of sources the
+        index no longer has (that migration's merged duplicates). Run by `reindex` and when the
+        service starts. Returns the job ids added."""
+        jobs = self._aps.get_jobs(jobstore="default")
         with self.archive.index.session() as s:
             rows = s.execute(select(Source.id, Source.schedule).where(Source.schedule.is_not(None))
                              .order_by(Source.id)).all()
+            named = {int(j.args[0]) for j in jobs if j.args and isinstance(j.args[0], int)}
+            alive = set(s.scalars(select(Source.id).where(Source.id.in_(named)))) if named else set()
+        for job in jobs:
+            if job.args and isinstance(job.args[0], int) and job.args[0] not in alive:
+                self._aps.remove_job(job.id, jobstore="default")
+        have = {str(j.id) for j in jobs}
         added: list[str] = []
         for sid, spec in rows:
             if f"recapture-{sid}" not in have:

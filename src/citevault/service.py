@@ -200,6 +200,9 @@ class Service:
             _log.warning("queued again %d interrupted capture(s): %s", len(requeued), requeued)
         self.queue.wake_all()  # queued work waits in the index (and, with Redis, was re-synced)
         self.scheduler.start()
+        restored = self.scheduler.restore(s)
+        if restored:
+            _log.warning("scheduled again %d job(s) the job store lacked: %s", len(restored), restored)
         self.pool.start()
         config = uvicorn.Config(self.app, host=s.host, port=s.port, log_level="warning",
                                 access_log=False)

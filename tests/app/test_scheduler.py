@@ -122,6 +122,23 @@ def test_schedules_persist_in_the_database(archive: Archive) -> None:
         assert [j["id"] for j in sched.jobs()] == [f"check-{sid}"]
 
 
+def test_restore_adds_missing_jobs_and_drops_jobs_of_gone_sources(archive: Archive) -> None:
+    # What the migration to one source per URL leaves: the kept source has the schedule of a merged
+    # duplicate but no job, and the duplicate's jobs name a source that is gone.
+    kept, gone = _source(archive), _source(archive, "https://example.com/other")
+    with open_schedules(archive) as sched:
+        sched.set_recapture(gone, "every 6h")
+        sched.set_check(gone, "every 1d")
+    with archive.index.session() as s:
+        s.execute(update(Source).where(Source.id == kept).values(schedule="every 6h"))
+        s.execute(update(Snapshot).where(Snapshot.source_id == gone).values(source_id=kept))
+        s.delete(s.get(Source, gone))
+    with open_schedules(archive) as sched:
+        assert sched.restore(archive.settings) == [f"recapture-{kept}"]
+        assert [j["id"] for j in sched.jobs()] == [f"recapture-{kept}"]
+        assert sched.restore(archive.settings) == []  # nothing more to do
+
+
 def test_missed_runs_are_coalesced_into_one_after_downtime(archive: Archive) -> None:
     sid = _source(archive)
     with open_schedules(archive) as sched:

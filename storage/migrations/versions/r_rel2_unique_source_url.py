@@ -40,7 +40,8 @@ def _merge(bind: Any, url: str, keeper: int, has_jobs: bool) -> None:
     """Move every snapshot and link check of the later sources of `url` onto the earliest, which
     keeps its own settings (a note, schedule or browser mode it lacks is taken from the newest
     duplicate that has one); then the duplicates and their scheduler jobs go (a schedule taken
-    over from a duplicate gets its job back from `citevault reindex`, which restores missing ones)."""
+    over from a duplicate gets its job back when the service starts, or from `citevault reindex`:
+    both restore missing ones)."""
     cols = ", ".join(_KEPT)
     dups = bind.execute(sa.text(f"SELECT id, {cols} FROM sources WHERE url = :url AND id <> :keeper"
                                 " ORDER BY id DESC"), {"url": url, "keeper": keeper}).all()
