@@ -300,6 +300,19 @@ class Archive:
         kept = [r.name for r in recovered if not r.removed]
         if kept:
             reindex(self.index, self.warc_dir, files=kept)
+            # Their pages' outlinks and metadata/search text too, which the dead crawl (or its
+            # page indexer) had not stored yet: only for the snapshots these files hold.
+            from citevault.crawler.pageindex import index_pages  # trafilatura: only when needed
+
+            from .outlinks import rebuild_links
+
+            with self.index.session() as s:
+                snaps = sorted({sid for sid in s.scalars(
+                    select(Capture.snapshot_id).where(Capture.warc.in_(kept)).distinct())
+                    if sid is not None})
+            if snaps:
+                rebuild_links(self, snaps)
+                index_pages(self.index, self.warc_dir, snapshot_ids=snaps)
         return recovered
 
     # -- reading ---------------------------------------------------------------------------------

@@ -19,9 +19,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from citevault.archive import Archive
 from citevault.config import Settings
 from citevault.storage.db import open_index
-from citevault.storage.models import Capture, Snapshot
+from citevault.storage.models import Capture, Link, Snapshot
+from citevault.storage.pages import Page
 from citevault.storage.recovery import complete_length, recover_open_files
 from citevault.storage.reindex import reindex
+from citevault.storage.search import SearchQuery, search
 from citevault.storage.verify import verify
 from citevault.storage.warcreader import read_payload
 from citevault.storage.warcstore import WarcStore
@@ -52,6 +54,14 @@ _CRASHING_WRITER = textwrap.dedent("""
                       response_headers=[("Content-Type", "text/html")], body=os.urandom(3000))
         rec.record(1, ex, role="seed" if i == 0 else "cited")
     rec.commit()
+    for i in range(int(sys.argv[4]) if len(sys.argv) > 4 else 0):  # written whole, never committed
+        body = (f"<html><head><title>Pending report {i}</title></head><body><article><h1>Pending "
+                f"report {i}</h1><p>{'The ministry said the river flooded the valley again. ' * 12}"
+                f"</p><p>Read <a href='https://cited.example/{i}'>the ministry statement</a>.</p>"
+                "</article></body></html>").encode()
+        ex = Exchange(url=f"https://crash.example/pending/{i}", method="GET", request_headers=[],
+                      status=200, response_headers=[("Content-Type", "text/html")], body=body)
+        rec.record(1, ex, role="cited")
     fh = store._fh
     fh.write(b"\\x1f\\x8b\\x08\\x00" + os.urandom(500))  # a torn gzip member: the crash
     fh.flush()
@@ -59,8 +69,8 @@ _CRASHING_WRITER = textwrap.dedent("""
 """)
 
 
-def _crash(db: str, warcs: Path, n: int = 5) -> None:
-    proc = subprocess.run([sys.executable, "-c", _CRASHING_WRITER, db, str(warcs), str(n)],
+def _crash(db: str, warcs: Path, n: int = 5, pending: int = 0) -> None:
+    proc = subprocess.run([sys.executable, "-c", _CRASHING_WRITER, db, str(warcs), str(n), str(pending)],
                           capture_output=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
 
@@ -86,6 +96,28 @@ def test_a_dead_writers_open_file_is_cut_closed_and_renamed(tmp_path: Path) -> N
     finally:
         index.dispose()
     assert recover_open_files(warcs) == []  # nothing left to do
+
+
+def test_recovery_indexes_records_never_committed_with_their_links_and_text(tmp_path: Path) -> None:
+    db, warcs = f"sqlite:///{tmp_path / 'i.db'}", tmp_path / "warcs"
+    _crash(db, warcs, n=2, pending=3)
+    settings = Settings(home=tmp_path / "home", database_url=db, warc_dir=warcs)
+    with Archive(settings) as archive:
+        with archive.index.session() as s:
+            assert s.scalar(select(func.count(Capture.id))) == 2  # what the crash left indexed
+        assert archive.recover_files()
+        with archive.index.session() as s:
+            pending = {c.url: c.id for c in s.scalars(
+                select(Capture).where(Capture.url.like("https://crash.example/pending/%")))}
+            assert len(pending) == 3
+            links = s.execute(select(Link.capture_id, Link.url).where(Link.kind == "cited")).all()
+            titles = dict(s.execute(select(Page.capture_id, Page.title)).all())
+        assert sorted(links) == sorted((pending[f"https://crash.example/pending/{i}"],
+                                        f"https://cited.example/{i}") for i in range(3))
+        assert {titles.get(cid) for cid in pending.values()} == {f"Pending report {i}" for i in range(3)}
+        with archive.index.session() as s:
+            hits = search(s, SearchQuery(q="river flooded the valley"))
+        assert {h.url for h in hits} == set(pending)
 
 
 def test_a_live_writers_open_file_is_left_alone_and_reindexed(tmp_path: Path) -> None:

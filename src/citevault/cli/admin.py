@@ -8,20 +8,19 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import insert, select
 
 from citevault.crawler.pageindex import index_pages
-from citevault.storage.errors import CaptureFailed, CitevaultError
-from citevault.storage.models import HTML_TYPES, Capture, Link
+from citevault.storage.errors import CaptureFailed
 from citevault.storage.reindex import reindex as rebuild_index
 from citevault.storage.verify import verify as verify_records
 
 from ..archive import Archive
 from ..evidence import reindex_evidence
+from ..outlinks import rebuild_links
 from .base import JsonOpt, print_json, settings
 from .evidence import TsaCaOpt, print_archive_evidence, verify_package
 
-__all__ = ["commands", "rebuild_links", "reindex", "verify"]
+__all__ = ["commands", "reindex", "verify"]
 
 
 
@@ -30,41 +29,6 @@ def commands() -> typer.Typer:
     app.command()(verify)
     app.command()(reindex)
     return app
-
-
-def rebuild_links(archive: Archive) -> int:
-    """Outlinks of every seed or cited HTML page that has none indexed, found again in its
-    archived payload the way the capture found them. Returns how many links were added."""
-    from citevault.crawler.links import extract_page_links  # lxml: only when needed
-    from citevault.crawler.metadata import looks_like_article, main_links
-
-    with archive.index.session() as s:
-        pages = list(s.scalars(
-            select(Capture).where(
-                Capture.role.in_(("seed", "cited")), Capture.mime.in_(HTML_TYPES),
-                Capture.status >= 200, Capture.status < 300, Capture.warc.is_not(None),
-                ~select(Link.id).where(Link.capture_id == Capture.id).exists(),
-            ).order_by(Capture.id)
-        ))
-    added = 0
-    for cap in pages:
-        try:
-            _, rec = archive.resolve(cap)
-        except CitevaultError:
-            continue  # a missing or damaged record: `verify` reports it
-        seed = cap.role == "seed"
-        main = main_links(rec.decoded, cap.url) if seed and looks_like_article(rec.decoded) else set()
-        page = extract_page_links(rec.decoded, cap.url, guess_favicon=seed, main_links=main)
-        links = [(u, t, "cited") for u, t in page.cited]
-        links += [(u, t, "navigation") for u, t in page.navigation]
-        links += [(u, "", "embed") for u in page.embeds]
-        if links:
-            with archive.index.session() as s:
-                s.execute(insert(Link), [
-                    {"capture_id": cap.id, "url": u, "text": t or None, "kind": k} for u, t, k in links
-                ])
-            added += len(links)
-    return added
 
 
 def verify(
