@@ -47,7 +47,8 @@ _TOKEN_RE = re.compile(
 _REGEX_LITERAL_RE = re.compile(r"/(?:[^/\\\[\n\r]|\\.|\[(?:[^\]\\\n\r]|\\.)*\])+/[\w$]*")
 # A slash after these starts a regular expression; after a name, number or `)`/`]` it divides.
 _BEFORE_REGEX = frozenset("(,=:[!&|?{};+-*%<>~^")
-_REGEX_KEYWORDS = frozenset("return typeof instanceof in of new delete void throw case do else yield await".split())
+_REGEX_KEYWORDS = frozenset(
+    "return typeof instanceof in of new delete void throw case do else yield await".split())
 _TAIL_WORD_RE = re.compile(r"([\w$]+)\s*$")
 _OWNER_RE = re.compile(rf"(?<![\w$.])(?:{_OWNERS})\s*\??\.\s*$")
 _LOOKBACK = 80  # characters looked at before a match: an owner and its dot fit, a script does not

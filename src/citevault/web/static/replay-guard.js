@@ -149,6 +149,13 @@
     return cfg.prefix + cfg.ts + modifier + "/" + u.href;
   }
 
+  function isArchived(value) {
+    try {
+      var u = new URL(String(value), document.baseURI);
+      return u.origin === home && u.pathname.indexOf(cfg.prefix) === 0;
+    } catch (e) { return false; }
+  }
+
   function unescapeAttr(v) {
     return v.replace(/&(#x?[0-9a-f]+|amp|quot|apos|lt|gt);?/gi, function (ent, name) {
       var n = name.toLowerCase();
@@ -269,7 +276,9 @@
       create.call(tt, "default", {
         createHTML: function (s) { return rewriteHTML(s); },
         createScript: function (s) { return rewriteScript(s); },
-        createScriptURL: function (s) { return archived(s, "js_"); },  // run from the archive, rewritten
+        createScriptURL: function (s) {  // a script (or object/embed) from the live web: the archive's
+          return isArchived(s) ? s : archived(s, "js_");
+        },
       });
       win.TrustedTypePolicyFactory.prototype.createPolicy = function (name, rules) {
         var own = Object.assign({}, rules);
