@@ -75,7 +75,7 @@ PAGES = {
                 'document.getElementById("slot").textContent = e.name; }',
     "external": "",  # the navigation is in NAV_JS, loaded by BODIES below
     "onclick": "",  # the navigation is in an onclick handler the test clicks
-    "relative": 'location.assign("target");',  # resolved against the archived page's URL
+    "relative": 'location.assign("/target");',  # resolved against the archived page's URL
     # What a script reads from location is the archived page's URL, not the replay's.
     "reading": 'document.getElementById("slot").textContent = [location.host, location.pathname, '
                "window.location.href, document.location.origin, String(self.location)].join(' ');",
