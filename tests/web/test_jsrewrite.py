@@ -7,6 +7,8 @@ rewrite limit. What the browser then does: test_replay_guard_browser.py."""
 from __future__ import annotations
 
 import gzip
+import re
+from pathlib import Path
 
 import lxml.html
 import pytest
@@ -124,3 +126,17 @@ def test_scripts_above_the_rewrite_limit_are_served_as_archived(monkeypatch: pyt
     monkeypatch.setattr(replay, "REWRITE_LIMIT", len(SCRIPT) - 1)
     cap, rec = _record(SCRIPT, "application/javascript")
     assert render_memento(cap, rec, modifier="js_", prefix="/web/").body == SCRIPT
+
+
+def test_the_guards_port_has_the_same_rules() -> None:
+    """replay-guard.js rewrites run-time strings with a port of these rules: same names, same
+    owners, same regex/division heuristic (their outputs on real scripts were compared with node)."""
+    from citevault import jsrewrite
+
+    guard = (Path(replay.__file__).parent / "web" / "static" / "replay-guard.js").read_text()
+    assert f'var GUARDED = "{jsrewrite.GUARDED_LOCATION}";' in guard
+    assert f"(?:{jsrewrite._OWNERS})" in guard
+    before = re.search(r'var BEFORE_REGEX = "([^"]+)";', guard)
+    assert before and set(before.group(1)) == set(jsrewrite._BEFORE_REGEX)
+    keywords = re.search(r"var REGEX_KEYWORD_RE = /\(\?:\^\|\[\^\\w\$\]\)\(\?:([a-z|]+)\)", guard)
+    assert keywords and set(keywords.group(1).split("|")) == jsrewrite._REGEX_KEYWORDS

@@ -234,6 +234,19 @@
     var locProp = { get: function () { return loc; }, set: function (v) { loc.href = v; } };
     Object.defineProperty(win, GUARDED, locProp);
     Object.defineProperty(win.document, GUARDED, locProp);
+    // Chromium refuses eval/Function code that the Trusted Types default policy changed, so
+    // `new Function(code)` gets its code rewritten before it reaches the policy (which then finds
+    // nothing to change). Direct eval cannot be wrapped without losing its scope: its code naming
+    // location is refused (EvalError), never run as written.
+    var NativeFunction = win.Function;
+    var GuardedFunction = function Function() {
+      var args = Array.prototype.map.call(arguments, function (a) {
+        return typeof a === "string" ? rewriteScript(a) : a;
+      });
+      return NativeFunction.apply(this, args);
+    };
+    GuardedFunction.prototype = NativeFunction.prototype;  // instanceof Function still holds
+    win.Function = GuardedFunction;
     var html = function (v) { return typeof v === "string" ? rewriteHTML(v) : v; };
     Object.keys(FRAMES).forEach(function (tag) {
       var ctor = win[CTORS[tag]];
