@@ -18,8 +18,10 @@ Not covered (known): computed access (`window["loc" + "ation"]`, `window[k]`), `
 the top level, a `location` reached through another window object (`frames[0]`, `w = window;
 w.location`), destructuring (`const {location: l} = window`), code inside template `${...}`,
 `javascript:` URLs percent-encoding the name. No `with` and no block wrapping, so strict mode and
-modules are unchanged. The guard rewrites strings given to eval/Function/setTimeout and
-`javascript:` URLs in the browser with the same rules (its Trusted Types createScript).
+modules are unchanged. In the browser the guard applies the same rules (its port, rewriteScript)
+to setTimeout/setInterval strings, `javascript:` URLs, script text set at run time and
+`new Function` code; direct eval code naming location is refused by Chromium (EvalError), since
+a Trusted Types default policy may not change eval code.
 """
 
 from __future__ import annotations

@@ -74,6 +74,8 @@ PAGES = {
     "function": f"new Function(\"u\", \"location.replace(u)\")(\"{AD}\");",
     "external": "",  # the navigation is in NAV_JS, loaded by BODIES below
     "onclick": "",  # the navigation is in an onclick handler the test clicks
+    # A javascript: URL a script sets at run time: the guard's createScript rewrites it when followed.
+    "jsurl": f"document.getElementById(\"go\").href = \"javascript:location.href = '{AD}'\";",
     "relative": 'location.assign("/target");',  # resolved against the archived page's URL
     # What a script reads from location is the archived page's URL, not the replay's.
     "reading": 'document.getElementById("slot").textContent = [location.host, location.pathname, '
@@ -82,6 +84,7 @@ PAGES = {
 BODIES = {
     "external": f'<script src="{NAV_JS}"></script>',
     "onclick": f"<a id=\"go\" href=\"#\" onclick=\"location.href = '{AD}'; return false\">go</a>",
+    "jsurl": '<a id="go">go</a>',
 }
 
 
@@ -229,8 +232,9 @@ def test_eval_code_navigating_away_is_refused(replays: Replays) -> None:
     assert live_requests(replays.hole) == []
 
 
-def test_inline_handler_navigating_away_lands_in_the_archive(replays: Replays) -> None:
-    page = replays.open("onclick")
+@pytest.mark.parametrize("name", ["onclick", "jsurl"])
+def test_clicked_navigation_away_lands_in_the_archive(replays: Replays, name: str) -> None:
+    page = replays.open(name)
     page.click("#go")
     replays.landed(AD, AD_TEXT)
     assert live_requests(replays.hole) == []
