@@ -67,6 +67,8 @@ PAGES = {
     "windowlocation": f'window.location = "{AD}";',
     "documentlocation": f'document.location.href = "{AD}";',
     "toplocation": f'top.location.href = "{AD}";',
+    "strict": f'"use strict"; setTimeout(function () {{ location = "{AD}"; }}, 0);',
+    "module": "",  # the navigation is in a module script (strict, deferred), in BODIES below
     "timeoutstring": f"setTimeout(\"location.href = '{AD}'\", 0);",
     # Chromium refuses eval code that the Trusted Types default policy changed: no navigation at all.
     "eval": f"try {{ eval(\"location.replace('{AD}')\"); }} catch (e) {{ "
@@ -85,6 +87,7 @@ BODIES = {
     "external": f'<script src="{NAV_JS}"></script>',
     "onclick": f"<a id=\"go\" href=\"#\" onclick=\"location.href = '{AD}'; return false\">go</a>",
     "jsurl": '<a id="go">go</a>',
+    "module": f'<script type="module">window.location.href = "{AD}";</script>',
 }
 
 
@@ -214,7 +217,7 @@ def test_script_created_frame_stays_in_the_archive(replays: Replays) -> None:
 
 # Each: the page's own script sends its window to the live web, by one way of reaching `location`.
 NAVIGATIONS = ["selflocation", "assign", "replace", "windowlocation", "documentlocation", "toplocation",
-               "timeoutstring", "function", "external"]
+               "strict", "module", "timeoutstring", "function", "external"]
 
 
 @pytest.mark.parametrize("name", NAVIGATIONS)
