@@ -13,16 +13,18 @@
 //
 // It also gives archived scripts the window's location as archived: the server renames their
 // `location` to `__cvLocation` (src/citevault/jsrewrite.py; the same rules are ported below as
-// rewriteScript, which the Trusted Types createScript applies to eval/Function/setTimeout strings,
-// javascript: URLs and script text set at run time), and this file defines `__cvLocation` on the
+// rewriteScript, which the Trusted Types createScript applies to setTimeout strings, javascript:
+// URLs and script text set at run time, and the Function wrapper to `new Function` code; direct
+// eval code naming location is refused by Chromium), and this file defines `__cvLocation` on the
 // window and the document: reads give the archived URL's parts, writes (href, assign, replace,
 // `location = ...`, a part) navigate to the archived copy at the page's timestamp, never to the live
 // web, which no CSP stops for the page's own window.
 //
 // Why our own and not wombat: @webrecorder/wombat is AGPL-3.0 (this project is Apache-2.0), and it
 // rewrites everything a page can reach for a same-origin replay; ours runs in the sandbox's opaque
-// origin and only has to keep frames from leaking: images, fetches and beacons are already kept in
-// by the CSP, and the as-seen view shows what scripts built at capture time.
+// origin and only has to keep frames and the page's own navigations from leaking: images, fetches
+// and beacons are already kept in by the CSP, and the as-seen view shows what scripts built at
+// capture time.
 "use strict";
 (function () {
   var me = document.currentScript;
