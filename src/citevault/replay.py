@@ -3,8 +3,10 @@ url() points back into /web/, archived headers made safe to serve, the banner, t
 Content-Security-Policy, the bounds of one replay, and the capture-list page. Framework-free.
 
 Modifiers (as in the Wayback Machine and pywb): none = rewritten page with banner, `if_`/`fw_` =
-rewritten without banner (frames), `cs_` = stylesheet, `im_`/`js_`/`oe_` = resource served as
-archived, `id_` = the original payload unchanged.
+rewritten without banner (frames), `cs_` = stylesheet, `js_` = script (its `location` made the
+archive's, jsrewrite.py), `im_`/`oe_` = resource served as archived, `id_` = the original payload
+unchanged. Inline scripts, `on*` handlers and `javascript:` URLs of rewritten HTML get the same
+script rewriting.
 
 Content-Encoding: raw modes serve the archived bytes with their original Content-Encoding header,
 so the client decodes them and what it receives is byte-identical to what was archived; rewritten
@@ -31,6 +33,7 @@ from citevault.storage.index import parse_timestamp, timestamp_to_datetime
 from citevault.storage.models import HTML_TYPES, Capture
 from citevault.storage.warcreader import ArchivedPayload
 
+from .jsrewrite import JS_TYPES, rewrite_script
 from .urlnorm import normalize_url
 
 __all__ = [
@@ -61,6 +64,13 @@ CSP = (
 GUARDED_CSP = CSP + "; require-trusted-types-for 'script'"
 MODIFIERS = ("id_", "im_", "js_", "cs_", "if_", "fw_", "oe_")
 _RAW_MODIFIERS = ("id_", "im_", "js_", "oe_")
+# Served as a script wherever it is asked for (not id_/im_/oe_/cs_), rewritten: what a browser runs.
+_SCRIPT_MODIFIERS = ("", "js_", "if_", "fw_")
+# What a `js_` request may get from a mislabelling server and still run as a script.
+_PLAIN_TYPES = frozenset(("", "text/plain", "application/octet-stream", "application/json"))
+# Attributes whose `javascript:` URL runs a script when followed.
+_URL_ATTRS = ("href", "src", "action", "formaction")
+_JS_URL_RE = re.compile(r"\s*javascript:", re.I)
 _NO_BANNER = ("if_", "fw_")
 # Served as archived in raw modes, except these, which would act on the client (cookies, HSTS,
 # CSP, framing, reporting) or describe a transfer that is not this one.
@@ -200,6 +210,7 @@ class Rewriter:
                 if el.get(attr):
                     el.set(attr, self.url(el.get(attr), "im_", base))
         self._navigations(doc)
+        self._scripts(doc)
         for el in doc.iter("style"):
             if el.text and "@import" in el.text:
                 el.text = _SQ_IMPORT_RE.sub(lambda m: f"@import '{self.url(m.group(1), base=base)}'", el.text)
@@ -240,6 +251,22 @@ class Rewriter:
         for el in doc.xpath("//*[@target]"):
             if el.get("target", "").lower() in ("_blank", "_new"):
                 del el.attrib["target"]  # popups are not allowed in the replay sandbox
+
+    def _scripts(self, doc: lxml.html.HtmlElement) -> None:
+        """Inline scripts, `on*` handlers and `javascript:` URLs with the window's location made
+        the archive's (jsrewrite.py); script blocks of other types (JSON, templates) are data."""
+        for el in doc.iter("script"):
+            kind = (el.get("type") or "").split(";")[0].strip().lower()
+            if el.text and (not kind or kind in JS_TYPES):
+                el.text = rewrite_script(el.text)
+        for el in doc.iter(etree.Element):
+            for name, value in el.items():
+                if "location" not in value:
+                    continue
+                if name.startswith("on"):
+                    el.set(name, rewrite_script(value))
+                elif name in _URL_ATTRS and (m := _JS_URL_RE.match(value)):
+                    el.set(name, value[:m.end()] + rewrite_script(value[m.end():]))
 
     def _modifiers(self, doc: lxml.html.HtmlElement) -> None:
         """Tell the replay what each rewritten reference loads (Wayback's im_/js_/cs_/if_)."""
@@ -334,7 +361,9 @@ def render_memento(
     rw = Rewriter(prefix, cap.timestamp, cap.url, guard)
     decoded = b""
     guarded = False
-    raw = modifier in _RAW_MODIFIERS or not (mime in HTML_TYPES or mime == "text/css")
+    script = modifier in _SCRIPT_MODIFIERS and (
+        mime in JS_TYPES or (modifier == "js_" and mime in _PLAIN_TYPES))
+    raw = not script and (modifier in _RAW_MODIFIERS or not (mime in HTML_TYPES or mime == "text/css"))
     if not raw and len(rec.payload) > REWRITE_LIMIT:
         raw = True
     if not raw:
@@ -349,9 +378,10 @@ def render_memento(
             headers = _as_text(headers, _charset(content_type, rec.payload))
     else:
         headers = _headers(head, rewritten=True)
-        if mime == "text/css":
+        if mime == "text/css" or script:
             cs = _charset(content_type, b"")
-            body = rw.css(decoded.decode(cs, "surrogateescape")).encode(cs, "surrogateescape")
+            text = decoded.decode(cs, "surrogateescape")
+            body = (rewrite_script(text) if script else rw.css(text)).encode(cs, "surrogateescape")
         else:
             banner = None if modifier in _NO_BANNER else banner_html(prefix, cap.url, cap.timestamp, status)
             body = rw.html(decoded, _charset(content_type, decoded), banner)

@@ -1,11 +1,14 @@
 """The replay frame guard (web/static/replay-guard.js) in Chromium: frames that archived scripts
 create at run time, by property, setAttribute, HTML strings, document.write, srcdoc or a child
 window, load the archived copy and open no connection to the live web (a black-hole proxy logs
-any). One archive, one service and one browser for the whole module."""
+any); a page's own script that sends its window to the live web (location rewritten by
+jsrewrite.py and the guard) lands on the archived copy, and reads the archived URL from
+`location`. One archive, one service and one browser for the whole module."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,8 +31,13 @@ AD_TEXT = "archived ad"
 LIVE_ONLY = "https://dyn.ads.test/x"  # never archived: its frame gets the blank placeholder
 
 
-def _page(script: str) -> str:
-    return f'<!DOCTYPE html><title>t</title><p>page</p><div id="slot"></div><script>{script}' \
+NAV_JS = "https://guard.test/nav.js"  # an archived external script that leaves for the live web
+TARGET = "https://guard.test/target"  # archived: where a relative navigation must land
+TARGET_TEXT = "archived target"
+
+
+def _page(script: str, body: str = "") -> str:
+    return f'<!DOCTYPE html><title>t</title><p>page</p>{body}<div id="slot"></div><script>{script}' \
         'document.title = "ran";</script>'
 
 
@@ -54,6 +62,32 @@ PAGES = {
             f'window.open("{AD}", "slot");',
     # The page's own script leaves for the live web: it lands on the archived copy instead.
     "selflocation": f'setTimeout(function () {{ location.href = "{AD}"; }}, 0);',
+    "assign": f'location.assign("{AD}");',
+    "replace": f'location.replace("{AD}");',
+    "windowlocation": f'window.location = "{AD}";',
+    "documentlocation": f'document.location.href = "{AD}";',
+    "toplocation": f'top.location.href = "{AD}";',
+    "strict": f'"use strict"; setTimeout(function () {{ location = "{AD}"; }}, 0);',
+    "module": "",  # the navigation is in a module script (strict, deferred), in BODIES below
+    "timeoutstring": f"setTimeout(\"location.href = '{AD}'\", 0);",
+    # Chromium refuses eval code that the Trusted Types default policy changed: no navigation at all.
+    "eval": f"try {{ eval(\"location.replace('{AD}')\"); }} catch (e) {{ "
+            'document.getElementById("slot").textContent = e.name; }',
+    "function": f"new Function(\"u\", \"location.replace(u)\")(\"{AD}\");",
+    "external": "",  # the navigation is in NAV_JS, loaded by BODIES below
+    "onclick": "",  # the navigation is in an onclick handler the test clicks
+    # A javascript: URL a script sets at run time: the guard's createScript rewrites it when followed.
+    "jsurl": f"document.getElementById(\"go\").href = \"javascript:location.href = '{AD}'\";",
+    "relative": 'location.assign("/target");',  # resolved against the archived page's URL
+    # What a script reads from location is the archived page's URL, not the replay's.
+    "reading": 'document.getElementById("slot").textContent = [location.host, location.pathname, '
+               "window.location.href, document.location.origin, String(self.location)].join(' ');",
+}
+BODIES = {
+    "external": f'<script src="{NAV_JS}"></script>',
+    "onclick": f"<a id=\"go\" href=\"#\" onclick=\"location.href = '{AD}'; return false\">go</a>",
+    "jsurl": '<a id="go">go</a>',
+    "module": f'<script type="module">window.location.href = "{AD}";</script>',
 }
 
 
@@ -74,11 +108,23 @@ class Replays:
         self.page.wait_for_load_state("networkidle")
         return self.page
 
-    def goto(self, name: str) -> Any:
+    def goto(self, name: str, wait_until: str = "load") -> Any:
         self.hole.clear_requests()
         self.console.clear()
-        self.page.goto(f"http://127.0.0.1:{self.svc.port}/web/{self.urls[name]}")
+        self.page.goto(f"http://127.0.0.1:{self.svc.port}/web/{self.urls[name]}", wait_until=wait_until)
         return self.page
+
+    def landed(self, url: str, text: str) -> Any:
+        """Wait until the window shows the archived copy of url (its /web/ address at its own
+        capture's timestamp, after the archive's redirect) with its text."""
+        page = self.page
+        try:
+            page.wait_for_url(re.compile(rf"/web/\d{{14}}/{re.escape(url)}$"), timeout=15_000)
+        except Exception:
+            pytest.fail(f"the window is at {page.url}, not the archived {url}: {self.console}")
+        page.wait_for_load_state("networkidle")
+        assert text in page.inner_text("body")
+        return page
 
 
 def _archive(tmp: Path) -> dict[str, str]:
@@ -92,12 +138,15 @@ def _archive(tmp: Path) -> dict[str, str]:
         for k, v in web.proxy_env().items():
             mp.setenv(k, v)
         web.add(AD, f'<!DOCTYPE html><title>ad</title><p id="ad">{AD_TEXT}</p>')
+        web.add(TARGET, f"<!DOCTYPE html><title>target</title><p>{TARGET_TEXT}</p>")
+        web.add(NAV_JS, f'setTimeout(function () {{ location.href = "{AD}"; }}, 0);',
+                content_type="application/javascript")
         urls = {name: f"https://guard.test/{name}" for name in PAGES}
         for name, script in PAGES.items():
-            web.add(urls[name], _page(script))
+            web.add(urls[name], _page(script, BODIES.get(name, "")))
         archive = Archive(Settings())
         try:
-            assert archive.capture(archive.queue([AD, *urls.values()], depth=0)) == 0
+            assert archive.capture(archive.queue([AD, TARGET, NAV_JS, *urls.values()], depth=0)) == 0
             with archive.index.session() as s:
                 stamps = {url: ts for url, ts in s.execute(select(Capture.url, Capture.timestamp))}
         finally:
@@ -166,13 +215,42 @@ def test_script_created_frame_stays_in_the_archive(replays: Replays) -> None:
     assert live_requests(replays.hole) == []
 
 
-@pytest.mark.xfail(strict=True, reason="a replayed page's script can navigate its own window to the live "
-                   "web: location is unforgeable, and Chromium ignores the Navigation API's "
-                   "preventDefault in the sandbox's opaque origin; needs script rewriting (wombat's "
-                   "approach) or a replay origin without the sandbox")
-def test_page_script_navigating_away_lands_in_the_archive(replays: Replays) -> None:
-    page = replays.goto("selflocation")
-    page.wait_for_url(lambda url: not url.endswith("/selflocation"))
-    page.wait_for_load_state("networkidle")
+# Each: the page's own script sends its window to the live web, by one way of reaching `location`.
+NAVIGATIONS = ["selflocation", "assign", "replace", "windowlocation", "documentlocation", "toplocation",
+               "strict", "module", "timeoutstring", "function", "external"]
+
+
+@pytest.mark.parametrize("name", NAVIGATIONS)
+def test_page_script_navigating_away_lands_in_the_archive(replays: Replays, name: str) -> None:
+    replays.goto(name, wait_until="commit")  # the page leaves while it loads
+    replays.landed(AD, AD_TEXT)
     assert live_requests(replays.hole) == []
-    assert AD_TEXT in page.inner_text("body")
+
+
+def test_eval_code_navigating_away_is_refused(replays: Replays) -> None:
+    """Chromium refuses direct eval code that the guard's Trusted Types policy rewrote."""
+    page = replays.open("eval")
+    assert page.inner_text("#slot") == "EvalError"
+    assert page.url.endswith("/https://guard.test/eval")
+    assert live_requests(replays.hole) == []
+
+
+@pytest.mark.parametrize("name", ["onclick", "jsurl"])
+def test_clicked_navigation_away_lands_in_the_archive(replays: Replays, name: str) -> None:
+    page = replays.open(name)
+    page.click("#go")
+    replays.landed(AD, AD_TEXT)
+    assert live_requests(replays.hole) == []
+
+
+def test_relative_navigation_resolves_against_the_archived_url(replays: Replays) -> None:
+    replays.goto("relative", wait_until="commit")
+    replays.landed(TARGET, TARGET_TEXT)
+    assert live_requests(replays.hole) == []
+
+
+def test_scripts_read_the_archived_url_from_location(replays: Replays) -> None:
+    page = replays.open("reading")
+    url = "https://guard.test/reading"
+    assert page.inner_text("#slot") == f"guard.test /reading {url} https://guard.test {url}"
+    assert live_requests(replays.hole) == []

@@ -11,10 +11,20 @@
 // 'script'), location changes of child frames, window.open into a named frame, and same-origin
 // child windows as scripts reach them.
 //
+// It also gives archived scripts the window's location as archived: the server renames their
+// `location` to `__cvLocation` (src/citevault/jsrewrite.py; the same rules are ported below as
+// rewriteScript, which the Trusted Types createScript applies to setTimeout strings, javascript:
+// URLs and script text set at run time, and the Function wrapper to `new Function` code; direct
+// eval code naming location is refused by Chromium), and this file defines `__cvLocation` on the
+// window and the document: reads give the archived URL's parts, writes (href, assign, replace,
+// `location = ...`, a part) navigate to the archived copy at the page's timestamp, never to the live
+// web, which no CSP stops for the page's own window.
+//
 // Why our own and not wombat: @webrecorder/wombat is AGPL-3.0 (this project is Apache-2.0), and it
 // rewrites everything a page can reach for a same-origin replay; ours runs in the sandbox's opaque
-// origin and only has to keep frames from leaking: images, fetches and beacons are already kept in
-// by the CSP, and the as-seen view shows what scripts built at capture time.
+// origin and only has to keep frames and the page's own navigations from leaking: images, fetches
+// and beacons are already kept in by the CSP, and the as-seen view shows what scripts built at
+// capture time.
 "use strict";
 (function () {
   var me = document.currentScript;
@@ -32,8 +42,96 @@
   var ATTR_RE = /([^\s"'>\/=]+)(\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]*))?/g;
   var MEMENTO_RE = /^(\d*)(?:[a-z]{2}_)?\/(.*)$/;
   var LOCAL_RE = /^\s*(about:|javascript:|data:|blob:|#|$)/i;
+  var PAGE_RE = /^(\d*)([a-z]{2}_)?\/(.*)$/;
   // This service's origin (the guard's own): about:srcdoc children have no other to go by.
   var home = new URL(cfg.guard).origin;
+
+  // -- scripts: the rules of src/citevault/jsrewrite.py (see its docstring for what they cover) --
+  var SCRIPT_TOKEN_RE = /\/\/[^\n\r]*|\/\*[\s\S]*?(?:\*\/|$)|"(?:[^"\\\n]|\\[\s\S])*"?|'(?:[^'\\\n]|\\[\s\S])*'?|`(?:[^`\\]|\\[\s\S])*`?|(\/)|(?<![\w$])(location)(?![\w$])/g;
+  var REGEX_LITERAL_RE = /\/(?:[^\/\\\[\n\r]|\\.|\[(?:[^\]\\\n\r]|\\.)*\])+\/[\w$]*/y;
+  var BEFORE_REGEX = "(,=:[!&|?{};+-*%<>~^";
+  var REGEX_KEYWORD_RE = /(?:^|[^\w$])(?:return|typeof|instanceof|in|of|new|delete|void|throw|case|do|else|yield|await)\s*$/;
+  var OWNER_RE = /(?:^|[^\w$.])(?:window|self|top|parent|globalThis|document)\s*\??\.\s*$/;
+  var GUARDED = "__cvLocation";
+
+  function prevChar(s, i) { i--; while (i >= 0 && /\s/.test(s[i])) { i--; } return i >= 0 ? s[i] : ""; }
+  function nextChar(s, i) { while (i < s.length && /\s/.test(s[i])) { i++; } return i < s.length ? s[i] : ""; }
+
+  function renamed(text, start, end) {
+    var prev = prevChar(text, start);
+    if (prev === ".") { return OWNER_RE.test(text.slice(Math.max(0, start - 80), start)); }
+    var after = nextChar(text, end);
+    return after !== "(" && !(after === ":" && (prev === "{" || prev === ","));
+  }
+
+  function rewriteScript(code) {
+    var text = String(code);
+    if (text.indexOf("location") < 0) { return text; }
+    var out = "", done = 0, m, re = new RegExp(SCRIPT_TOKEN_RE);
+    while ((m = re.exec(text)) !== null) {
+      if (m[1]) {
+        var prev = prevChar(text, m.index);
+        if (!prev || BEFORE_REGEX.indexOf(prev) >= 0 ||
+            REGEX_KEYWORD_RE.test(text.slice(Math.max(0, m.index - 16), m.index))) {
+          REGEX_LITERAL_RE.lastIndex = m.index;
+          if (REGEX_LITERAL_RE.test(text)) { re.lastIndex = REGEX_LITERAL_RE.lastIndex; }
+        }
+      } else if (m[2] && renamed(text, m.index, m.index + m[2].length)) {
+        out += text.slice(done, m.index) + GUARDED;
+        done = m.index + m[2].length;
+      }
+    }
+    return out + text.slice(done);
+  }
+
+  // -- the window's location as archived ------------------------------------------------------
+  // What a window shows: the archived URL, timestamp and modifier of its /web/ address; a srcdoc or
+  // about:blank child shows its parent's page.
+  function shown(win) {
+    var real = win.location, m = null;
+    if (real.origin === home && real.pathname.indexOf(cfg.prefix) === 0) {
+      m = PAGE_RE.exec(real.pathname.slice(cfg.prefix.length) + real.search + real.hash);
+    }
+    var url;
+    try { url = new URL(m ? m[3] : cfg.url); } catch (e) { url = new URL(cfg.url); }
+    return { url: url, ts: m ? m[1] : cfg.ts, mod: m ? m[2] || "" : (win === win.top ? "" : "if_") };
+  }
+
+  // The archive's address of where a script sends its window: resolved against the archived
+  // page's URL (not ours), at the page's timestamp; an archive address stays as it is.
+  function destination(win, value) {
+    var text = String(value);
+    if (/^\s*(javascript:|#)/i.test(text)) { return text; }  // runs here (createScript) / in-page
+    var here = shown(win), u;
+    try { u = new URL(text, cfg.url); } catch (e) { return text; }  // the browser throws the same
+    if (u.protocol !== "http:" && u.protocol !== "https:") { return text; }
+    if (u.origin === home) { return archived(u.href, here.mod); }
+    return cfg.prefix + here.ts + here.mod + "/" + u.href;
+  }
+
+  var PARTS = ["href", "protocol", "host", "hostname", "port", "pathname", "search", "hash", "origin"];
+  function guardedLocation(win) {
+    var loc = {
+      assign: function (v) { win.location.assign(destination(win, v)); },
+      replace: function (v) { win.location.replace(destination(win, v)); },
+      reload: function () { win.location.reload(); },
+      toString: function () { return shown(win).url.href; },
+    };
+    Object.defineProperty(loc, "ancestorOrigins", { get: function () { return win.location.ancestorOrigins; } });
+    PARTS.forEach(function (part) {
+      Object.defineProperty(loc, part, {
+        enumerable: true,
+        get: function () { return shown(win).url[part]; },
+        set: part === "origin" ? undefined : function (v) {
+          if (part === "hash") { win.location.hash = v; return; }  // in-page, no navigation
+          var u = shown(win).url;
+          if (part !== "href") { u[part] = v; }
+          win.location.href = destination(win, part === "href" ? v : u.href);
+        },
+      });
+    });
+    return loc;
+  }
 
   // The archive's address of a URL a frame (modifier "if_") or the page ("" or its own) would load.
   function archived(value, modifier) {
@@ -53,6 +151,13 @@
     return cfg.prefix + cfg.ts + modifier + "/" + u.href;
   }
 
+  function isArchived(value) {
+    try {
+      var u = new URL(String(value), document.baseURI);
+      return u.origin === home && u.pathname.indexOf(cfg.prefix) === 0;
+    } catch (e) { return false; }
+  }
+
   function unescapeAttr(v) {
     return v.replace(/&(#x?[0-9a-f]+|amp|quot|apos|lt|gt);?/gi, function (ent, name) {
       var n = name.toLowerCase();
@@ -65,9 +170,14 @@
   }
   function escapeAttr(v) { return v.replace(/&/g, "&amp;").replace(/"/g, "&quot;"); }
 
-  // Frames in an HTML string rewritten in place; nothing else of the markup changes (document.write
-  // is often given half a tag or a lone opening tag: no parse and re-serialise).
+  // Frames and script text in an HTML string rewritten in place; nothing else of the markup changes
+  // (document.write is often given half a tag or a lone opening tag: no parse and re-serialise).
   function rewriteHTML(html) {
+    if (html.indexOf("location") >= 0) {  // scripts that document.write and fragments run
+      html = html.replace(/(<script\b[^>]*>)([\s\S]*?)(?=<\/script|$)/gi, function (all, open, body) {
+        return open + rewriteScript(body);
+      });
+    }
     if (!/<(iframe|frame|embed|object)\b/i.test(html)) { return html; }
     return html.replace(TAG_RE, function (tag, name, attrs) {
       var want = FRAMES[name.toLowerCase()];
@@ -122,6 +232,23 @@
   function install(win) {
     if (win.__citevaultGuard) { return; }
     Object.defineProperty(win, "__citevaultGuard", { value: true });
+    var loc = guardedLocation(win);
+    var locProp = { get: function () { return loc; }, set: function (v) { loc.href = v; } };
+    Object.defineProperty(win, GUARDED, locProp);
+    Object.defineProperty(win.document, GUARDED, locProp);
+    // Chromium refuses eval/Function code that the Trusted Types default policy changed, so
+    // `new Function(code)` gets its code rewritten before it reaches the policy (which then finds
+    // nothing to change). Direct eval cannot be wrapped without losing its scope: its code naming
+    // location is refused (EvalError), never run as written.
+    var NativeFunction = win.Function;
+    var GuardedFunction = function Function() {
+      var args = Array.prototype.map.call(arguments, function (a) {
+        return typeof a === "string" ? rewriteScript(a) : a;
+      });
+      return NativeFunction.apply(this, args);
+    };
+    GuardedFunction.prototype = NativeFunction.prototype;  // instanceof Function still holds
+    win.Function = GuardedFunction;
     var html = function (v) { return typeof v === "string" ? rewriteHTML(v) : v; };
     Object.keys(FRAMES).forEach(function (tag) {
       var ctor = win[CTORS[tag]];
@@ -163,8 +290,10 @@
       var create = win.TrustedTypePolicyFactory.prototype.createPolicy;
       create.call(tt, "default", {
         createHTML: function (s) { return rewriteHTML(s); },
-        createScript: function (s) { return s; },
-        createScriptURL: function (s) { return s; },
+        createScript: function (s) { return rewriteScript(s); },
+        createScriptURL: function (s) {  // a script (or object/embed) from the live web: the archive's
+          return isArchived(s) ? s : archived(s, "js_");
+        },
       });
       win.TrustedTypePolicyFactory.prototype.createPolicy = function (name, rules) {
         var own = Object.assign({}, rules);
@@ -172,6 +301,12 @@
           own.createHTML = function () {
             var out = rules.createHTML.apply(rules, arguments);
             return out == null ? out : rewriteHTML(String(out));
+          };
+        }
+        if (rules && typeof rules.createScript === "function") {
+          own.createScript = function () {
+            var out = rules.createScript.apply(rules, arguments);
+            return out == null ? out : rewriteScript(out);
           };
         }
         return create.call(this, name === "default" ? "citevault-page-default" : name, own);
