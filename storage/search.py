@@ -223,29 +223,54 @@ def _pg_planner(session: Session) -> Iterator[None]:
         )), {f"v{i}": before[2 * i] for i in range(len(names))})
 
 
+def _pg_pairs(session: Session, items: list[tuple[bool, list[str]]]) -> list[str]:
+    """The adjacent-word pairs the query's phrases need (migration p_search3_terms), as the
+    database's own parser and stemmer make them: none for a phrase of one word and stop words."""
+    phrases = [" ".join(words) for phrase, words in items if phrase]
+    if not phrases:
+        return []
+    pairs = session.execute(text("SELECT " + " || ".join(
+        f"citevault_word_pairs(to_tsvector('english', :p{i}))" for i in range(len(phrases))
+    )), {f"p{i}": p for i, p in enumerate(phrases)}).scalar()
+    return list(pairs or [])
+
+
 def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
-    params: dict[str, Any] = {"q": _pg_tsquery(items)}
+    # Every word, phrases as plain words: answered by the GIN index alone (no positions needed,
+    # so no page's tsvector is read); the query itself is checked on the candidates only.
+    params: dict[str, Any] = {"q": _pg_tsquery(items), "words": _pg_tsquery([(False, [
+        w for _, words in items for w in words])])}
     filters = _filters(query, params, pg=True)
-    title_vector = "to_tsvector('english', coalesce(p.title, ''))"
-    # Each tier: its condition, and the tsvector its newest matches are ranked by. The inner
-    # query picks the newest matches and carries that value along unread; ts_rank_cd then reads
-    # only those. Ranking inside `capture_id IN (...)` instead had the planner hash-join a
-    # sequential scan of every page (30 ms at 100,000 pages). The title tier ranks by the title,
-    # as on SQLite: reading a page's TOASTed `search` cost 10-90 us (90 us once the TOAST table
-    # outgrew shared_buffers, EXPLAIN ANALYZE), parsing a title a few.
-    tiers = {"title": (f"{title_vector} @@ to_tsquery('english', :q)", title_vector),
-             "every": ("p.search @@ to_tsquery('english', :q)", "p.search")}
+    pairs = _pg_pairs(session, items)
+    params["pairs"] = pairs
+    # The tsvectors live in page_terms, a narrow table (p_search3_terms): finding the newest
+    # matches visits a row per match, and there a row is an id and two TOAST pointers. `pages`
+    # is joined only to filter. The title tier ranks by the title, as on SQLite.
+    join = " JOIN pages p ON p.capture_id = t.capture_id" if filters else ""
 
     def rank(tier: str, n: int, cap: int) -> list[tuple[int, float]]:
-        where, vector = tiers[tier]
-        newest = f"FROM pages p WHERE {' AND '.join([where, *filters])} ORDER BY p.capture_id DESC LIMIT :cap"
-        sql = f"SELECT p.capture_id, 0.0 {newest}"
+        vector = "t.title" if tier == "title" else "t.search"
+        conds = [f"{vector} @@ to_tsquery('english', :words)", *filters]
+        if pairs and tier == "every":
+            conds.append("citevault_word_pairs(t.search) @> CAST(:pairs AS text[])")
+        # The inner query picks the newest candidates and carries their tsvector along unread;
+        # the query (phrases included) and ts_rank_cd read only those.
+        newest = (f"SELECT t.capture_id, {vector} AS v FROM page_terms t{join} WHERE {' AND '.join(conds)} "
+                  "ORDER BY t.capture_id DESC LIMIT :cap")
         if cap:
-            sql = ("SELECT c.capture_id, ts_rank_cd(c.v, to_tsquery('english', :q), 1) AS score FROM ("
-                   f"SELECT p.capture_id, p.timestamp, {vector} AS v {newest}) c "
-                   "ORDER BY score DESC, c.timestamp DESC LIMIT :n")
-        rows = session.execute(text(sql), {**params, "n": n, "cap": cap or n}).all()
-        return [(int(r[0]), float(r[1])) for r in rows]
+            # Without a phrase the query is its words: every candidate matches.
+            sql = ("SELECT c.capture_id, ts_rank_cd(c.v, to_tsquery('english', :q), 1) AS score "
+                   f"FROM ({newest}) c ORDER BY score DESC, c.capture_id DESC LIMIT :n")
+            rows = session.execute(text(sql), {**params, "n": n, "cap": cap}).all()
+            return [(int(r[0]), float(r[1])) for r in rows]
+        # Newest first, unscored (a phrase): the newest 4n candidates are checked first, and all
+        # of them only when those hold fewer than n matches.
+        sql = (f"SELECT c.capture_id FROM ({newest}) c WHERE c.v @@ to_tsquery('english', :q) "
+               "ORDER BY c.capture_id DESC LIMIT :n")
+        rows = session.execute(text(sql), {**params, "n": n, "cap": 4 * n}).all()
+        if len(rows) < n:
+            rows = session.execute(text(sql.replace("LIMIT :cap", "")), {**params, "n": n}).all()
+        return [(int(r[0]), 0.0) for r in rows]
 
     with _pg_planner(session):
         ids = _two_tiers(rank, "title", "every", query, items, _PG_CANDIDATES)
