@@ -23,9 +23,11 @@ __all__ = ["SearchHit", "SearchQuery", "search"]
 _ROLES = ("seed", "cited", "requisite", "redirect")
 _MAX_LIMIT = 1000
 # Each ranking tier scores at most this many matches, the newest (see _two_tiers). PostgreSQL
-# reads a TOASTed tsvector per scored page (~10 us each), FTS5 a doclist entry and a docsize row.
+# reads a TOASTed tsvector of ~5 KB per scored page (15-40 us each, most of a ranked query's
+# time once candidates come from page_terms: 300 made p50 13.7 / p99 54 ms, 150 made 9.2 / 31.5
+# on the 100,000-page benchmark), FTS5 a doclist entry and a docsize row.
 _CANDIDATES = 1000
-_PG_CANDIDATES = 300
+_PG_CANDIDATES = 150
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _PHRASE_RE = re.compile(r'"([^"]*)"|(\S+)')
 
@@ -236,13 +238,17 @@ def _pg_pairs(session: Session, items: list[tuple[bool, list[str]]]) -> list[str
 
 
 def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
-    # Every word, phrases as plain words: answered by the GIN index alone (no positions needed,
-    # so no page's tsvector is read); the query itself is checked on the candidates only.
-    params: dict[str, Any] = {"q": _pg_tsquery(items), "words": _pg_tsquery([(False, [
-        w for _, words in items for w in words])])}
+    params: dict[str, Any] = {"q": _pg_tsquery(items)}
     filters = _filters(query, params, pg=True)
     pairs = _pg_pairs(session, items)
-    params["pairs"] = pairs
+    # The candidates: pages with every word (phrases as plain words) or, where phrases have
+    # pairs, with those pairs and the other words. Either is answered by GIN indexes alone (no
+    # positions needed, so no page's tsvector is read); the query itself is checked on the
+    # candidates only. Their words' index is left out with pairs: it added a bitmap of every
+    # page holding the phrase's words (9,000 for "bill and food") to AND with a handful.
+    words = [w for phrase, ws in items if not (phrase and pairs) for w in ws]
+    params.update(pairs=pairs, words=_pg_tsquery([(False, words)]) if words else None,
+                  all_words=_pg_tsquery([(False, [w for _, ws in items for w in ws])]))
     # The tsvectors live in page_terms, a narrow table (p_search3_terms): finding the newest
     # matches visits a row per match, and there a row is an id and two TOAST pointers. `pages`
     # is joined only to filter. The title tier ranks by the title, as on SQLite.
@@ -250,9 +256,12 @@ def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list
 
     def rank(tier: str, n: int, cap: int) -> list[tuple[int, float]]:
         vector = "t.title" if tier == "title" else "t.search"
-        conds = [f"{vector} @@ to_tsquery('english', :words)", *filters]
-        if pairs and tier == "every":
-            conds.append("citevault_word_pairs(t.search) @> CAST(:pairs AS text[])")
+        if tier == "title" or not pairs:
+            conds = [f"{vector} @@ to_tsquery('english', :all_words)", *filters]
+        else:
+            conds = ["citevault_word_pairs(t.search) @> CAST(:pairs AS text[])", *filters]
+            if words:
+                conds.append("t.search @@ to_tsquery('english', :words)")
         # The inner query picks the newest candidates and carries their tsvector along unread;
         # the query (phrases included) and ts_rank_cd read only those.
         newest = (f"SELECT t.capture_id, {vector} AS v FROM page_terms t{join} WHERE {' AND '.join(conds)} "
@@ -264,12 +273,13 @@ def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list
             rows = session.execute(text(sql), {**params, "n": n, "cap": cap}).all()
             return [(int(r[0]), float(r[1])) for r in rows]
         # Newest first, unscored (a phrase): the newest 4n candidates are checked first, and all
-        # of them only when those hold fewer than n matches.
+        # of them only when those hold fewer than n matches. OFFSET 0 keeps the check out of
+        # the inner scan: pushed into its recheck, it recomputed every candidate's pairs (3 ms).
         sql = (f"SELECT c.capture_id FROM ({newest}) c WHERE c.v @@ to_tsquery('english', :q) "
                "ORDER BY c.capture_id DESC LIMIT :n")
         rows = session.execute(text(sql), {**params, "n": n, "cap": 4 * n}).all()
         if len(rows) < n:
-            rows = session.execute(text(sql.replace("LIMIT :cap", "")), {**params, "n": n}).all()
+            rows = session.execute(text(sql.replace("LIMIT :cap", "OFFSET 0")), {**params, "n": n}).all()
         return [(int(r[0]), 0.0) for r in rows]
 
     with _pg_planner(session):
