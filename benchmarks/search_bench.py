@@ -149,7 +149,7 @@ def populate(db_url: str, model: TextModel, n: int) -> float:
             conn.execute(insert(Page), pages)
     if index.engine.dialect.name == "postgresql":
         with index.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE pages")
+            conn.exec_driver_sql("VACUUM ANALYZE pages, page_terms")
     else:
         with index.engine.begin() as conn:
             conn.exec_driver_sql("INSERT INTO pages_fts(pages_fts) VALUES ('optimize')")
@@ -280,11 +280,18 @@ def size_per_page(db_url: str, n: int, path: Path | None) -> dict[str, Any]:
                 "file_bytes_per_page": round(path.stat().st_size / n)}
     eng = create_engine(db_url)
     with eng.connect() as conn:
-        gin = conn.exec_driver_sql("SELECT pg_relation_size('ix_pages_search')").scalar() or 0
-        table = conn.exec_driver_sql("SELECT pg_total_relation_size('pages')").scalar() or 0
+        def size(sql: str) -> int:
+            return int(conn.exec_driver_sql(f"SELECT {sql}").scalar() or 0)
+
+        words = size("pg_relation_size('ix_page_terms_search') + pg_relation_size('ix_page_terms_title')")
+        pairs = size("pg_relation_size('ix_page_terms_pairs')")
+        terms = size("pg_total_relation_size('page_terms')")
+        pages = size("pg_total_relation_size('pages')")
     eng.dispose()
-    return {"full_text_index_bytes_per_page": round(gin / n),
-            "pages_table_bytes_per_page": round((table - gin) / n)}
+    return {"full_text_index_bytes_per_page": round(words / n),
+            "pairs_index_bytes_per_page": round(pairs / n),
+            "tsvector_bytes_per_page": round((terms - words - pairs) / n),
+            "pages_table_bytes_per_page": round(pages / n)}
 
 
 def _pg_database() -> str | None:
