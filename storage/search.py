@@ -1,5 +1,6 @@
 """Full-text search over archived pages, one interface over two engines: SQLite FTS5 (bm25 over
-title, URL and main text) and PostgreSQL (a weighted tsvector with a GIN index, ts_rank_cd).
+title, URL and main text) and PostgreSQL (a weighted tsvector with a GIN index, ts_rank_cd, and a
+GIN index of adjacent word pairs for phrases).
 Results are ranked, carry a snippet with the matched words marked, and filter by URL prefix or
 host, capture time and role."""
 
