@@ -14,6 +14,7 @@ their snippets.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -149,7 +150,7 @@ def populate(db_url: str, model: TextModel, n: int) -> float:
             conn.execute(insert(Page), pages)
     if index.engine.dialect.name == "postgresql":
         with index.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE pages")
+            conn.exec_driver_sql("VACUUM ANALYZE pages, page_terms")
     else:
         with index.engine.begin() as conn:
             conn.exec_driver_sql("INSERT INTO pages_fts(pages_fts) VALUES ('optimize')")
@@ -241,7 +242,11 @@ def time_queries(db_url: str, qs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def time_http(db_url: str, home: Path, qs: list[tuple[str, str]]) -> dict[str, Any] | None:
-    """The same queries through the API (in-process ASGI client: the route's own cost)."""
+    """The same queries through the API, in-process: "asgi" sends them from the app's own event
+    loop (httpx's ASGI transport), as a server such as uvicorn runs the app, so a request pays
+    what a served one does (the route, its dependencies, the thread-pool hop of a sync route,
+    the JSON) without sockets; "testclient" through Starlette's TestClient, as measured before
+    p-search3, which also pays ~8 hops between its thread and the loop's per request."""
     try:
         from fastapi.testclient import TestClient
 
@@ -262,6 +267,22 @@ def time_http(db_url: str, home: Path, qs: list[tuple[str, str]]) -> dict[str, A
             r = client.get("/api/search", params={"q": q, "limit": 20})
             times.append(1000 * (time.perf_counter() - t0))
             assert r.status_code == 200, r.text
+    return {"asgi": asyncio.run(_time_asgi(app, qs)), "testclient": _summary(times)}
+
+
+async def _time_asgi(app: Any, qs: list[tuple[str, str]]) -> dict[str, float]:
+    import httpx
+
+    times: list[float] = []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for _, q in qs[:20]:
+            await client.get("/api/search", params={"q": q})
+        for _, q in qs:
+            t0 = time.perf_counter()
+            r = await client.get("/api/search", params={"q": q, "limit": 20})
+            times.append(1000 * (time.perf_counter() - t0))
+            assert r.status_code == 200, r.text
     return _summary(times)
 
 
@@ -280,11 +301,18 @@ def size_per_page(db_url: str, n: int, path: Path | None) -> dict[str, Any]:
                 "file_bytes_per_page": round(path.stat().st_size / n)}
     eng = create_engine(db_url)
     with eng.connect() as conn:
-        gin = conn.exec_driver_sql("SELECT pg_relation_size('ix_pages_search')").scalar() or 0
-        table = conn.exec_driver_sql("SELECT pg_total_relation_size('pages')").scalar() or 0
+        def size(sql: str) -> int:
+            return int(conn.exec_driver_sql(f"SELECT {sql}").scalar() or 0)
+
+        words = size("pg_relation_size('ix_page_terms_search') + pg_relation_size('ix_page_terms_title')")
+        pairs = size("pg_relation_size('ix_page_terms_pairs')")
+        terms = size("pg_total_relation_size('page_terms')")
+        pages = size("pg_total_relation_size('pages')")
     eng.dispose()
-    return {"full_text_index_bytes_per_page": round(gin / n),
-            "pages_table_bytes_per_page": round((table - gin) / n)}
+    return {"full_text_index_bytes_per_page": round(words / n),
+            "pairs_index_bytes_per_page": round(pairs / n),
+            "tsvector_bytes_per_page": round((terms - words - pairs) / n),
+            "pages_table_bytes_per_page": round(pages / n)}
 
 
 def _pg_database() -> str | None:

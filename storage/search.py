@@ -1,5 +1,6 @@
 """Full-text search over archived pages, one interface over two engines: SQLite FTS5 (bm25 over
-title, URL and main text) and PostgreSQL (a weighted tsvector with a GIN index, ts_rank_cd).
+title, URL and main text) and PostgreSQL (a weighted tsvector with a GIN index, ts_rank_cd, and a
+GIN index of adjacent word pairs for phrases).
 Results are ranked, carry a snippet with the matched words marked, and filter by URL prefix or
 host, capture time and role."""
 
@@ -23,9 +24,11 @@ __all__ = ["SearchHit", "SearchQuery", "search"]
 _ROLES = ("seed", "cited", "requisite", "redirect")
 _MAX_LIMIT = 1000
 # Each ranking tier scores at most this many matches, the newest (see _two_tiers). PostgreSQL
-# reads a TOASTed tsvector per scored page (~10 us each), FTS5 a doclist entry and a docsize row.
+# reads a TOASTed tsvector of ~5 KB per scored page (15-40 us each, most of a ranked query's
+# time once candidates come from page_terms: 300 made p50 13.7 / p99 54 ms, 150 made 9.2 / 31.5
+# on the 100,000-page benchmark), FTS5 a doclist entry and a docsize row.
 _CANDIDATES = 1000
-_PG_CANDIDATES = 300
+_PG_CANDIDATES = 150
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 _PHRASE_RE = re.compile(r'"([^"]*)"|(\S+)')
 
@@ -223,29 +226,62 @@ def _pg_planner(session: Session) -> Iterator[None]:
         )), {f"v{i}": before[2 * i] for i in range(len(names))})
 
 
+def _pg_pairs(session: Session, items: list[tuple[bool, list[str]]]) -> list[str]:
+    """The adjacent-word pairs the query's phrases need (migration p_search3_terms), as the
+    database's own parser and stemmer make them: none for a phrase of one word and stop words."""
+    phrases = [" ".join(words) for phrase, words in items if phrase]
+    if not phrases:
+        return []
+    pairs = session.execute(text("SELECT " + " || ".join(
+        f"citevault_word_pairs(to_tsvector('english', :p{i}))" for i in range(len(phrases))
+    )), {f"p{i}": p for i, p in enumerate(phrases)}).scalar()
+    return list(pairs or [])
+
+
 def _postgres(session: Session, query: SearchQuery, items: list[tuple[bool, list[str]]]) -> list[SearchHit]:
     params: dict[str, Any] = {"q": _pg_tsquery(items)}
     filters = _filters(query, params, pg=True)
-    title_vector = "to_tsvector('english', coalesce(p.title, ''))"
-    # Each tier: its condition, and the tsvector its newest matches are ranked by. The inner
-    # query picks the newest matches and carries that value along unread; ts_rank_cd then reads
-    # only those. Ranking inside `capture_id IN (...)` instead had the planner hash-join a
-    # sequential scan of every page (30 ms at 100,000 pages). The title tier ranks by the title,
-    # as on SQLite: reading a page's TOASTed `search` cost 10-90 us (90 us once the TOAST table
-    # outgrew shared_buffers, EXPLAIN ANALYZE), parsing a title a few.
-    tiers = {"title": (f"{title_vector} @@ to_tsquery('english', :q)", title_vector),
-             "every": ("p.search @@ to_tsquery('english', :q)", "p.search")}
+    pairs = _pg_pairs(session, items)
+    # The candidates: pages with every word (phrases as plain words) or, where phrases have
+    # pairs, with those pairs and the other words. Either is answered by GIN indexes alone (no
+    # positions needed, so no page's tsvector is read); the query itself is checked on the
+    # candidates only. Their words' index is left out with pairs: it added a bitmap of every
+    # page holding the phrase's words (9,000 for "bill and food") to AND with a handful.
+    words = [w for phrase, ws in items if not (phrase and pairs) for w in ws]
+    params.update(pairs=pairs, words=_pg_tsquery([(False, words)]) if words else None,
+                  all_words=_pg_tsquery([(False, [w for _, ws in items for w in ws])]))
+    # The tsvectors live in page_terms, a narrow table (p_search3_terms): finding the newest
+    # matches visits a row per match, and there a row is an id and two TOAST pointers. `pages`
+    # is joined only to filter. The title tier ranks by the title, as on SQLite.
+    join = " JOIN pages p ON p.capture_id = t.capture_id" if filters else ""
 
     def rank(tier: str, n: int, cap: int) -> list[tuple[int, float]]:
-        where, vector = tiers[tier]
-        newest = f"FROM pages p WHERE {' AND '.join([where, *filters])} ORDER BY p.capture_id DESC LIMIT :cap"
-        sql = f"SELECT p.capture_id, 0.0 {newest}"
+        vector = "t.title" if tier == "title" else "t.search"
+        if tier == "title" or not pairs:
+            conds = [f"{vector} @@ to_tsquery('english', :all_words)", *filters]
+        else:
+            conds = ["citevault_word_pairs(t.search) @> CAST(:pairs AS text[])", *filters]
+            if words:
+                conds.append("t.search @@ to_tsquery('english', :words)")
+        # The inner query picks the newest candidates and carries their tsvector along unread;
+        # the query (phrases included) and ts_rank_cd read only those.
+        newest = (f"SELECT t.capture_id, {vector} AS v FROM page_terms t{join} WHERE {' AND '.join(conds)} "
+                  "ORDER BY t.capture_id DESC LIMIT :cap")
         if cap:
-            sql = ("SELECT c.capture_id, ts_rank_cd(c.v, to_tsquery('english', :q), 1) AS score FROM ("
-                   f"SELECT p.capture_id, p.timestamp, {vector} AS v {newest}) c "
-                   "ORDER BY score DESC, c.timestamp DESC LIMIT :n")
-        rows = session.execute(text(sql), {**params, "n": n, "cap": cap or n}).all()
-        return [(int(r[0]), float(r[1])) for r in rows]
+            # Without a phrase the query is its words: every candidate matches.
+            sql = ("SELECT c.capture_id, ts_rank_cd(c.v, to_tsquery('english', :q), 1) AS score "
+                   f"FROM ({newest}) c ORDER BY score DESC, c.capture_id DESC LIMIT :n")
+            rows = session.execute(text(sql), {**params, "n": n, "cap": cap}).all()
+            return [(int(r[0]), float(r[1])) for r in rows]
+        # Newest first, unscored (a phrase): the newest 4n candidates are checked first, and all
+        # of them only when those hold fewer than n matches. OFFSET 0 keeps the check out of
+        # the inner scan: pushed into its recheck, it recomputed every candidate's pairs (3 ms).
+        sql = (f"SELECT c.capture_id FROM ({newest}) c WHERE c.v @@ to_tsquery('english', :q) "
+               "ORDER BY c.capture_id DESC LIMIT :n")
+        rows = session.execute(text(sql), {**params, "n": n, "cap": 4 * n}).all()
+        if len(rows) < n:
+            rows = session.execute(text(sql.replace("LIMIT :cap", "OFFSET 0")), {**params, "n": n}).all()
+        return [(int(r[0]), 0.0) for r in rows]
 
     with _pg_planner(session):
         ids = _two_tiers(rank, "title", "every", query, items, _PG_CANDIDATES)

@@ -126,3 +126,31 @@ def test_postgres_planner_settings_end_with_the_search(index: Index) -> None:
         assert s.execute(text("SELECT current_setting('enable_indexscan'), current_setting('jit')")).one() \
             == ("on", s.execute(text("SHOW jit")).scalar())
         assert s.execute(text("SELECT current_setting('enable_seqscan')")).scalar() == "on"
+
+
+def test_phrase_with_stop_words_and_few_matches_among_many_candidates(index: Index) -> None:
+    # 1: the phrase; 2-30: its words, also next to each other but in another order or with two
+    # stop words between (PostgreSQL drops stop words but counts them). Newest first, the first
+    # 4 * limit candidates hold no match: the search must look further.
+    phrase = "mayor of stories"
+    pages = [("a.test", "Old", f"{FILLER} {phrase} {FILLER}")]
+    near = "stories of the mayor, mayor stories, mayor and the stories"
+    pages += [("a.test", f"Near miss {i}", f"{FILLER} {near}") for i in range(29)]
+    _add(index, pages)
+    assert _ids(index, f'"{phrase}"', limit=2) == [1]
+    assert _ids(index, f'"{phrase}" committee', limit=2) == [1]
+    assert _ids(index, '"mayor stories"', limit=3) == [30, 29, 28]
+    assert _ids(index, '"stories of mayor"', limit=3) == []
+
+
+def test_postgres_terms_follow_the_pages(index: Index) -> None:
+    if index.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's page_terms table")
+    _add(index, [("a.test", "Budget hearing", FILLER)])
+    with index.engine.begin() as conn:
+        conn.execute(text("UPDATE pages SET text = 'zoning appeal of the marina' WHERE capture_id = 1"))
+    assert _ids(index, '"appeal of the marina"') == [1]
+    assert _ids(index, "weather") == []
+    with index.engine.begin() as conn:
+        conn.execute(text("DELETE FROM pages WHERE capture_id = 1"))
+        assert conn.execute(text("SELECT count(*) FROM page_terms")).scalar() == 0

@@ -23,7 +23,7 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def refuse_cross_site_writes(request: Request) -> None:
+async def refuse_cross_site_writes(request: Request) -> None:
     """App-wide dependency. A browser says where a request comes from: Sec-Fetch-Site first (it
     survives proxies that rewrite the Host), else Origin, which must be this server's or the
     configured public URL's ("null", a sandboxed replay, never is). API clients send neither."""
