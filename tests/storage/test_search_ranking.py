@@ -20,13 +20,23 @@ from citevault.storage.search import SearchHit, SearchQuery, search
 FILLER = "the committee met on tuesday and talked about budgets schedules and the weather"
 
 
-@pytest.fixture
-def index(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Index]:
+def _small_index(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Index]:
     monkeypatch.setattr(search_module, "_CANDIDATES", 5)
     monkeypatch.setattr(search_module, "_PG_CANDIDATES", 5)
-    idx = open_index(db_url)
+    idx = open_index(url)
     yield idx
     idx.dispose()
+
+
+@pytest.fixture
+def index(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Index]:
+    yield from _small_index(db_url, monkeypatch)
+
+
+@pytest.fixture
+def pg_index(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Index]:
+    """For what only PostgreSQL has (no SQLite variant to skip)."""
+    yield from _small_index(pg_url, monkeypatch)
 
 
 def _add(index: Index, pages: list[tuple[str, str, str]]) -> None:
@@ -117,9 +127,8 @@ def test_title_index_follows_replaced_pages(index: Index) -> None:
     assert _ids(index, "zoning") == [1]
 
 
-def test_postgres_planner_settings_end_with_the_search(index: Index) -> None:
-    if index.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL planner settings")
+def test_postgres_planner_settings_end_with_the_search(pg_index: Index) -> None:
+    index = pg_index
     _add(index, [("a.test", "Budget hearing", FILLER)])
     with index.session() as s:
         assert search(s, SearchQuery(q="budget"))
@@ -143,9 +152,8 @@ def test_phrase_with_stop_words_and_few_matches_among_many_candidates(index: Ind
     assert _ids(index, '"stories of mayor"', limit=3) == []
 
 
-def test_postgres_terms_follow_the_pages(index: Index) -> None:
-    if index.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's page_terms table")
+def test_postgres_terms_follow_the_pages(pg_index: Index) -> None:
+    index = pg_index
     _add(index, [("a.test", "Budget hearing", FILLER)])
     with index.engine.begin() as conn:
         conn.execute(text("UPDATE pages SET text = 'zoning appeal of the marina' WHERE capture_id = 1"))
