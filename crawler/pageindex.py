@@ -5,6 +5,7 @@ finishes them once the crawl is over. `reindex` runs the same extraction over ev
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import selectors
@@ -33,6 +34,7 @@ _JSON = ("application/json", "application/json+oembed", "text/json")
 _MAX_PAYLOAD = 5_000_000  # bigger "pages" are data files: not parsed for metadata
 _BATCH = 32
 _POLL = 0.5  # seconds between looks for new captures while the crawl runs
+_TRIM_AFTER = 256_000  # bytes of a payload after which freed memory is handed back (`_trim`)
 
 
 def _pending(index: Index, snapshot_ids: list[int] | None, after: int, limit: int) -> list[Capture]:
@@ -63,6 +65,7 @@ def index_pages(
     while caps := _pending(index, snapshot_ids, after, _BATCH):
         after = caps[-1].id
         found: list[tuple[Capture, dict[str, Any]]] = []
+        big = False
         for cap in caps:
             assert cap.warc is not None and cap.offset is not None  # selected so
             try:
@@ -70,14 +73,25 @@ def index_pages(
             except CitevaultError:
                 continue  # a missing or damaged record: `verify` reports it
             meta = metadata_of(cap.mime, payload, cap.url)
+            big = big or len(payload) > _TRIM_AFTER
             if meta is not None:
                 found.append((cap, meta.as_dict()))
+        if big:
+            _trim()
         if found:
             with index.session() as s:
                 added += store_pages(s, found)
             if on_page:
                 on_page(added)
     return added
+
+
+def _trim() -> None:
+    """Hand the heap's free pages back to the system: the parse trees of a big page are freed,
+    but glibc keeps their pages, and the indexer lives as long as the crawl (its RSS would stay
+    at its biggest page's)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 class PageIndexer:
