@@ -27,8 +27,6 @@ from citevault.storage.models import EvidenceRecord
 from citevault.storage.warcreader import read_payload
 from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore, WrittenRecord
 
-from .timestamps import TOKEN_CONTENT_TYPE, TimestampError, request_token
-
 if TYPE_CHECKING:
     from .provenance import ProvenanceCollector
 
@@ -140,6 +138,10 @@ def _stamp(
     index: Index, store: WarcStore, row_id: int, body: bytes, manifest_id: str, timeout: float
 ) -> bool:
     """Ask one pending row's TSA to stamp the manifest; True once the token is stored."""
+    # Imported here: httpx and the RFC 3161 client are start-up CPU of every crawl's fork server,
+    # and a snapshot is stamped only when a TSA is configured (none by default).
+    from .timestamps import TOKEN_CONTENT_TYPE, TimestampError, request_token
+
     with index.session() as s:
         row = s.get(EvidenceRecord, row_id)
         if row is None or row.state != "pending" or not row.tsa_url:

@@ -93,9 +93,14 @@ def add(
     err = stderr()
     if (note_line := browser_check(cfg, browser)) is not None:
         err.print(note_line, highlight=False, markup=False)
+    # The seeds' SURT keys need surt here (with tldextract and requests, about a tenth of a
+    # second); imported before the fork server is forked, it inherits them instead of importing
+    # them again for the crawl (benchmarks/RESULTS.md, (2a)).
+    import surt  # noqa: F401
+
     # Now, before any database connection or thread (Rich's live display) exists: the crawl's
     # fork server is then forked from this process, and preloads while the index is opened.
-    prestart()
+    prestart(cfg.effective_database_url)
     with Archive(cfg) as archive:
         view = _ProgressView()
         with Live(view, console=err, refresh_per_second=8, transient=True):
