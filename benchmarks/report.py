@@ -238,10 +238,11 @@ def write_markdown(res: dict[str, Any], path: Path, plot_name: str) -> None:
 
     if mem := res.get("memory"):
         L += ["## (6) Peak memory by crawl size", "",
-              "`citevault add --scope all` of a hub linking N small pages (2 KB, no delay; every link followed: "
-              "CITEVAULT_MAX_LINKS_PER_PAGE raised to N), and of one page of a million links (default limit: "
-              "its first 10,000 followed). Sampled every 50 ms: peak RSS per process (CLI, fork server, crawl "
-              "child, page indexer), the tree's summed RSS (counts pages shared by forked processes once per "
+              "`citevault add --scope all` of a hub linking N small pages (2 KB, no delay; every link "
+              "followed: CITEVAULT_MAX_LINKS_PER_PAGE raised to N), and of one page of a million links "
+              "(default limit: its first 10,000 followed). Sampled every 50 ms: peak RSS per process (CLI, "
+              "fork server, crawl child, page indexer), the tree's summed RSS (counts pages shared by "
+              "forked processes once per "
               "process) and summed PSS (shared pages split among their users: the tree's real footprint, "
               "every 0.5 s); kernel peak = wait4 maxrss (the largest single process, never missed between "
               "samples).", "",
@@ -250,8 +251,9 @@ def write_markdown(res: dict[str, Any], path: Path, plot_name: str) -> None:
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in [*mem["rows"], *([mem["page"]] if mem.get("page") else [])]:
             by = r.get("by_name_mb", {})
-            L.append(f"| {r['urls']:,} | {r.get('links', r['urls']):,} | {r['archived']:,} | {r['wall']:.0f} | "
-                     f"{r['cpu']:.0f} | {r.get('load', 0):.1f} | {by.get('citevault', 0):.0f} | "
+            L.append(f"| {r['urls']:,} | {r.get('links', r['urls']):,} | {r['archived']:,} | "
+                     f"{r['wall']:.0f} | {r['cpu']:.0f} | {r.get('load', 0):.1f} | "
+                     f"{by.get('citevault', 0):.0f} | "
                      f"{by.get('citevault-forks', 0):.0f} | {by.get('citevault-job', 0):.0f} | "
                      f"{by.get('citevault-pagei', 0):.0f} | {r['maxrss_mb']:.0f} | {r['tree_peak_mb']:.0f} | "
                      f"{r.get('tree_pss_mb', 0):.0f} | {r.get('locked', 0)} |")

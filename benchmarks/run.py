@@ -23,6 +23,7 @@ if __package__ in (None, ""):  # run as a script: import as the `benchmarks` pac
 from benchmarks.analysis import analyse  # noqa: E402
 from benchmarks.capture import (  # noqa: E402
     WGET,
+    compile_citevault,
     cpu_bench,
     default_concurrency,
     latency_bench,
@@ -139,6 +140,7 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     t0 = time.monotonic()
+    compile_citevault()  # as installed: the runs below never compile citevault from source
     res: dict[str, Any] = {"meta": _meta(args), "skipped": []}
     spec = SiteSpec(pages=args.pages)
     log = print
