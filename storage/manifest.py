@@ -61,9 +61,9 @@ def block_sha256(raw_record: bytes) -> str:
     """"sha256:HEX" of the block of an uncompressed, serialized WARC record (after the header
     block's blank line, without the two CRLFs that end the record)."""
     end = raw_record.find(b"\r\n\r\n")
-    block = raw_record[end + 4:]
-    if block.endswith(b"\r\n\r\n"):
-        block = block[:-4]
+    stop = len(raw_record) - 4 if raw_record.endswith(b"\r\n\r\n") and len(raw_record) >= end + 8 else None
+    # A view, not slices: each slice copied the record (twice 68 MB for a page of a million links).
+    block = memoryview(raw_record)[end + 4:stop]
     return "sha256:" + hashlib.sha256(block).hexdigest()
 
 
