@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import OperationalError
 
 from citevault.storage.db import Index, open_index
 from citevault.storage.errors import CitevaultError
@@ -27,13 +28,14 @@ from citevault.storage.warcreader import read_payload
 from .forkserver import ForkedChild, start_child
 from .metadata import metadata_of
 
-__all__ = ["PageIndexer", "index_pages"]
+__all__ = ["PageIndexer", "index_pages", "index_while_crawling"]
 
 _HTML = ("text/html", "application/xhtml+xml")
 _JSON = ("application/json", "application/json+oembed", "text/json")
 _MAX_PAYLOAD = 5_000_000  # bigger "pages" are data files: not parsed for metadata
 _BATCH = 32
 _POLL = 0.5  # seconds between looks for new captures while the crawl runs
+_BUSY = ("database is locked", "database is busy")
 _TRIM_AFTER = 256_000  # bytes of a payload after which freed memory is handed back (`_trim`)
 
 
@@ -84,6 +86,18 @@ def index_pages(
             if on_page:
                 on_page(added)
     return added
+
+
+def index_while_crawling(index: Index, warc_dir: Path, snapshot_ids: list[int]) -> int:
+    """One pass of `index_pages` beside a running crawl: a write lock held by the crawl past the
+    busy timeout (SQLite: a crawl queueing a 100,000-link hub's requests) only delays the pass's
+    pages to the next one, instead of ending the indexer and leaving every page to `reindex`."""
+    try:
+        return index_pages(index, warc_dir, snapshot_ids)
+    except OperationalError as exc:
+        if not any(busy in str(exc).lower() for busy in _BUSY):
+            raise
+        return 0
 
 
 def _trim() -> None:
@@ -145,7 +159,7 @@ def _child_main(parent: int | None = None) -> None:
     sel.register(sys.stdin, selectors.EVENT_READ)
     try:
         while True:
-            index_pages(index, warc_dir, ids)
+            index_while_crawling(index, warc_dir, ids)
             if sel.select(timeout=_POLL) and not os.read(sys.stdin.fileno(), 4096):
                 break  # EOF: the crawl is over and its rows are committed
         index_pages(index, warc_dir, ids)
