@@ -20,6 +20,7 @@ __all__ = [
     "Side",
     "WGET",
     "citevault_env",
+    "compile_citevault",
     "cpu_bench",
     "latency_bench",
     "memory_bench",
@@ -39,6 +40,22 @@ def default_concurrency() -> tuple[int, int]:
 
     fields = Settings.model_fields
     return int(fields["concurrency"].default), int(fields["concurrency_per_host"].default)
+
+
+def compile_citevault() -> None:
+    """Write the bytecode of citevault's own modules, as an install does (pip compiles a wheel's
+    files; Scrapy's in site-packages all have theirs). An editable checkout compiles on import,
+    and the runs here set PYTHONDONTWRITEBYTECODE (as this machine's shell does): without this,
+    every run would compile all of citevault from source, about 0.2 s of start-up CPU that no
+    installed copy pays."""
+    import compileall
+
+    import citevault
+    import citevault.crawler
+    import citevault.storage
+
+    for pkg in (citevault, citevault.crawler, citevault.storage):
+        compileall.compile_dir(str(Path(pkg.__file__ or "").parent), quiet=1, workers=0)
 
 
 def citevault_env(home: Path, proxy: str) -> dict[str, str]:
@@ -66,10 +83,12 @@ class Side:
     notes: list[str] = field(default_factory=list)
 
 
-def _citevault_add(home: Path, web: WebFarm, *args: str) -> tuple[Run, dict[str, Any]]:
+def _citevault_add(home: Path, web: WebFarm, *args: str, env: dict[str, str] | None = None
+                   ) -> tuple[Run, dict[str, Any]]:
     before = web.stats()
     run = run_measured(
-        [str(_BIN / "citevault"), "add", *args, "--json"], env=citevault_env(home, web.proxy_url),
+        [str(_BIN / "citevault"), "add", *args, "--json"],
+        env=citevault_env(home, web.proxy_url) | (env or {}),
     )
     delta = stats_delta(before, web.stats())
     if run.returncode != 0:
@@ -241,9 +260,13 @@ def _count_revisits(home: Path) -> int:
 
 
 # -- (6) memory ----------------------------------------------------------------------------------
-def memory_bench(sizes: list[int], log: Any = print, deadline: float | None = None) -> dict[str, Any]:
-    """Peak RSS of `citevault add --scope all` over a hub linking N small pages. A size whose
-    estimated run (from the previous size's pace) would end past `deadline` is skipped."""
+def memory_bench(sizes: list[int], log: Any = print, deadline: float | None = None,
+                 page_links: int = 0) -> dict[str, Any]:
+    """Peak RSS of `citevault add --scope all` over a hub linking N small pages (every link
+    followed: the per-page link limit is raised to N), then, with `page_links`, of the same
+    command on one page of that many links under the default limit (its first 10,000 followed).
+    A size whose estimated run (from the previous size's pace) would end past `deadline` is
+    skipped."""
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
     pace = 0.012  # seconds per URL, until measured
@@ -261,24 +284,41 @@ def memory_bench(sizes: list[int], log: Any = print, deadline: float | None = No
             log(f"  memory: {note}")
             if n == wanted:
                 continue
-        spec = SiteSpec(pages=n, delay=0.0, requisites=False, page_bytes=2_000)
-        work = _scratch("mem")
-        try:
-            with WebFarm(spec) as web:
-                run, delta = _citevault_add(work / "home", web, "--scope", "all", spec.hub_url)
-        except RuntimeError as exc:  # a failed size must not lose the sizes measured before it
-            skipped.append(f"{n:,} URLs: {exc}")
-            log(f"  memory {n} URLs: failed: {exc}")
-            continue
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        rows.append({
-            "urls": n, "archived": delta["archived"], "wall": run.wall, "cpu": run.cpu,
-            "maxrss_mb": run.maxrss_mb, "tree_peak_mb": run.tree_peak_mb,
-            "child_peak_mb": run.child_peak_mb, "timeline": run.timeline,
-        })
-        pace = run.wall / n
-        log(f"  memory {n} URLs: peak RSS {run.maxrss_mb:.0f} MB (crawl process {run.child_peak_mb:.0f} MB, "
-            f"tree {run.tree_peak_mb:.0f} MB), "
-            f"{run.wall:.0f} s")
-    return {"rows": rows, "skipped": skipped}
+        row = _memory_run(n, n, log, skipped, {"CITEVAULT_MAX_LINKS_PER_PAGE": str(max(n + 10, 10_000))})
+        if row is not None:
+            rows.append(row)
+            pace = row["wall"] / n
+    page = _memory_run(page_links, 0, log, skipped, {}) if page_links else None
+    return {"rows": rows, "page": page, "skipped": skipped}
+
+
+def _memory_run(
+    links: int, urls: int, log: Any, skipped: list[str], env: dict[str, str]
+) -> dict[str, Any] | None:
+    """One `add --scope all` of a hub of `links` links (`urls`: the crawl's size, 0 when the
+    link limit cuts it); None (and a note in `skipped`) when it failed."""
+    what = f"{urls:,} URLs" if urls else f"one page of {links:,} links"
+    spec = SiteSpec(pages=links, delay=0.0, requisites=False, page_bytes=2_000)
+    work = _scratch("mem")
+    try:
+        with WebFarm(spec) as web:
+            run, delta = _citevault_add(work / "home", web, "--scope", "all", spec.hub_url, env=env)
+    except RuntimeError as exc:  # a failed size must not lose the sizes measured before it
+        skipped.append(f"{what}: {exc}")
+        log(f"  memory {what}: failed: {exc}")
+        return None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    locked = run.stderr.count("database is locked")
+    per = ", ".join(f"{k} {v:.0f}" for k, v in run.by_name_mb.items())
+    load = os.getloadavg()[0]
+    log(f"  memory {what}: kernel peak {run.maxrss_mb:.0f} MB (largest process), tree summed RSS "
+        f"{run.tree_peak_mb:.0f} MB, tree PSS {run.tree_pss_mb:.0f} MB; by process: {per}; "
+        f"{delta['archived']:,} archived, {run.wall:.0f} s, {run.cpu:.0f} s CPU, load {load:.1f}, "
+        f"'database is locked' x{locked}")
+    return {
+        "urls": urls or delta["archived"], "links": links, "archived": delta["archived"], "wall": run.wall,
+        "cpu": run.cpu, "maxrss_mb": run.maxrss_mb, "tree_peak_mb": run.tree_peak_mb,
+        "child_peak_mb": run.child_peak_mb, "timeline": run.timeline, "by_name_mb": run.by_name_mb,
+        "tree_pss_mb": run.tree_pss_mb, "load": load, "locked": locked,
+    }

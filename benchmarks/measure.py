@@ -28,6 +28,11 @@ class Run:
     stdout: str
     stderr: str
     timeline: list[tuple[float, float]] = field(default_factory=list)  # (s, largest descendant MB)
+    # Sampled peak RSS per process name (/proc/PID/comm: the fork server names its children
+    # citevault-forks, citevault-job, citevault-pageindex), and of the tree's summed PSS
+    # (shared pages split among their users: forked processes share their parent's pages).
+    by_name_mb: dict[str, float] = field(default_factory=dict)
+    tree_pss_mb: float = 0.0
 
 
 def _children(pid: int) -> list[int]:
@@ -39,6 +44,24 @@ def _children(pid: int) -> list[int]:
     except OSError:
         pass
     return out
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size in bytes (0 when unreadable)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
 
 
 def tree_rss(pid: int) -> dict[int, int]:
@@ -58,7 +81,7 @@ def tree_rss(pid: int) -> dict[int, int]:
 
 def run_measured(
     cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
-    timeout: float = 3600.0, sample_every: float = 0.05,
+    timeout: float = 3600.0, sample_every: float = 0.05, pss_every: int = 10,
 ) -> Run:
     """Run `cmd` to completion; CPU and peak RSS come from wait4() (the kernel's accounting of
     the child plus the descendants it reaped), the tree peak from sampling /proc."""
@@ -66,17 +89,25 @@ def run_measured(
     with open(f"{out_path}.out", "w+b") as out, open(f"{out_path}.err", "w+b") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out, stderr=err)
-        peak = child_peak = 0
+        peak = child_peak = pss_peak = 0
         timeline: list[tuple[float, float]] = []
+        by_name: dict[str, int] = {}
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal peak, child_peak
+            nonlocal peak, child_peak, pss_peak
+            n = 0
             while not done.is_set():
                 sizes = tree_rss(proc.pid)
                 child = max((v for k, v in sizes.items() if k != proc.pid), default=0)
                 peak = max(peak, sum(sizes.values()))
                 child_peak = max(child_peak, child)
+                for pid, rss in sizes.items():
+                    name = _comm(pid)
+                    by_name[name] = max(by_name.get(name, 0), rss)
+                if n % pss_every == 0:  # smaps_rollup walks every mapping: not every sample
+                    pss_peak = max(pss_peak, sum(_pss(pid) for pid in sizes))
+                n += 1
                 timeline.append((time.perf_counter() - start, child / 2**20))
                 done.wait(sample_every)
 
@@ -108,6 +139,7 @@ def run_measured(
         wall=wall, cpu=usage.ru_utime + usage.ru_stime, maxrss_mb=usage.ru_maxrss / 1024,
         tree_peak_mb=peak / 2**20, child_peak_mb=child_peak / 2**20, returncode=proc.returncode,
         stdout=stdout, stderr=stderr, timeline=timeline[:: max(1, len(timeline) // 300)],
+        by_name_mb={k: v / 2**20 for k, v in sorted(by_name.items())}, tree_pss_mb=pss_peak / 2**20,
     )
 
 

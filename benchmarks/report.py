@@ -11,6 +11,7 @@ from .report_perf import perf_markdown
 
 __all__ = ["targets", "write_markdown", "write_plot"]
 
+_TREE_MB = 300  # issue 15 (4): the whole tree, at 10k and 100k URLs and a million-link page
 _FLAT = 1.25  # "flat": the larger crawl's peak RSS within 25% of the smaller one's
 
 
@@ -78,8 +79,15 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         out.append((f"(6) peak RSS flat ({a['urls']:,} -> {b['urls']:,} URLs, within {_FLAT:.2f}x)",
                     f"crawl process {a['child_peak_mb']:.0f} -> {b['child_peak_mb']:.0f} MB ({growth:.2f}x)",
                     growth <= _FLAT))
-    else:
+    elif not (mem and mem.get("page")):
         out.append(("(6) peak RSS flat", "not run", None))
+    for r in [*(mem or {}).get("rows", []), *([mem["page"]] if mem and mem.get("page") else [])]:
+        what = f"{r['urls']:,} URLs" if r["links"] == r["urls"] else f"a page of {r['links']:,} links"
+        tree = r.get("tree_pss_mb") or r["tree_peak_mb"]
+        out.append((f"(6) whole tree <= {_TREE_MB} MB, {what}",
+                    f"PSS {tree:.0f} MB (summed RSS {r['tree_peak_mb']:.0f}, largest process "
+                    f"{r['maxrss_mb']:.0f} by the kernel), 'database is locked' x{r.get('locked', 0)}",
+                    tree <= _TREE_MB and not r.get("locked")))
     if st and "share_warc" in st:
         share_db = st["added_db"] / max(st["first_db"], 1)
         out.append(("(5) unchanged recapture adds <= 25% of the index", f"{100 * share_db:.1f}%",
@@ -230,13 +238,25 @@ def write_markdown(res: dict[str, Any], path: Path, plot_name: str) -> None:
 
     if mem := res.get("memory"):
         L += ["## (6) Peak memory by crawl size", "",
-              "`citevault add --scope all` of a hub linking N small pages (2 KB, no delay). Crawl process = "
-              "sampled peak RSS of the crawl child; kernel peak = wait4 maxrss (largest single process).", "",
-              "| URLs | archived | wall s | crawl process MB | kernel peak MB | whole tree MB |",
-              "| --- | --- | --- | --- | --- | --- |"]
-        for r in mem["rows"]:
-            L.append(f"| {r['urls']:,} | {r['archived']:,} | {r['wall']:.0f} | {r['child_peak_mb']:.0f} | "
-                     f"{r['maxrss_mb']:.0f} | {r['tree_peak_mb']:.0f} |")
+              "`citevault add --scope all` of a hub linking N small pages (2 KB, no delay; every link "
+              "followed: CITEVAULT_MAX_LINKS_PER_PAGE raised to N), and of one page of a million links "
+              "(default limit: its first 10,000 followed). Sampled every 50 ms: peak RSS per process (CLI, "
+              "fork server, crawl child, page indexer), the tree's summed RSS (counts pages shared by "
+              "forked processes once per "
+              "process) and summed PSS (shared pages split among their users: the tree's real footprint, "
+              "every 0.5 s); kernel peak = wait4 maxrss (the largest single process, never missed between "
+              "samples).", "",
+              "| URLs | links on the hub | archived | wall s | CPU s | load | CLI | fork server | crawl | "
+              "page indexer | kernel peak | tree RSS | tree PSS | locked |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in [*mem["rows"], *([mem["page"]] if mem.get("page") else [])]:
+            by = r.get("by_name_mb", {})
+            L.append(f"| {r['urls']:,} | {r.get('links', r['urls']):,} | {r['archived']:,} | "
+                     f"{r['wall']:.0f} | {r['cpu']:.0f} | {r.get('load', 0):.1f} | "
+                     f"{by.get('citevault', 0):.0f} | "
+                     f"{by.get('citevault-forks', 0):.0f} | {by.get('citevault-job', 0):.0f} | "
+                     f"{by.get('citevault-pagei', 0):.0f} | {r['maxrss_mb']:.0f} | {r['tree_peak_mb']:.0f} | "
+                     f"{r.get('tree_pss_mb', 0):.0f} | {r.get('locked', 0)} |")
         L.append("")
 
     L += perf_markdown(res)

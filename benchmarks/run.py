@@ -23,6 +23,7 @@ if __package__ in (None, ""):  # run as a script: import as the `benchmarks` pac
 from benchmarks.analysis import analyse  # noqa: E402
 from benchmarks.capture import (  # noqa: E402
     WGET,
+    compile_citevault,
     cpu_bench,
     default_concurrency,
     latency_bench,
@@ -44,10 +45,12 @@ PARTS = ("latency", "startup", "cpu", "record", "profile", "storage", "index", "
          "scaleout")
 PRESETS: dict[str, dict[str, Any]] = {
     "full": {"rounds": 3, "pages": 500, "index_sizes": [10_000, 100_000, 1_000_000], "queries": 300,
-             "replay_requests": 300, "memory_sizes": [10_000, 100_000], "records": 2_000,
+             "replay_requests": 300, "memory_sizes": [10_000, 100_000], "memory_page_links": [1_000_000],
+             "records": 2_000,
              "articles": 60, "scale_workers": [1, 2, 4]},
     "quick": {"rounds": 1, "pages": 60, "index_sizes": [2_000], "queries": 30,
-              "replay_requests": 30, "memory_sizes": [300, 1_500], "records": 200,
+              "replay_requests": 30, "memory_sizes": [300, 1_500], "memory_page_links": [20_000],
+              "records": 200,
               "articles": 4, "scale_workers": [1, 2]},
 }
 
@@ -73,7 +76,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                     help="index databases for (3): sqlite, postgresql or both (default: both; "
                          "postgresql uses CITEVAULT_BENCH_PG, this machine's server by default)")
     ap.add_argument("--replay-requests", type=int, help="requests per kind for (4)")
-    ap.add_argument("--memory-sizes", type=_sizes, help="URLs crawled for (6), e.g. 10k,100k")
+    ap.add_argument("--memory-sizes", type=_sizes, help="URLs crawled for (6), e.g. 10k,100k; 0: none")
+    ap.add_argument("--memory-page-links", type=_sizes,
+                    help="links of the one big page of (6), e.g. 1m; 0: not run")
     ap.add_argument("--records", type=int, help="synthetic records for the capture-flow part")
     ap.add_argument("--articles", type=int, help="articles (10 cited pages each) for scaleout")
     ap.add_argument("--scale-workers", type=_sizes, help="worker counts for scaleout, e.g. 1,2,4")
@@ -135,6 +140,7 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     t0 = time.monotonic()
+    compile_citevault()  # as installed: the runs below never compile citevault from source
     res: dict[str, Any] = {"meta": _meta(args), "skipped": []}
     spec = SiteSpec(pages=args.pages)
     log = print
@@ -185,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         if missing := pywb_missing():
             res["skipped"].append(f"pywb side of (3) and (4): {missing}")
     deadline = t0 + args.budget if args.budget else None
-    part("memory", lambda: memory_bench(args.memory_sizes, log, deadline))
+    part("memory", lambda: memory_bench([n for n in args.memory_sizes if n], log, deadline,
+                                        sum(args.memory_page_links)))
     if mem := res.get("memory"):
         res["skipped"] += [f"memory, {s}" for s in mem["skipped"]]
     part("scaleout", lambda: scaleout_bench(args.articles, tuple(args.scale_workers), log=log))

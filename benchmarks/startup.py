@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .capture import _BIN, HERE, _citevault_add, _scrapy_floor, _scratch
+from .capture import _BIN, HERE, _citevault_add, _scrapy_floor, _scratch, compile_citevault
 from .measure import run_measured, summarize
 from .webfarm import SiteSpec, WebFarm
 
@@ -45,6 +45,7 @@ def startup_bench(
     spec: SiteSpec, rounds: int, log: Any = print, *, instructions: bool = False
 ) -> dict[str, Any]:
     """CPU seconds (whole process tree) of one-page runs, alternating citevault and Scrapy."""
+    compile_citevault()
     spec = replace(spec, delay=0.0)
     seed = spec.page_url(0)
     tiny_urls = [seed, *spec.page_requisites(0), f"http://{spec.host(0)}/static/bg.png"]

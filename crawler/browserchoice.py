@@ -24,6 +24,11 @@ _APP_ROOTS = ("root", "app", "react-root", "__next", "__nuxt", "main-app", "appl
 # Below this much visible text (characters, scripts and styles excluded) a page with scripts is a
 # shell: an article has thousands, an SPA shell a "Loading..." at most.
 _SHELL_TEXT = 200
+# Above this many bytes the page is read as a stream (`_Shell`), never as a tree: the tree of a
+# 68 MB page of a million links took 600 MB in the crawl process (benchmarks/RESULTS.md, (6)).
+_TREE_MAX = 1_000_000
+_FEED = 1 << 16
+_HIDDEN = {"script", "style", "noscript", "template"}
 
 
 def _host_listed(url: str, hosts: Iterable[str]) -> bool:
@@ -35,6 +40,8 @@ def browser_reason(url: str, body: bytes, hosts: Iterable[str] = DEFAULT_BROWSER
     """Why this HTML page should be rendered in a browser under `auto`, or None to stay on HTTP."""
     if _host_listed(url, hosts):
         return "host builds its pages in the browser"
+    if len(body) > _TREE_MAX:
+        return _streamed_reason(body)
     try:
         doc = html.document_fromstring(body) if body.strip() else None
     except (etree.ParserError, ValueError):
@@ -58,4 +65,82 @@ def browser_reason(url: str, body: bytes, hosts: Iterable[str] = DEFAULT_BROWSER
     text = " ".join((body_el.text_content() or "").split())
     if len(text) < _SHELL_TEXT:
         return f"script shell: {len(text)} characters of text"
+    return None
+
+
+class _Shell:
+    """A parser target gathering, in one pass and without a tree, what `browser_reason` looks at:
+    scripts, what <noscript> says, empty application roots, and the body's visible text (counted
+    up to `_SHELL_TEXT`)."""
+
+    def __init__(self) -> None:
+        self.scripts = False
+        self.noscript_js = False
+        self.empty_root: str | None = None
+        self.body = False
+        self.text = 0
+        self.hidden = 0  # depth inside script, style, noscript, template
+        self.noscript: list[str] | None = None
+        self.roots: list[list[object]] = []  # open application roots: [id, depth, still empty]
+        self.depth = 0
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        for root in self.roots:
+            root[2] = False  # a child element
+        self.depth += 1
+        self.scripts = self.scripts or tag == "script"
+        self.body = self.body or tag == "body"
+        if tag == "noscript" and self.noscript is None:
+            self.noscript = []
+        if tag in _HIDDEN:
+            self.hidden += 1
+        if attrib.get("id") in _APP_ROOTS:
+            self.roots.append([attrib["id"], self.depth, True])
+
+    def end(self, tag: str) -> None:
+        if self.roots and self.roots[-1][1] == self.depth:
+            ident, _, empty = self.roots.pop()
+            if empty and self.empty_root is None:
+                self.empty_root = str(ident)
+        self.depth -= 1
+        if tag in _HIDDEN and self.hidden:
+            self.hidden -= 1
+        if tag == "noscript" and self.noscript is not None:
+            self.noscript_js = self.noscript_js or bool(_ENABLE_JS.search(" ".join(self.noscript)))
+            self.noscript = None
+
+    def data(self, text: str) -> None:
+        if not text.strip():
+            return
+        for root in self.roots:
+            root[2] = False
+        if self.noscript is not None:
+            self.noscript.append(text)
+        if self.body and not self.hidden and self.text < _SHELL_TEXT:
+            self.text += len(" ".join(text.split())) + 1
+
+    def close(self) -> None:
+        return None
+
+
+def _streamed_reason(body: bytes) -> str | None:
+    """`browser_reason` of a page too big for a tree, from one streaming pass."""
+    shell = _Shell()
+    parser = etree.HTMLParser(target=shell, no_network=True, recover=True, huge_tree=True)
+    for start in range(0, len(body), _FEED):
+        parser.feed(body[start:start + _FEED])
+    try:
+        parser.close()
+    except etree.XMLSyntaxError:
+        pass
+    if not shell.scripts:
+        return None
+    if shell.noscript_js:
+        return "the page asks for JavaScript (<noscript>)"
+    if shell.empty_root is not None:
+        return f"empty application root #{shell.empty_root}"
+    if not shell.body:
+        return "script shell: no body"
+    if shell.text - 1 < _SHELL_TEXT:
+        return f"script shell: {max(shell.text - 1, 0)} characters of text"
     return None

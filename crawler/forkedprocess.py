@@ -4,6 +4,7 @@ forked, as its caller sees it, and the fork server itself when forked from its c
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import select
 import signal
@@ -86,6 +87,10 @@ class ForkedServer:
 
     def __init__(self, serve: Callable[[], None]) -> None:
         alive_r, alive_w = os.pipe()
+        # Everything the caller has built so far is left out of every later collection, here
+        # and in the server: a collection writes to each object it scans, which would copy
+        # the pages the two processes share (benchmarks/RESULTS.md, (6)).
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             code = 1

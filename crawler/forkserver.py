@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import gc
 import importlib
 import logging
 import os
@@ -63,6 +64,7 @@ PRELOAD = (
     "trafilatura",
 )
 
+_DIALECTS = {"sqlalchemy.dialects.sqlite": "sqlite", "sqlalchemy.dialects.postgresql.psycopg": "postgresql"}
 _PR_SET_NAME = 15  # linux/prctl.h
 
 
@@ -159,16 +161,26 @@ _shared: dict[str, ForkServer] = {}
 _shared_lock = threading.Lock()
 
 
-def prestart() -> None:
+def prestart(database_url: str = "") -> None:
     """Start this process's fork server now, so that it preloads while the caller does its own
     work; forked from the caller when that is safe here and now (one thread; the caller makes
-    sure no database connection is open), so the caller's imports are not done again."""
+    sure no database connection is open), so the caller's imports are not done again. With
+    `database_url`, only that database's driver is preloaded."""
     if not available():
         return
     with _shared_lock:
         if "server" not in _shared:
             atexit.register(_close_shared)
-            _shared["server"] = ForkServer(fork_here=threading.active_count() == 1)
+            _shared["server"] = ForkServer(_preload_for(database_url),
+                                           fork_here=threading.active_count() == 1)
+
+
+def _preload_for(database_url: str) -> tuple[str, ...]:
+    """PRELOAD without the drivers of other databases than `database_url`'s (all when empty)."""
+    scheme = database_url.partition(":")[0].partition("+")[0]
+    if not scheme:
+        return PRELOAD
+    return tuple(m for m in PRELOAD if _DIALECTS.get(m, scheme) == scheme)
 
 
 def shared_server(*, start: bool = True) -> ForkServer | None:
@@ -219,6 +231,7 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
     # alone) is the signal; this loop always waits in select, so it sees it at once.
     global _shared_lock
     _shared_lock = threading.Lock()  # forked from a caller that held it (prestart)
+    gc.disable()  # imports make no garbage: their collections would cost a sixth of their CPU
     for name in [*preload, *(_scrapy_components() if "scrapy.crawler" in preload else [])]:
         if select.select([0], [], [], 0)[0]:
             return  # the caller is gone already (a command that failed on its input)
@@ -229,6 +242,10 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
         print("citevault: fork server preload installed a reactor or started a thread",
               file=sys.stderr)
         return
+    # The preloaded modules are out of every later collection, here and in each child: a
+    # collection writes to each object it scans, which would copy the pages they share.
+    gc.freeze()
+    gc.enable()
     sig_r, sig_w = os.pipe()
     os.set_blocking(sig_r, False)
     os.set_blocking(sig_w, False)

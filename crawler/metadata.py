@@ -15,6 +15,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from .metastream import streamed_metadata, too_big_for_trafilatura
+
 __all__ = [
     "PageMetadata", "html_metadata", "looks_like_article", "main_links", "metadata_of", "oembed_metadata",
 ]
@@ -75,7 +77,10 @@ def _parse(data: bytes) -> etree._Element | None:
 
 def html_metadata(data: bytes, url: str) -> PageMetadata:
     """Metadata and main text of an HTML page, as trafilatura finds them (JSON-LD, OpenGraph,
-    meta tags, then the page's text); the <title> and the page's own text when it finds none."""
+    meta tags, then the page's text); the <title> and the page's own text when it finds none.
+    A page too big for trafilatura's memory is read as a stream (metastream.py)."""
+    if too_big_for_trafilatura(data):
+        return PageMetadata(kind="html", **streamed_metadata(data, max_text=MAX_TEXT))
     import trafilatura  # heavy (dateparser, justext): imported where pages are indexed only
 
     doc = _parse(data)
@@ -137,7 +142,10 @@ def looks_like_article(data: bytes) -> bool:
 def main_links(data: bytes, url: str) -> set[str]:
     """The URLs linked from the main content as trafilatura finds it (empty when it finds none).
     On the 31 real articles of benchmarks/extraction.py it tells cited links from navigation
-    better than links.py's container heuristics (precision 0.91 vs 0.79, recall 0.91 vs 0.88)."""
+    better than links.py's container heuristics (precision 0.91 vs 0.79, recall 0.91 vs 0.88).
+    Empty for a page too big for trafilatura's memory (metastream.py): the heuristics decide."""
+    if too_big_for_trafilatura(data):
+        return set()
     import trafilatura
 
     try:

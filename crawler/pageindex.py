@@ -5,6 +5,7 @@ finishes them once the crawl is over. `reindex` runs the same extraction over ev
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import selectors
@@ -16,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import OperationalError
 
 from citevault.storage.db import Index, open_index
 from citevault.storage.errors import CitevaultError
@@ -26,13 +28,15 @@ from citevault.storage.warcreader import read_payload
 from .forkserver import ForkedChild, start_child
 from .metadata import metadata_of
 
-__all__ = ["PageIndexer", "index_pages"]
+__all__ = ["PageIndexer", "index_pages", "index_while_crawling"]
 
 _HTML = ("text/html", "application/xhtml+xml")
 _JSON = ("application/json", "application/json+oembed", "text/json")
 _MAX_PAYLOAD = 5_000_000  # bigger "pages" are data files: not parsed for metadata
 _BATCH = 32
 _POLL = 0.5  # seconds between looks for new captures while the crawl runs
+_BUSY = ("database is locked", "database is busy")
+_TRIM_AFTER = 256_000  # bytes of a payload after which freed memory is handed back (`_trim`)
 
 
 def _pending(index: Index, snapshot_ids: list[int] | None, after: int, limit: int) -> list[Capture]:
@@ -63,6 +67,7 @@ def index_pages(
     while caps := _pending(index, snapshot_ids, after, _BATCH):
         after = caps[-1].id
         found: list[tuple[Capture, dict[str, Any]]] = []
+        big = False
         for cap in caps:
             assert cap.warc is not None and cap.offset is not None  # selected so
             try:
@@ -70,14 +75,37 @@ def index_pages(
             except CitevaultError:
                 continue  # a missing or damaged record: `verify` reports it
             meta = metadata_of(cap.mime, payload, cap.url)
+            big = big or len(payload) > _TRIM_AFTER
             if meta is not None:
                 found.append((cap, meta.as_dict()))
+        if big:
+            _trim()
         if found:
             with index.session() as s:
                 added += store_pages(s, found)
             if on_page:
                 on_page(added)
     return added
+
+
+def index_while_crawling(index: Index, warc_dir: Path, snapshot_ids: list[int]) -> int:
+    """One pass of `index_pages` beside a running crawl: a write lock held by the crawl past the
+    busy timeout (SQLite: a crawl queueing a 100,000-link hub's requests) only delays the pass's
+    pages to the next one, instead of ending the indexer and leaving every page to `reindex`."""
+    try:
+        return index_pages(index, warc_dir, snapshot_ids)
+    except OperationalError as exc:
+        if not any(busy in str(exc).lower() for busy in _BUSY):
+            raise
+        return 0
+
+
+def _trim() -> None:
+    """Hand the heap's free pages back to the system: the parse trees of a big page are freed,
+    but glibc keeps their pages, and the indexer lives as long as the crawl (its RSS would stay
+    at its biggest page's)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 class PageIndexer:
@@ -131,7 +159,7 @@ def _child_main(parent: int | None = None) -> None:
     sel.register(sys.stdin, selectors.EVENT_READ)
     try:
         while True:
-            index_pages(index, warc_dir, ids)
+            index_while_crawling(index, warc_dir, ids)
             if sel.select(timeout=_POLL) and not os.read(sys.stdin.fileno(), 4096):
                 break  # EOF: the crawl is over and its rows are committed
         index_pages(index, warc_dir, ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,7 +12,11 @@ from citevault.storage.models import Capture, Link, LinkCheck, Snapshot, Source
 
 from .evidence import snapshot_evidence
 
-__all__ = ["capture_json", "cdx_row", "iso_utc", "snapshot_json", "source_detail", "source_summary"]
+__all__ = [
+    "capture_json", "cdx_row", "iso_utc", "iter_captures", "snapshot_json", "source_detail", "source_summary",
+]
+
+_STREAM_ROWS = 1_000  # captures loaded at a time by `iter_captures`
 
 
 def iso_utc(dt: Any) -> str | None:
@@ -37,6 +42,14 @@ def capture_json(c: Capture) -> dict[str, Any]:
         "redirect_to": c.redirect_to,
         "via": c.via or "http",
     }
+
+
+def iter_captures(s: Session, snapshot_id: int) -> Iterator[dict[str, Any]]:
+    """A snapshot's captures in order, loaded a thousand at a time: a crawl can hold 100,000."""
+    stmt = (select(Capture).where(Capture.snapshot_id == snapshot_id).order_by(Capture.id)
+            .execution_options(yield_per=_STREAM_ROWS))
+    for c in s.scalars(stmt):
+        yield capture_json(c)
 
 
 def snapshot_json(s: Session, snap: Snapshot, *, captures: bool = True) -> dict[str, Any]:

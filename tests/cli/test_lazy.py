@@ -40,3 +40,36 @@ def test_one_command_imports_only_what_it_needs() -> None:
     for heavy in ("citevault.cli.service", "citevault.decorate", "citevault.scheduler", "scrapy",
                   "apscheduler", "lxml", "surt", "fastapi"):
         assert heavy not in loaded, heavy
+
+
+def test_the_crawl_imports_no_tsa_client_and_one_database_driver() -> None:
+    """The fork server preloads the crawl's modules for every `add`: the RFC 3161 client (httpx
+    with it) only when a snapshot is stamped, and only the configured database's driver."""
+    code = (
+        "import sys; import citevault.crawler.seal, citevault.crawler.job; "
+        "print(' '.join(m for m in ('httpx', 'rfc3161_client', 'citevault.crawler.timestamps') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == []
+    from citevault.crawler.forkserver import PRELOAD, _preload_for
+
+    sqlite = _preload_for("sqlite:////tmp/index.db")
+    assert "sqlalchemy.dialects.sqlite" in sqlite
+    assert "sqlalchemy.dialects.postgresql.psycopg" not in sqlite
+    pg = _preload_for("postgresql+psycopg://citevault@127.0.0.1/test")
+    assert "sqlalchemy.dialects.postgresql.psycopg" in pg and "sqlalchemy.dialects.sqlite" not in pg
+    assert set(PRELOAD) - set(sqlite) == {"sqlalchemy.dialects.postgresql.psycopg"}
+    assert _preload_for("") == PRELOAD
+
+
+def test_the_cli_imports_with_the_collector_off_then_freezes() -> None:
+    """`main` builds the app with no garbage collections (imports make no garbage), then leaves the
+    imported objects out of later ones; the collector runs again for the command itself."""
+    code = (
+        "import gc, sys; sys.argv = ['citevault', 'list', '--help']; from citevault.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 10_000)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["True", "True"]

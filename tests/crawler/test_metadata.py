@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from citevault.crawler.metadata import html_metadata, metadata_of, oembed_metadata
 
 ARTICLE = """<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8">
@@ -75,3 +77,51 @@ def test_only_articles_let_trafilatura_choose_their_citations() -> None:
     assert looks_like_article(b'<script type="application/ld+json">{"@type": "NewsArticle"}</script>')
     assert looks_like_article(b"<body><article class=story><p>Text</p></article>")
     assert not looks_like_article(b"<html><body><nav><a href=/about>About</a></nav><div>Welcome</div>")
+
+
+def _link_list(n: int) -> bytes:
+    items = "".join(f'<li><a href="/r/{i}.html">Report {i}</a></li>' for i in range(n))
+    return (
+        '<!DOCTYPE html><html lang="de"><head><title>All reports | Archive</title>'
+        '<meta property="og:site_name" content="The Archive">'
+        '<meta name="author" content="Ada Quill; Ben Ink">'
+        '<meta property="article:published_time" content="2026-10-14T08:00:00Z">'
+        '<meta name="description" content="Every report.">'
+        "<style>.x{color:red}</style><script>var hidden = 1;</script></head>"
+        f"<body><h1>Reports</h1><ul>{items}</ul><p>The end.</p></body></html>"
+    ).encode()
+
+
+def test_a_page_too_big_for_trafilatura_is_read_as_a_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trafilatura
+
+    from citevault.crawler.metadata import main_links
+    from citevault.crawler.metastream import TRAFILATURA_MAX_TAGS, too_big_for_trafilatura
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trafilatura must not build the tree of a page this big")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", refuse)
+    monkeypatch.setattr(trafilatura, "extract", refuse)
+    page = _link_list(TRAFILATURA_MAX_TAGS // 4 + 10)
+    assert too_big_for_trafilatura(page) and not too_big_for_trafilatura(ARTICLE.encode())
+    meta = html_metadata(page, "https://archive.test/reports/")
+    assert meta.title == "All reports | Archive"
+    assert meta.site == "The Archive"
+    assert meta.authors == ["Ada Quill", "Ben Ink"]
+    assert meta.published == "2026-10-14"
+    assert meta.language == "de"
+    assert meta.description == "Every report."
+    assert meta.text.startswith("Reports Report 0 Report 1 ")
+    assert meta.text.endswith(f"Report {TRAFILATURA_MAX_TAGS // 4 + 9} The end.")
+    assert "hidden" not in meta.text and "color" not in meta.text
+    assert main_links(page, "https://archive.test/reports/") == set()  # links.py's heuristics decide
+
+
+def test_streamed_text_stops_at_its_limit() -> None:
+    from citevault.crawler.metastream import streamed_metadata
+
+    found = streamed_metadata(_link_list(50_000), max_text=1_000)
+    assert len(found["text"]) == 1_000
+    assert found["text"].startswith("Reports Report 0 ")
+    assert found["title"] == "All reports | Archive"  # the head was read before the text filled

@@ -3,6 +3,8 @@ matched against its entry (or the difference is named)."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from citevault.storage.manifest import (
     compare_entry,
     manifest_body,
     parse_manifest,
+    write_manifest_body,
 )
 from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore
 
@@ -72,3 +75,40 @@ def test_parse_manifest_refuses_other_documents() -> None:
     assert parse_manifest(b"not json") is None
     assert parse_manifest(b'{"type": "citevault-snapshot"}') is None
     assert parse_manifest(b'{"type": "citevault-manifest", "records": {}}') is None
+
+
+def test_manifest_streamed_from_the_book_to_the_warc(tmp_path: Path) -> None:
+    """Entries read one at a time, the body written piece by piece, the record compressed as it is
+    read: byte for byte what the whole-document path gives, and a record that reads back whole."""
+    book = ManifestBook()
+    with WarcStore(tmp_path, prefix="s") as store:
+        store.listeners.append(book)
+        for i in range(5):
+            _write(store, "k1", f"https://example.test/{i}", b"<p>%d</p>" % i)
+        listed = book.pop("k1")
+        for i in range(5):  # pop forgot them: the same records again, for the streamed path
+            _write(store, "k1", f"https://example.test/{i}", b"<p>%d</p>" % i)
+        streamed = list(book.entries("k1"))
+        assert [e.target_uri for e in streamed] == [e.target_uri for e in listed]
+        out = io.BytesIO()
+        size, digest = write_manifest_body(out, "k1", "2026-12-01T00:00:00Z", book.entries("k1"))
+        whole = manifest_body("k1", "2026-12-01T00:00:00Z", streamed)
+        assert out.getvalue() == whole and size == len(whole)
+        assert digest == hashlib.sha256(whole).hexdigest()
+        book.forget("k1")
+        assert list(book.entries("k1")) == []
+        out.seek(0)
+        man = store.write_metadata_stream("urn:citevault:manifest:k1", out, size, "application/json",
+                                          {SNAPSHOT_HEADER: "k1", EVIDENCE_HEADER: "manifest"})
+        _write(store, "k1", "https://example.test/after", b"<p>after</p>")  # the file goes on after it
+    book.close()
+    (path,) = tmp_path.glob("*.warc.gz")
+    with open(path, "rb") as fh:
+        fh.seek(man.offset)
+        rec = next(iter(ArchiveIterator(fh)))
+        assert rec.rec_headers.get_header("WARC-Target-URI") == "urn:citevault:manifest:k1"
+        assert rec.content_stream().read() == whole
+    with open(path, "rb") as fh:
+        urls = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh)]
+    assert urls[-2:] == ["https://example.test/after", "https://example.test/after"]
+    assert len(urls) == 1 + 2 * 10 + 1 + 2  # the warcinfo record first

@@ -4,6 +4,8 @@ messages and the contract's exit codes, the --json option, output helpers and se
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -63,7 +65,45 @@ def _setting_error(error: Any) -> str:
 
 
 def print_json(doc: Any) -> None:
-    typer.echo(json.dumps(doc, indent=2, sort_keys=False))
+    """`doc` as indented JSON. A list given as an iterator is written item by item, never whole:
+    `add --json` of a 100,000-URL crawl held every capture twice (rows, then one string)."""
+    if not _streams(doc):
+        typer.echo(json.dumps(doc, indent=2, sort_keys=False))
+        return
+    write = sys.stdout.write
+    _write_json(doc, 0, write)
+    write("\n")
+    sys.stdout.flush()
+
+
+def _streams(value: Any) -> bool:
+    if isinstance(value, Iterator):
+        return True
+    if isinstance(value, dict):
+        return any(_streams(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_streams(v) for v in value)
+    return False
+
+
+def _write_json(value: Any, level: int, write: Callable[[str], Any]) -> None:
+    """What `json.dumps(value, indent=2)` would give, written piece by piece."""
+    pad = "  " * (level + 1)
+    if isinstance(value, dict) and value and _streams(value):
+        write("{")
+        for i, (key, item) in enumerate(value.items()):
+            write(("\n" if i == 0 else ",\n") + pad + json.dumps(str(key)) + ": ")
+            _write_json(item, level + 1, write)
+        write("\n" + "  " * level + "}")
+    elif isinstance(value, Iterator) or (isinstance(value, list) and _streams(value)):
+        empty = True
+        for item in value:
+            write(("[\n" if empty else ",\n") + pad)
+            _write_json(item, level + 1, write)
+            empty = False
+        write("[]" if empty else "\n" + "  " * level + "]")
+    else:
+        write(json.dumps(value, indent=2).replace("\n", "\n" + "  " * level))
 
 
 class Root(TyperGroup):

@@ -12,14 +12,16 @@ from rich.console import Console
 from rich.filesize import decimal
 from rich.live import Live
 from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from citevault.crawler.forkserver import prestart
 from citevault.storage.errors import BadInput, CaptureFailed
-from citevault.storage.models import Snapshot
+from citevault.storage.models import Capture, Snapshot
 
 from ..archive import Archive
 from ..config import Settings
-from ..serializers import snapshot_json
+from ..serializers import iter_captures, snapshot_json
 from .base import JsonOpt, fail, print_json, settings, stderr
 
 __all__ = ["add", "commands", "decorate"]
@@ -91,9 +93,14 @@ def add(
     err = stderr()
     if (note_line := browser_check(cfg, browser)) is not None:
         err.print(note_line, highlight=False, markup=False)
+    # The seeds' SURT keys need surt here (with tldextract and requests, about a tenth of a
+    # second); imported before the fork server is forked, it inherits them instead of importing
+    # them again for the crawl (benchmarks/RESULTS.md, (2a)).
+    import surt  # noqa: F401
+
     # Now, before any database connection or thread (Rich's live display) exists: the crawl's
     # fork server is then forked from this process, and preloads while the index is opened.
-    prestart()
+    prestart(cfg.effective_database_url)
     with Archive(cfg) as archive:
         view = _ProgressView()
         with Live(view, console=err, refresh_per_second=8, transient=True):
@@ -101,23 +108,29 @@ def add(
                 wanted, depth=depth, scope=scope, every=every, cron=cron, note=note, browser=browser,
                 if_not_archived_within=if_not_archived_within, on_progress=view.update,
             )
+        # A crawl can hold 100,000 captures: they are streamed to the JSON document and counted
+        # in SQL for the table, never all loaded at once (benchmarks/RESULTS.md, (6)).
         with archive.index.session() as s:
             results: list[dict[str, Any]] = []
             for q in done.queued:
                 snap = s.get(Snapshot, q.snapshot_id)
                 assert snap is not None
-                results.append({"id": q.source_id, "url": q.url, "snapshot": snapshot_json(s, snap)})
-    if json_out:
-        doc: dict[str, Any] = {"sources": results}
-        if if_not_archived_within is not None:  # only with --if-not-archived-within: the contract stays
-            doc["skipped"] = [{"url": k.url, "timestamp": k.capture.timestamp} for k in done.skipped]
-        print_json(doc)
-    else:
-        _print_add_summary(results)
-        for k in done.skipped:
-            err.print(f"skipped {k.url}: archived at {k.capture.timestamp}, within {if_not_archived_within}")
+                results.append({"id": q.source_id, "url": q.url,
+                                "snapshot": snapshot_json(s, snap, captures=False)})
+            if json_out:
+                for r in results:
+                    r["snapshot"]["captures"] = iter_captures(s, r["snapshot"]["id"])
+                doc: dict[str, Any] = {"sources": results}
+                if if_not_archived_within is not None:  # only with that option: the contract stays
+                    doc["skipped"] = [{"url": k.url, "timestamp": k.capture.timestamp} for k in done.skipped]
+                print_json(doc)
+            else:
+                _print_add_summary(s, results)
+                for k in done.skipped:
+                    err.print(f"skipped {k.url}: archived at {k.capture.timestamp}, "
+                              f"within {if_not_archived_within}")
+            kept = sum(_tally(s, r["snapshot"]["id"])["captured"] for r in results) if done.interrupted else 0
     if done.interrupted:
-        kept = sum(1 for r in results for c in r["snapshot"]["captures"] if c["warc"])
         fail(f"interrupted: kept {kept} record(s) of what was captured so far", 130)
     failed = [r for r in results if r["snapshot"]["state"] == "failed"]
     if failed:  # a seed that could not be captured or answered an error: exit 1, also when others were
@@ -145,31 +158,53 @@ def browser_check(cfg: Settings, browser: str | None) -> str | None:
     return f"warning: Chromium not found at {where}: pages that need a browser are captured over HTTP only"
 
 
-def _print_add_summary(results: list[dict[str, Any]]) -> None:
+def _tally(s: Session, snapshot_id: int) -> dict[str, Any]:
+    """What the summary table counts of a snapshot's captures, counted by the database."""
+    archived, erred = Capture.warc.is_not(None), Capture.error.is_not(None)
+    out: dict[str, Any] = {"captured": 0, "cited": 0, "requisite": 0, "failed": 0}
+    rows = s.execute(
+        select(Capture.role, archived, erred, func.count())
+        .where(Capture.snapshot_id == snapshot_id).group_by(Capture.role, archived, erred)
+    )
+    for role, ok, failed, n in rows:
+        if ok:
+            out["captured"] += n
+            if role in ("cited", "requisite"):
+                out[role] += n
+        if failed:
+            out["failed"] += n
+    # The page itself, redirects followed: the first archived capture in the seed's role.
+    out["seed_status"] = s.scalar(
+        select(Capture.status).where(Capture.snapshot_id == snapshot_id, Capture.role == "seed", archived)
+        .order_by(Capture.id).limit(1)
+    )
+    return out
+
+
+def _print_add_summary(s: Session, results: list[dict[str, Any]]) -> None:
     out = Console()
     table = Table(title="citevault add")
     for col in ("source", "url", "state", "status", "captured", "cited", "requisites", "failed", "bytes"):
         table.add_column(col, overflow="fold")
     for r in results:
         snap = r["snapshot"]
-        caps = snap["captures"]
-        ok = [c for c in caps if c["warc"]]
-        seed = next((c for c in ok if c["role"] == "seed"), None)  # the page itself, redirects followed
+        n = _tally(s, snap["id"])
         table.add_row(
-            str(r["id"]), r["url"], snap["state"], str(seed["status"]) if seed else "-", str(len(ok)),
-            str(sum(1 for c in ok if c["role"] == "cited")),
-            str(sum(1 for c in ok if c["role"] == "requisite")),
-            str(sum(1 for c in caps if c["error"])), decimal(snap["bytes_written"]),
+            str(r["id"]), r["url"], snap["state"], "-" if n["seed_status"] is None else str(n["seed_status"]),
+            str(n["captured"]), str(n["cited"]), str(n["requisite"]), str(n["failed"]),
+            decimal(snap["bytes_written"]),
         )
     out.print(table)
     for r in results:
-        why = r["snapshot"]["error"]
-        said = {c["error"] for c in r["snapshot"]["captures"]}  # said below, per capture
-        if r["snapshot"]["state"] == "failed" and why and why not in said:
+        snap = r["snapshot"]
+        erred = select(Capture.url, Capture.error).where(
+            Capture.snapshot_id == snap["id"], Capture.error.is_not(None))
+        why = snap["error"]
+        said = why is not None and s.scalar(select(erred.where(Capture.error == why).exists()))
+        if snap["state"] == "failed" and why and not said:  # else said below, per capture
             out.print(f"  [red]failed[/] {r['url']}: {why}", highlight=False)
-        for c in r["snapshot"]["captures"]:
-            if c["error"]:
-                out.print(f"  [red]failed[/] {c['url']}: {c['error']}", highlight=False)
+        for url, error in s.execute(erred.order_by(Capture.id).execution_options(yield_per=1_000)):
+            out.print(f"  [red]failed[/] {url}: {error}", highlight=False)
 
 
 def decorate(
