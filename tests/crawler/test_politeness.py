@@ -140,12 +140,12 @@ class Logged(Resource):
 
 
 def test_retry_after_pauses_the_whole_host_and_only_it(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A 429 with Retry-After: 1 from one host: no request to that host starts for 1 s after it
+    """A 429 with Retry-After: 2 from one host: no request to that host starts for 2 s after it
     was answered (the limit of 1 means none was in flight), while another host's requests go on."""
     monkeypatch.setenv("CITEVAULT_CONCURRENCY_PER_HOST", "1")
     a_log: list[tuple[float, str]] = []
     b_log: list[tuple[float, str]] = []
-    busy = BusyOnce(1, a_log)
+    busy = BusyOnce(2, a_log)  # host B must get its requests in meanwhile, even under load
     a_pages = [f"https://paused.example.test/p{i}" for i in range(3)]
     b_pages = [f"https://other.example.test/p{i}" for i in range(3)]
     for url in a_pages:
@@ -159,7 +159,7 @@ def test_retry_after_pauses_the_whole_host_and_only_it(web: FakeWeb, monkeypatch
     assert sorted(c["status"] for c in snap["captures"] if c["url"] in a_pages) == [200, 200, 200]
     assert busy.busy_at is not None and len(a_log) == 4  # three pages and one retry
     later = [t for t, _ in a_log if t > busy.busy_at]
-    assert len(later) == 3 and min(later) >= busy.busy_at + 1.0  # the host waited, all of it
+    assert len(later) == 3 and min(later) >= busy.busy_at + 2.0  # the host waited, all of it
     # Host B's last requests could only start after the 429 was sent, and did not wait for it.
     assert len(b_log) == 3
     assert any(busy.busy_at < t < min(later) for t, _ in b_log)
