@@ -23,10 +23,8 @@ pywb-venv: .venv-pywb/bin/wayback
 serve: venv
 	$(BIN)/citevault serve
 
-# Two workers, each taking whole test files (module fixtures stay shared within a file): the
-# suite waits on servers, browsers and crawl children much of the time, so two overlap well.
 test: venv
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q
 
 lint: venv
 	$(BIN)/ruff check src crawler storage tests
