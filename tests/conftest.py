@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,12 @@ from tests.fakeweb import FakeWeb, NewsSite, build_news_site
 PG_ADMIN_URL = os.environ.get("CITEVAULT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CITEVAULT_TEST_REDIS", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# A test run started in the background by a script (`make test &`, nohup) ignores SIGINT, and
+# every CLI process the tests start would inherit that: the Ctrl-C tests' SIGINT would be lost
+# and the capture would run on (seen: a 180 s hang). Exec resets a handler, never an ignore.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _reachable(host: str, port: int) -> bool:
