@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,12 @@ from tests.fakeweb import FakeWeb, NewsSite, build_news_site
 PG_ADMIN_URL = os.environ.get("CITEVAULT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CITEVAULT_TEST_REDIS", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# A test run started in the background by a script (`make test &`, nohup) ignores SIGINT, and
+# every CLI process the tests start would inherit that: the Ctrl-C tests' SIGINT would be lost
+# and the capture would run on (seen: a 180 s hang). Exec resets a handler, never an ignore.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -35,15 +43,20 @@ def need_server(name: str, host: str, port: int) -> None:
     pytest.skip(msg)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test gets its own CITEVAULT_HOME and no proxy or database from the outer shell."""
+def isolate_env(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """CITEVAULT_HOME at `home`, and no proxy or database from the outer shell."""
     for var in list(os.environ):
         if var.startswith("CITEVAULT_") or var.lower() in ("http_proxy", "https_proxy", "no_proxy"):
             monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("CITEVAULT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CITEVAULT_HOME", str(home))
     # HTTP-path tests stay off Chromium (fast, and independent of it); browser tests set auto.
     monkeypatch.setenv("CITEVAULT_BROWSER", "never")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own CITEVAULT_HOME and no proxy or database from the outer shell."""
+    isolate_env(monkeypatch, tmp_path / "home")
     yield
 
 
@@ -52,22 +65,37 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def pg_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database of a unique name (empty, or a copy of the database at URL
+    `template`, which must have no connection open), dropped afterwards; yields its URL."""
     need_server("PostgreSQL", "127.0.0.1", 5432)
     from sqlalchemy import create_engine, text
 
     name = f"citevault_test_{uuid.uuid4().hex[:12]}"
+    source = template.rsplit("/", 1)[1] if template else None
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        if source is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        else:
+            # A pool the template's writer left in this process would block the copy.
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                         {"d": source})
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -184,8 +185,8 @@ def test_api_capture_and_schedule_recaptures_as_revisits(web: FakeWeb, served: C
     body = _article(30_000)
     web.add(url, body)
     svc = served(CITEVAULT_WORKERS="1")
-    doc = svc.post_source(url=url, depth=0, every="2s")
-    assert doc["schedule"] == "every 2s" and doc["state"] == "queued"
+    doc = svc.post_source(url=url, depth=0, every="1s")
+    assert doc["schedule"] == "every 1s" and doc["state"] == "queued"
     sid = doc["source_id"]
     first = wait_for("the first capture", lambda: _finished(svc, doc["snapshot_id"]))
     assert first["state"] == "done", first
@@ -222,9 +223,16 @@ def test_restart_keeps_schedules_and_queued_work(web: FakeWeb, served: Callable[
     web.add(url, "<html><head><title>r</title></head><body><p>unchanged</p></body></html>")
     # First run: API and scheduler only, no workers, so the capture stays queued.
     svc = served(CITEVAULT_WORKERS="0")
-    doc = svc.post_source(url=url, depth=0, every="3s")
+    doc = svc.post_source(url=url, depth=0, every="1s")
     sid, first = doc["source_id"], doc["snapshot_id"]
-    time.sleep(4)  # the schedule fires, but the first capture is still pending: nothing piles up
+    [job] = svc.get("/api/schedules")["schedules"]
+
+    def fired() -> bool:  # its next run (to the second) moved two periods on: it ran, twice
+        [now] = svc.get("/api/schedules")["schedules"]  # unless a late run was coalesced
+        return bool(now["next_run"] >= _plus_seconds(job["next_run"], 2))
+
+    wait_for("the schedule to fire", fired, every=0.1)
+    # It fired, but the first capture is still pending: nothing piles up.
     assert [(s["id"], s["state"]) for s in _snapshots(svc, sid)] == [(first, "queued")]
     assert [j["id"] for j in svc.get("/api/schedules")["schedules"]] == [f"recapture-{sid}"]
     assert svc.stop() == 0
@@ -237,6 +245,12 @@ def test_restart_keeps_schedules_and_queued_work(web: FakeWeb, served: Callable[
     wait_for("the schedule to fire after the restart", lambda: any(
         s["trigger"] == "schedule" and s["state"] == "done" for s in _snapshots(svc, sid)))
     assert svc.stop() == 0
+
+
+def _plus_seconds(stamp: str, seconds: int) -> str:
+    """An API time (`2026-12-07T10:00:00Z`) that many seconds later, in the same form."""
+    at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ") + timedelta(seconds=seconds)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _state(home: Path, snapshot_id: int) -> str | None:

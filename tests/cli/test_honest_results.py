@@ -110,9 +110,14 @@ def test_ctrl_c_during_a_capture_prints_what_was_kept(site: FakeWeb) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and site.hits("https://site.example.test/slow.css") == 0:
         time.sleep(0.1)
-    assert site.hits("https://site.example.test/slow.css") == 1  # the seed is archived by now
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        assert site.hits("https://site.example.test/slow.css") == 1  # the seed is archived by now
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=180)  # a bound, not a speed: both cores may be busy
+    finally:
+        if proc.poll() is None:  # never leave it running into the next test
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130 and "Traceback" not in err
     snap = json.loads(out)["sources"][0]["snapshot"]
     assert snap["state"] == "partial" and snap["error"].startswith("interrupted")

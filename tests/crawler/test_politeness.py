@@ -86,10 +86,10 @@ def test_retry_after_is_waited_for_within_the_bound(web: FakeWeb) -> None:
         return "<p>fine now</p>"
 
     route = web.add("https://slowdown.example.test/", busy_then_fine, status=429,
-                    headers={"Retry-After": "2"})
+                    headers={"Retry-After": "1"})
     snap = add("https://slowdown.example.test/", "--depth", "0")
     assert [c["status"] for c in snap["captures"] if c["url"] == "https://slowdown.example.test/"] == [200]
-    assert len(seen) == 2 and seen[1] - seen[0] >= 2.0
+    assert len(seen) == 2 and seen[1] - seen[0] >= 1.0
 
 
 def test_a_retry_after_beyond_the_bound_is_archived_not_waited_for(web: FakeWeb,
@@ -145,7 +145,7 @@ def test_retry_after_pauses_the_whole_host_and_only_it(web: FakeWeb, monkeypatch
     monkeypatch.setenv("CITEVAULT_CONCURRENCY_PER_HOST", "1")
     a_log: list[tuple[float, str]] = []
     b_log: list[tuple[float, str]] = []
-    busy = BusyOnce(2, a_log)
+    busy = BusyOnce(2, a_log)  # host B must get its requests in meanwhile, even under load
     a_pages = [f"https://paused.example.test/p{i}" for i in range(3)]
     b_pages = [f"https://other.example.test/p{i}" for i in range(3)]
     for url in a_pages:

@@ -3,10 +3,16 @@ history, `citevault check` / `report`, and the report and check routes of the AP
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +37,7 @@ from citevault.linkrot import (
 )
 from citevault.storage.models import LinkCheck
 from citevault.web import create_app
+from tests.conftest import isolate_env, pg_database, route_through
 from tests.fakeweb import FakeWeb
 
 BASE = "https://vault.example.org"
@@ -132,17 +139,54 @@ class Captured:
     captures: dict[str, dict[str, Any]]
 
 
+@dataclass
+class Original:
+    """An archive captured once per module: its home directory and index."""
+
+    home: Path
+    db_url: str
+    source_id: int
+    captures: dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def original(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Original]:
+    """The article and its seven citations captured through the real `citevault add`, once per
+    index kind (a capture takes seconds); each test checks a copy of it (`captured`)."""
+    base = tmp_path_factory.mktemp("health-original")
+    with FakeWeb() as fw, pytest.MonkeyPatch.context() as mp, contextlib.ExitStack() as stack:
+        isolate_env(mp, base / "home")
+        _serve_originals(fw)
+        route_through(fw, mp)
+        mp.setenv("CITEVAULT_PUBLIC_URL", BASE)
+        mp.setenv("CITEVAULT_RETRIES", "0")
+        url = (f"sqlite:///{base / 'index.db'}" if request.param == "sqlite"
+               else stack.enter_context(pg_database()))
+        mp.setenv("CITEVAULT_DATABASE_URL", url)
+        doc = run_json("add", ARTICLE)
+        src = doc["sources"][0]
+        assert src["snapshot"]["state"] == "done"
+        caps = {c["url"]: c for c in src["snapshot"]["captures"]}
+        assert all(caps[u]["status"] == 200 and caps[u]["role"] == "cited" for u in CITED)
+        assert caps[DEAD]["status"] == 404
+        yield Original(base / "home", url, src["id"], caps)
+
+
 @pytest.fixture
-def captured(web: FakeWeb, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Captured:
-    """The article and its seven citations captured through the real `citevault add`."""
-    monkeypatch.setenv("CITEVAULT_DATABASE_URL", db_url)
-    doc = run_json("add", ARTICLE)
-    src = doc["sources"][0]
-    assert src["snapshot"]["state"] == "done"
-    caps = {c["url"]: c for c in src["snapshot"]["captures"]}
-    assert all(caps[u]["status"] == 200 and caps[u]["role"] == "cited" for u in CITED)
-    assert caps[DEAD]["status"] == 404
-    return Captured(web, src["id"], caps)
+def captured(original: Original, web: FakeWeb, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
+    """A copy of the captured archive (WARC files and index) of this test's own."""
+    shutil.copytree(original.home, os.environ["CITEVAULT_HOME"])
+    with contextlib.ExitStack() as stack:
+        if original.db_url.startswith("sqlite:"):
+            url = f"sqlite:///{tmp_path / 'index.db'}"
+            with contextlib.closing(sqlite3.connect(original.db_url.removeprefix("sqlite:///"))) as src, \
+                    contextlib.closing(sqlite3.connect(tmp_path / "index.db")) as dst:
+                src.backup(dst)
+        else:
+            url = stack.enter_context(pg_database(template=original.db_url))
+        monkeypatch.setenv("CITEVAULT_DATABASE_URL", url)
+        yield Captured(web, original.source_id, original.captures)
 
 
 def _outcomes(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -252,7 +296,7 @@ def test_report_and_check_over_http(captured: Captured) -> None:
     archive.close()
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("original", ["sqlite"], indirect=True)
 def test_check_all_sources_and_bad_ids(captured: Captured) -> None:
     doc = run_json("check")
     assert [s["id"] for s in doc["sources"]] == [captured.source_id]

@@ -62,15 +62,16 @@ def live_requests(hole: FakeWeb) -> list[str]:
     return out
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def blackhole() -> Iterator[FakeWeb]:
     """A proxy without a single route: every request it gets is logged and answered 404."""
     with FakeWeb() as hole:
         yield hole
 
 
-@pytest.fixture
-def browser_page(blackhole: FakeWeb) -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def chromium(blackhole: FakeWeb) -> Iterator[Any]:
+    """One Chromium for the module (a launch costs seconds); each test has a context of its own."""
     _need_browser()
     from playwright.sync_api import sync_playwright
 
@@ -81,10 +82,20 @@ def browser_page(blackhole: FakeWeb) -> Iterator[Any]:
             proxy={"server": blackhole.proxy_url, "bypass": "127.0.0.1,localhost"},
         )
         try:
-            context = browser.new_context(viewport={"width": 1200, "height": 900}, service_workers="allow")
-            yield context.new_page()
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any, blackhole: FakeWeb) -> Iterator[Any]:
+    """A fresh browser context's page; the black hole's log starts empty for this test."""
+    blackhole.clear_requests()
+    context = chromium.new_context(viewport={"width": 1200, "height": 900}, service_workers="allow")
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def screenshot(page: Any, name: str) -> None:
