@@ -267,7 +267,27 @@ def time_http(db_url: str, home: Path, qs: list[tuple[str, str]]) -> dict[str, A
             r = client.get("/api/search", params={"q": q, "limit": 20})
             times.append(1000 * (time.perf_counter() - t0))
             assert r.status_code == 200, r.text
-    return {"asgi": asyncio.run(_time_asgi(app, qs)), "testclient": _summary(times)}
+    return {"asgi": asyncio.run(_time_asgi(app, qs)), "testclient": _summary(times),
+            "server": _time_server(db_url, home, qs)}
+
+
+def _time_server(db_url: str, home: Path, qs: list[tuple[str, str]]) -> dict[str, float]:
+    """Over real HTTP: `create_app` under uvicorn in its own process (benchmarks/servers.py, as
+    the /cdx timings), a fresh loopback connection per request; the time to the last byte."""
+    from urllib.parse import urlencode
+
+    from .servers import CitevaultServer, Client
+
+    times: list[float] = []
+    with CitevaultServer(home, db_url) as server:
+        client = Client(server.port)
+        for _, q in qs[:20]:
+            client.get("/api/search?" + urlencode({"q": q, "limit": 20}))
+        for _, q in qs:
+            status, body, secs = client.get("/api/search?" + urlencode({"q": q, "limit": 20}))
+            assert status == 200, body[:200]
+            times.append(1000 * secs)
+    return _summary(times)
 
 
 async def _time_asgi(app: Any, qs: list[tuple[str, str]]) -> dict[str, float]:
