@@ -218,27 +218,36 @@ class WarcStore:
                 self._fh.flush()
                 os.fsync(self._fh.fileno())
 
+    def _next_place(self) -> tuple[BinaryIO, str, int]:
+        """Under the lock: the open file the next record goes to (a new one once this one is
+        full), its name, and the offset the record starts at."""
+        if self._fh is not None and self._fh.tell() >= self.max_size:
+            self._close_file()
+        if self._fh is None:
+            self._open()
+        assert self._fh is not None and self._name is not None
+        return self._fh, self._name, self._fh.tell()
+
+    @staticmethod
+    def _abandon(fh: BinaryIO, name: str, start: int, exc: OSError) -> StorageError:
+        """A partial record would poison the file: truncated back to where it started."""
+        fh.seek(start)
+        fh.truncate()
+        return StorageError(f"writing {name} failed: {exc}")
+
     def _write(self, records: list[ArcWarcRecord]) -> WrittenRecord:
         """Write records back to back; the first one is the one the index points at."""
         with self._lock:
-            if self._fh is not None and self._fh.tell() >= self.max_size:
-                self._close_file()
-            if self._fh is None:
-                self._open()
-            assert self._fh is not None and self._name is not None
-            start = self._fh.tell()
+            fh, name, start = self._next_place()
             raws = [self._serialize(rec) for rec in records]
             members = [self._compress(rec, raw) for rec, raw in zip(records, raws, strict=True)]
             try:
-                self._fh.write(b"".join(members))
+                fh.write(b"".join(members))
                 # Flushed to the OS: readable by other processes at once, and safe from a crash
                 # of this one. `sync()` makes it durable against power loss.
-                self._fh.flush()
+                fh.flush()
             except OSError as exc:
-                # A partial record would poison the file: truncate back to where we started.
-                self._fh.seek(start)
-                self._fh.truncate()
-                raise StorageError(f"writing {self._name} failed: {exc}") from exc
+                raise self._abandon(fh, name, start, exc) from exc
             self.bytes_written += sum(len(m) for m in members)
             if self.listeners:
                 written, at = [], start
@@ -246,10 +255,10 @@ class WarcStore:
                     written.append((at, len(member), rec, raw))
                     at += len(member)
                 for listener in self.listeners:
-                    listener(self._name, written)
+                    listener(name, written)
             head = records[0].rec_headers
             return WrittenRecord(
-                warc=self._name,
+                warc=name,
                 offset=start,
                 length=len(members[0]),
                 record_id=head.get_header("WARC-Record-ID"),
@@ -367,25 +376,18 @@ class WarcStore:
             warc_headers_dict={"WARC-Date": _warc_date(datetime.now(UTC)), **(extra_headers or {})},
         )
         with self._lock:
-            if self._fh is not None and self._fh.tell() >= self.max_size:
-                self._close_file()
-            if self._fh is None:
-                self._open()
-            assert self._fh is not None and self._name is not None
-            start = self._fh.tell()
+            fh, name, start = self._next_place()
             try:
-                member = _GzipMember(self._fh)
+                member = _GzipMember(fh)
                 WARCWriter(member, gzip=False, warc_version="1.1").write_record(rec)
                 member.finish()
-                self._fh.flush()
+                fh.flush()
             except OSError as exc:
-                self._fh.seek(start)
-                self._fh.truncate()
-                raise StorageError(f"writing {self._name} failed: {exc}") from exc
-            size = self._fh.tell() - start
+                raise self._abandon(fh, name, start, exc) from exc
+            size = fh.tell() - start
             self.bytes_written += size
             head = rec.rec_headers
-            return WrittenRecord(warc=self._name, offset=start, length=size,
+            return WrittenRecord(warc=name, offset=start, length=size,
                                  record_id=head.get_header("WARC-Record-ID"),
                                  warc_date=head.get_header("WARC-Date"), record=rec)
 
