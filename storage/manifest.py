@@ -177,14 +177,9 @@ class ManifestBook:
 
     def pop(self, key: str) -> list[ManifestEntry]:
         """The entries of a snapshot so far, forgotten here."""
-        with self._lock:
-            path = self._keys.pop(key, None)
-            if path is None or not path.exists():
-                return []
-            with open(path, encoding="utf-8") as fh:
-                entries = [ManifestEntry(**json.loads(line)) for line in fh if line.strip()]
-            path.unlink()
-            return entries
+        entries = list(self.entries(key))
+        self.forget(key)
+        return entries
 
     def close(self) -> None:
         self._dir.cleanup()
