@@ -41,6 +41,14 @@ def _digests_of(stream: IO[bytes]) -> tuple[str, str]:
     return "sha1:" + b32encode(sha1.digest()).decode(), sha256.hexdigest()
 
 
+def _reason(exc: Exception, limit: int = 200) -> str:
+    """One printable line of at most `limit` characters: a reader's error can quote the damaged
+    bytes it stopped at, which are neither text nor short."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = "".join(c if c.isprintable() and ord(c) < 0x7F else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def verify(index: Index, warc_dir: Path, on_item: Callable[[int], None] | None = None) -> list[Problem]:
     """Read every indexed record back and compare its payload digest with the index and with
     the record's own WARC-Payload-Digest. Returns the problems found (empty: all good)."""
@@ -72,7 +80,7 @@ def verify(index: Index, warc_dir: Path, on_item: Callable[[int], None] | None =
                 got_sha1, got_sha256 = _digests_of(rec.raw_stream)
                 own = rec.digest_checker.problems
         except Exception as exc:  # any failure to read a record back is a fixity problem
-            problems.append(Problem(cid, url, warc, offset, str(exc)))
+            problems.append(Problem(cid, url, warc, offset, _reason(exc)))
             continue
         if got_sha1 != digest or got_sha256 != sha256:
             problems.append(Problem(cid, url, warc, offset, "payload digest differs from the index"))

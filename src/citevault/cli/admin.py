@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from citevault.crawler.pageindex import index_pages
 from citevault.storage.errors import CaptureFailed
@@ -54,13 +55,15 @@ def verify(
         problems = verify_records(archive.index, archive.warc_dir, count)
         out = Console(quiet=json_out)
         for p in problems:
-            out.print(f"[red]BAD[/] capture {p.capture_id} {p.url} ({p.warc}:{p.offset}): {p.reason}")
+            where = escape(f"{p.url} ({p.warc}:{p.offset}): {p.reason}")
+            out.print(f"[red]BAD[/] capture {p.capture_id} {where}", highlight=False)
         if problems:
             out.print(f"{len(problems)} problem(s) in {checked} record(s)")
         elif checked:
             out.print(f"all {checked} records match the index")
         else:
-            out.print(f"nothing to verify: the index holds no archived records ({archive.warc_dir})")
+            out.print("nothing to verify: the index holds no archived records "
+                      f"({escape(str(archive.warc_dir))})")
         evidence = print_archive_evidence(archive, tsa_ca, out)
         ok = not problems and not evidence.problems
         if json_out:

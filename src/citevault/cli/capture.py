@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.filesize import decimal
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -127,7 +128,7 @@ def add(
             else:
                 _print_add_summary(s, results)
                 for k in done.skipped:
-                    err.print(f"skipped {k.url}: archived at {k.capture.timestamp}, "
+                    err.print(f"skipped {escape(k.url)}: archived at {k.capture.timestamp}, "
                               f"within {if_not_archived_within}")
             kept = sum(_tally(s, r["snapshot"]["id"])["captured"] for r in results) if done.interrupted else 0
     if done.interrupted:
@@ -190,7 +191,8 @@ def _print_add_summary(s: Session, results: list[dict[str, Any]]) -> None:
         snap = r["snapshot"]
         n = _tally(s, snap["id"])
         table.add_row(
-            str(r["id"]), r["url"], snap["state"], "-" if n["seed_status"] is None else str(n["seed_status"]),
+            str(r["id"]), escape(r["url"]), snap["state"],
+            "-" if n["seed_status"] is None else str(n["seed_status"]),
             str(n["captured"]), str(n["cited"]), str(n["requisite"]), str(n["failed"]),
             decimal(snap["bytes_written"]),
         )
@@ -202,9 +204,9 @@ def _print_add_summary(s: Session, results: list[dict[str, Any]]) -> None:
         why = snap["error"]
         said = why is not None and s.scalar(select(erred.where(Capture.error == why).exists()))
         if snap["state"] == "failed" and why and not said:  # else said below, per capture
-            out.print(f"  [red]failed[/] {r['url']}: {why}", highlight=False)
+            out.print(f"  [red]failed[/] {escape(r['url'])}: {escape(why)}", highlight=False)
         for url, error in s.execute(erred.order_by(Capture.id).execution_options(yield_per=1_000)):
-            out.print(f"  [red]failed[/] {url}: {error}", highlight=False)
+            out.print(f"  [red]failed[/] {escape(url)}: {escape(str(error))}", highlight=False)
 
 
 def decorate(

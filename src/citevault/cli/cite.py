@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..archive import Archive
 from ..citations import FORMATS, source_citations
@@ -49,4 +50,5 @@ def export(
     check_writable(wacz)
     with Archive(settings()) as archive:
         result = export_wacz(archive, source_id, wacz)
-    stderr().print(f"{result.path}: {result.records} WARC records, {result.pages} pages, {result.size} bytes")
+    stderr().print(f"{escape(str(result.path))}: {result.records} WARC records, {result.pages} pages, "
+                   f"{result.size} bytes")

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -42,7 +43,7 @@ def check(source_id: OptionalSource = None, json_out: JsonOpt = False) -> None:
         task = progress.add_task("checking links", total=None)
 
         def tick(lc: LinkCheck) -> None:
-            progress.update(task, advance=1, description=f"{lc.outcome:>10} {lc.url[:60]}")
+            progress.update(task, advance=1, description=f"{lc.outcome:>10} {escape(lc.url[:60])}")
 
         if source_id is None:
             results = check_all(archive, tick)
@@ -62,8 +63,8 @@ def check(source_id: OptionalSource = None, json_out: JsonOpt = False) -> None:
         for lc in rows:
             counts[lc.outcome] = counts.get(lc.outcome, 0) + 1
             sim = f"{lc.similarity:.2f}" if lc.similarity is not None else "-"
-            table.add_row(str(sid), _outcome(lc.outcome), str(lc.status or "-"), lc.url, sim,
-                          lc.detail or "")
+            table.add_row(str(sid), _outcome(lc.outcome), str(lc.status or "-"), escape(lc.url), sim,
+                          escape(lc.detail or ""))
     out.print(table)
     out.print(", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "nothing to check")
 
@@ -86,22 +87,22 @@ def report(source_id: OptionalSource = None, json_out: JsonOpt = False) -> None:
 
 def _print_report(out: Console, rep: dict[str, Any]) -> None:
     summary = ", ".join(f"{n} {o}" for o, n in sorted(rep["summary"].items()))
-    out.print(f"[bold]source {rep['id']}[/] {rep['url']}  ({summary})")
+    out.print(f"[bold]source {rep['id']}[/] {escape(rep['url'])}  ({summary})")
     table = Table()
     for col in ("outcome", "since", "status", "url", "archived copy"):
         table.add_column(col, overflow="fold")
     for c in rep["citations"]:
-        where = c["url"] + (f"\n-> {c['final_url']}" if c["final_url"] else "")
+        where = escape(c["url"]) + (f"\n-> {escape(c['final_url'])}" if c["final_url"] else "")
         if c["detail"] and c["outcome"] != "alive":
-            where += f"\n[dim]{c['detail']}[/]"
+            where += f"\n[dim]{escape(c['detail'])}[/]"
         copy = c["archived"]
         if c["cite_instead"]:
-            archived = f"[bold]cite instead:[/] {c['cite_instead']}"
+            archived = f"[bold]cite instead:[/] {escape(c['cite_instead'])}"
         elif copy is None:
             archived = "[red]none[/]"
         elif (copy["status"] or 0) >= 400:
-            archived = f"[red]only an HTTP {copy['status']}[/] [dim]{copy['replay_url']}[/]"
+            archived = f"[red]only an HTTP {copy['status']}[/] [dim]{escape(copy['replay_url'])}[/]"
         else:
-            archived = f"[dim]{copy['replay_url']}[/]"
+            archived = f"[dim]{escape(copy['replay_url'])}[/]"
         table.add_row(_outcome(c["outcome"]), c["since"] or "-", str(c["status"] or "-"), where, archived)
     out.print(table)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -45,7 +46,7 @@ def list_(json_out: JsonOpt = False) -> None:
         table.add_column(col, overflow="fold")
     for r in rows:
         health = ", ".join(f"{k} {v}" for k, v in sorted(r["health"].items())) or "-"
-        table.add_row(str(r["id"]), r["url"], r["last_capture"] or "-", r["last_state"] or "-",
+        table.add_row(str(r["id"]), escape(r["url"]), r["last_capture"] or "-", r["last_state"] or "-",
                       str(r["captures"]), str(r["cited"]), health)
     Console().print(table)
 
@@ -59,7 +60,8 @@ def show(source_id: SourceArg,
         print_json(doc)
         return
     out = Console()
-    out.print(f"[bold]source {doc['id']}[/] {doc['url']}  (depth {doc['depth']}, scope {doc['scope']})")
+    out.print(f"[bold]source {doc['id']}[/] {escape(doc['url'])}  "
+              f"(depth {doc['depth']}, scope {doc['scope']})")
     for snap in doc["snapshots"]:
         out.print(f"snapshot {snap['id']}: {snap['state']}, {snap['urls_done']} captured, "
                   f"{snap['urls_failed']} failed, started {snap['started_at']}")
@@ -67,13 +69,14 @@ def show(source_id: SourceArg,
         for col in ("role", "status", "url", "timestamp", "error"):
             table.add_column(col, overflow="fold")
         for c in snap["captures"]:
-            table.add_row(c["role"], str(c["status"] or "-"), c["url"], c["timestamp"], c["error"] or "")
+            table.add_row(c["role"], str(c["status"] or "-"), escape(c["url"]), c["timestamp"],
+                          escape(c["error"] or ""))
         out.print(table)
     cited = [ln for ln in doc["links"] if ln["kind"] == "cited"]
     if cited:
         out.print(f"cited links ({len(cited)}):")
         for ln in cited:
-            out.print(f"  {ln['health'] or 'unchecked':>10}  {ln['url']}")
+            out.print(f"  {ln['health'] or 'unchecked':>10}  {escape(ln['url'])}")
 
 
 def history(url: Annotated[str, typer.Argument(help="The URL whose captures to list.")],
@@ -85,14 +88,14 @@ def history(url: Annotated[str, typer.Argument(help="The URL whose captures to l
         print_json({"url": url, "captures": rows})
         return
     if not rows:
-        stderr().print(f"no captures of {url}")
+        stderr().print(f"no captures of {escape(url)}")
         return
     table = Table()
     for col in ("timestamp", "status", "mime", "type", "length", "url"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["timestamp"], str(r["status"] or r["error"]), r["mime"] or "-",
-                      r["record_type"] or "-", str(r["length"] or "-"), r["url"])
+        table.add_row(r["timestamp"], escape(str(r["status"] or r["error"])), escape(r["mime"] or "-"),
+                      r["record_type"] or "-", str(r["length"] or "-"), escape(r["url"]))
     Console().print(table)
 
 
@@ -113,5 +116,5 @@ def get(
         output.write_bytes(data)
     except OSError as exc:
         raise BadInput(f"cannot write {output}: {exc.strerror}") from exc
-    stderr().print(f"{cap.url} captured {cap.timestamp} (status {cap.status}): "
-                   f"{len(data)} bytes -> {output}")
+    stderr().print(f"{escape(cap.url)} captured {cap.timestamp} (status {cap.status}): "
+                   f"{len(data)} bytes -> {escape(str(output))}")

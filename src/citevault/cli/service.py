@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from citevault.storage.errors import BadInput
@@ -54,7 +55,7 @@ def serve(
     cfg = load_settings(host=host, port=port)
     _logging()
     err = stderr()
-    code = run_service(cfg, lambda line: err.print(line, soft_wrap=True))
+    code = run_service(cfg, lambda line: err.print(line, soft_wrap=True, markup=False, highlight=False))
     raise typer.Exit(code)
 
 
@@ -80,7 +81,7 @@ def token_create(name: Annotated[str, typer.Argument(help="A name for the token 
     with Archive(settings()) as archive:
         token = create_token(archive.index, name)
     typer.echo(token)
-    stderr().print(f"token {name!r} created; it is shown only this once. Send it as "
+    stderr().print(f"token {escape(repr(name))} created; it is shown only this once. Send it as "
               "'Authorization: Bearer <token>'. From now on API writes need a token.")
 
 
@@ -97,7 +98,7 @@ def token_list(json_out: JsonOpt = False) -> None:
     for col in ("name", "created", "revoked"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], r["created_at"], r["revoked_at"] or "-")
+        table.add_row(escape(r["name"]), r["created_at"], r["revoked_at"] or "-")
     Console().print(table)
 
 
@@ -107,7 +108,7 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
 
     with Archive(settings()) as archive:
         left = revoke_token(archive.index, name)
-    stderr().print(f"token {name!r} revoked")
+    stderr().print(f"token {escape(repr(name))} revoked")
     if left == 0:
         stderr().print("[yellow]no active token is left: API writes are open to anyone again[/]")
 
@@ -127,7 +128,7 @@ def schedule_list(json_out: JsonOpt = False) -> None:
         table.add_column(col, overflow="fold")
     for j in jobs:
         table.add_row(j["id"], str(j["source_id"]), j["kind"], j["schedule"],
-                      j["next_run"] or "paused", j["url"] or "-")
+                      j["next_run"] or "paused", escape(j["url"] or "-"))
     Console().print(table)
 
 
@@ -139,7 +140,7 @@ def _edit_schedules(target: str, action: str) -> None:
 
     with Archive(settings()) as archive, open_schedules(archive) as sched:
         ids = getattr(sched, f"{action}_jobs")(target)
-    stderr().print(f"{action}d {', '.join(ids)}")  # paused, resumed, removed
+    stderr().print(f"{action}d {escape(', '.join(ids))}")  # paused, resumed, removed
 
 
 def schedule_pause(target: Target) -> None:
