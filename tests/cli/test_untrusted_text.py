@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 from w3lib.url import safe_url_string
 
 from citevault.cli import get_app
+from citevault.cli.capture import _ProgressView
 from tests.fakeweb import FakeWeb
 
 URL = "https://site.example.test/a[/b]?q=[red]x[/]"
@@ -57,3 +59,11 @@ def test_verify_prints_a_damaged_record_whatever_its_bytes(web: FakeWeb, home: P
     doc = json.loads(run("verify", "--json").stdout)
     [problem] = doc["problems"]
     assert problem["url"] == cap["url"] and problem["reason"].isprintable() and len(problem["reason"]) <= 200
+
+
+def test_live_progress_shows_the_last_url_verbatim() -> None:
+    view = _ProgressView()
+    view.update({"last_url": "https://site.example.test/[/b]"})
+    console = Console(record=True, width=200)
+    console.print(view)
+    assert "https://site.example.test/[/b]" in console.export_text()

@@ -67,7 +67,7 @@ class _ProgressView:
         last = s.get("last_url") or ""
         return (
             f"[bold]capturing[/] {s['done']} done, {s['queued']} queued, {s['failed']} failed, "
-            f"{decimal(s['bytes'])} written  [dim]{last[:70]}[/]"
+            f"{decimal(s['bytes'])} written  [dim]{escape(last[:70])}[/]"
         )
 
 
