@@ -274,8 +274,14 @@ def lookup_bench(base: Path, sizes: list[int], queries: int, log: Any = print,
     return {"rows": results, "pywb_missing": missing, "pg_missing": pg_skip, "queries": queries}
 
 
+def _cpu_ms(server: CitevaultServer | PywbServer, before: float, requests: int) -> float:
+    """The server's CPU per request since `before`, warm-up requests (10) included."""
+    return (server.cpu_seconds() - before) * 1000 / (requests + 10)
+
+
 def replay_bench(base: Path, requests: int, log: Any = print) -> dict[str, Any]:
-    """p50/p99 of serving the archived 100 KB page, raw (id_) and rewritten, both sides."""
+    """p50/p99 of serving the archived 100 KB page, raw (id_) and rewritten, both sides, and
+    the server process's CPU per request (`cpu_ms`: wall time on a shared machine is noisy)."""
     spec = SiteSpec()
     con = sqlite3.connect(base / "citevault.db")
     try:
@@ -293,18 +299,21 @@ def replay_bench(base: Path, requests: int, log: Any = print) -> dict[str, Any]:
         with CitevaultServer(base) as cv:
             client = Client(cv.port)
             for kind, p in paths.items():
+                cpu = cv.cpu_seconds()
                 times, _, err = _time(client, [f"/web/{p[0]}"] * requests)
-                out[f"citevault_{kind}"] = _pct(times) | {"error": err}
+                out[f"citevault_{kind}"] = _pct(times) | {"error": err, "cpu_ms": _cpu_ms(cv, cpu, requests)}
         if out["pywb_missing"] is None:
             _write_pywb_collection(base, work / "pywb")
             with PywbServer(work / "pywb") as pw:
                 client = Client(pw.port)
                 for kind, p in paths.items():
+                    cpu = pw.cpu_seconds()
                     times, _, err = _time(client, [f"/bench/{p[1]}"] * requests)
-                    out[f"pywb_{kind}"] = _pct(times) | {"error": err}
+                    out[f"pywb_{kind}"] = _pct(times) | {"error": err, "cpu_ms": _cpu_ms(pw, cpu, requests)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log("  replay: " + ", ".join(
-        f"{k} p50 {v['p50']:.1f} ms" for k, v in out.items() if isinstance(v, dict)
+        f"{k} p50 {v['p50']:.1f} ms, CPU {v['cpu_ms']:.2f} ms/request" for k, v in out.items()
+        if isinstance(v, dict)
     ))
     return out

@@ -225,6 +225,10 @@ def write_markdown(res: dict[str, Any], path: Path, plot_name: str) -> None:
         for side in ("citevault", "pywb"):
             if f"{side}_raw" in rep:
                 L.append(f"| {side} | {_ms(rep[f'{side}_raw'])} | {_ms(rep[f'{side}_rewritten'])} |")
+        for side in ("citevault", "pywb"):
+            if "cpu_ms" in rep.get(f"{side}_raw", {}):
+                L.append(f"| {side}, server CPU per request | {rep[f'{side}_raw']['cpu_ms']:.2f} ms | "
+                         f"{rep[f'{side}_rewritten']['cpu_ms']:.2f} ms |")
         L.append("")
 
     if st := res.get("storage"):

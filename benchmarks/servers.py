@@ -76,6 +76,13 @@ class _Process:
             time.sleep(0.2)
         raise RuntimeError(f"{cmd[0]} did not answer on port {self.port} within 120 s")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used so far (/proc/PID/stat): per request
+        it is what a shared machine's load does not inflate, unlike wall time."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
             self.proc.terminate()

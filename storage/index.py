@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, select
+from sqlalchemy import Row, Select, String, bindparam, func, select
 from sqlalchemy.orm import Session
 from warcio.timeutils import datetime_to_timestamp
 from warcio.timeutils import timestamp_to_datetime as _timestamp_to_datetime
@@ -28,8 +28,10 @@ __all__ = [
 ]
 
 
+@functools.lru_cache(maxsize=4096)
 def surt_key(url: str) -> str:
-    """The SURT sort key of a URL, as pywb and the Wayback Machine write it."""
+    """The SURT sort key of a URL, as pywb and the Wayback Machine write it. Cached: surt takes
+    24 us a URL, and one replay keys the same URL (and its urn: records) up to ten times."""
     # Imported on first use: surt pulls in tldextract and requests, start-up CPU of every
     # CLI command that never computes a key (benchmarks/startup.py).
     import surt as _surt
@@ -73,25 +75,31 @@ def history(session: Session, url: str) -> Sequence[Capture]:
     return list(session.scalars(_by_url(url).order_by(Capture.timestamp, Capture.id)))
 
 
+@functools.cache
+def _closest_queries(with_record: bool) -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """The newest capture of a SURT, the newest at or before a timestamp, the oldest after it:
+    built once, bound per call (building them per replay was a third of their cost)."""
+    q = select(Capture).where(Capture.surt == bindparam("surt", type_=String))
+    if with_record:
+        q = q.where(Capture.warc.is_not(None))
+    ts = bindparam("ts", type_=String)
+    desc = (Capture.timestamp.desc(), Capture.id.desc())
+    return (q.order_by(*desc).limit(1), q.where(Capture.timestamp <= ts).order_by(*desc).limit(1),
+            q.where(Capture.timestamp > ts).order_by(Capture.timestamp, Capture.id).limit(1))
+
+
 def closest_capture(
     session: Session, url: str, timestamp: str | None = None, *, with_record: bool = True
 ) -> Capture:
     """The capture of `url` nearest to `timestamp` (default: newest). NotFound when none."""
-    q = _by_url(url)
-    if with_record:
-        q = q.where(Capture.warc.is_not(None))
+    newest, before_q, after_q = _closest_queries(with_record)
+    key = surt_key(url)
     if timestamp is None:
-        cap: Capture | None = session.scalars(
-            q.order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)
-        ).first()
+        cap: Capture | None = session.scalars(newest, {"surt": key}).first()
     else:
         ts = parse_timestamp(timestamp)
-        before: Capture | None = session.scalars(
-            q.where(Capture.timestamp <= ts).order_by(Capture.timestamp.desc(), Capture.id.desc()).limit(1)
-        ).first()
-        after: Capture | None = session.scalars(
-            q.where(Capture.timestamp > ts).order_by(Capture.timestamp, Capture.id).limit(1)
-        ).first()
+        before: Capture | None = session.scalars(before_q, {"surt": key, "ts": ts}).first()
+        after: Capture | None = session.scalars(after_q, {"surt": key, "ts": ts}).first()
         target = timestamp_to_datetime(ts)
         cands = [c for c in (before, after) if c is not None]
         cap = min(

@@ -195,9 +195,13 @@ class WarcStore:
         return WarcStore._compress(record, WarcStore._serialize(record))
 
     @staticmethod
-    def _serialize(record: ArcWarcRecord) -> bytes:
+    def _serialize(record: ArcWarcRecord, block_digest: bool = True) -> bytes:
+        """The record as warcio writes it; without `block_digest`, with no digest it lacks."""
         buf = BytesIO()
-        WARCWriter(buf, gzip=False, warc_version="1.1").write_record(record)
+        writer = WARCWriter(buf, gzip=False, warc_version="1.1")
+        if not block_digest:
+            writer.ensure_digest = lambda *args, **kwargs: None
+        writer.write_record(record)
         return buf.getvalue()
 
     @staticmethod
@@ -205,8 +209,11 @@ class WarcStore:
         """One record as one gzip member. warcio's own gzip wrapper compresses at level 9; level 6
         costs about half the CPU for a size within a few percent. Payloads that are already
         compressed (images, fonts, archives, gzip/br bodies) are stored (level 0): deflating
-        them again saves nothing and costs 9x the time of storing (0.35 vs 0.04 ms for 32 KB)."""
-        level = 0 if _already_compressed(record.http_headers) else 6
+        them again saves nothing and costs 9x the time of storing (0.35 vs 0.04 ms for 32 KB).
+        Only a response carries its payload: a revisit of an image is headers only, deflated
+        like any other (stored, it took 800 B instead of 470: issue 15, target 3)."""
+        stored = record.rec_type == "response" and _already_compressed(record.http_headers)
+        level = 0 if stored else 6
         z = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip member
         return z.compress(raw) + z.flush()
 
@@ -235,11 +242,12 @@ class WarcStore:
         fh.truncate()
         return StorageError(f"writing {name} failed: {exc}")
 
-    def _write(self, records: list[ArcWarcRecord]) -> WrittenRecord:
-        """Write records back to back; the first one is the one the index points at."""
+    def _write(self, records: list[ArcWarcRecord], *, block_digests: bool = True) -> WrittenRecord:
+        """Write records back to back, each its own gzip member; the first one is the one the
+        index points at."""
         with self._lock:
             fh, name, start = self._next_place()
-            raws = [self._serialize(rec) for rec in records]
+            raws = [self._serialize(rec, block_digests) for rec in records]
             members = [self._compress(rec, raw) for rec, raw in zip(records, raws, strict=True)]
             try:
                 fh.write(b"".join(members))
@@ -314,7 +322,14 @@ class WarcStore:
         request_head: StatusAndHeaders | None = None,
         extra_headers: dict[str, str] | None = None,
     ) -> WrittenRecord:
-        """A revisit record (identical-payload-digest profile): headers only, payload elsewhere."""
+        """A revisit record (identical-payload-digest profile, headers only), then its request.
+        An unchanged recapture is mostly these two, so they carry only what WARC 1.1 requires and
+        `reindex`/replay read (issue 15, target 3): no WARC-Block-Digest (optional; random, it
+        was 37 B of each ~500 B member), no WARC-Payload-Digest on the request (the SHA-1 of an
+        empty payload). The manifest lists each record's block SHA-256 (`verify --evidence`);
+        lost is the self-check of such a record read outside its snapshot. Each stays its own
+        gzip member: warcio, hence pywb's and cdxj-indexer's indexing, refuse a member of two
+        records (tests/storage/test_revisit_bytes.py), which would have saved ~190 B per URL."""
         w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
         date = _warc_date(when)
         headers = {"WARC-Date": date, **(extra_headers or {})}
@@ -326,16 +341,16 @@ class WarcStore:
         )
         records = [rev]
         if request_head is not None:
-            records.append(
-                w.create_warc_record(
-                    url, "request", payload=BytesIO(b""), length=0, http_headers=request_head,
-                    warc_headers_dict={
-                        "WARC-Date": date,
-                        "WARC-Concurrent-To": rev.rec_headers.get_header("WARC-Record-ID"),
-                    },
-                )
+            req = w.create_warc_record(
+                url, "request", payload=BytesIO(b""), length=0, http_headers=request_head,
+                warc_headers_dict={
+                    "WARC-Date": date,
+                    "WARC-Concurrent-To": rev.rec_headers.get_header("WARC-Record-ID"),
+                },
             )
-        return self._write(records)
+            req.rec_headers.remove_header("WARC-Payload-Digest")
+            records.append(req)
+        return self._write(records, block_digests=False)
 
     def write_metadata(
         self, url: str, info: dict[str, object], extra_headers: dict[str, str] | None = None,

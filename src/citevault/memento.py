@@ -3,13 +3,14 @@ TimeMaps in link format and JSON. Framework-free: functions of a session and the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CompoundSelect, String, bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 from warcio.timeutils import timestamp_to_http_date, timestamp_to_iso_date
 
@@ -73,24 +74,30 @@ def mementos(session: Session, url: str) -> list[Memento]:
     return [Memento(ts, u) for ts, u in rows]
 
 
-def _one(session: Session, url: str, *conds: Any, newest: bool) -> Memento | None:
-    order = (Capture.timestamp.desc(), Capture.id.desc()) if newest else (Capture.timestamp, Capture.id)
-    row = session.execute(
-        select(Capture.timestamp, Capture.url)
-        .where(Capture.surt == surt_key(url), Capture.warc.is_not(None), *conds)
-        .order_by(*order).limit(1)
-    ).first()
-    return Memento(row[0], row[1]) if row else None
+@functools.cache
+def _neighbours_query() -> CompoundSelect[Any]:
+    """first, last, prev and next of a SURT around a timestamp in one statement (a UNION ALL of
+    four lookups on the (surt, timestamp) index), built once: four statements built and run
+    apart cost 1.2 ms of a 5 ms replay (issue 15, target 7), SQLite's share of it 16 us."""
+    surt, ts = bindparam("surt", type_=String), bindparam("ts", type_=String)
+    asc, desc = (Capture.timestamp, Capture.id), (Capture.timestamp.desc(), Capture.id.desc())
+    parts = []
+    for name, conds, order in (("first", (), asc), ("last", (), desc),
+                               ("prev", (Capture.timestamp < ts,), desc),
+                               ("next", (Capture.timestamp > ts,), asc)):
+        one = (select(Capture.timestamp, Capture.url)
+               .where(Capture.surt == surt, Capture.warc.is_not(None), *conds)
+               .order_by(*order).limit(1).subquery())
+        parts.append(select(literal(name).label("rel"), one.c.timestamp, one.c.url))
+    return union_all(*parts)
 
 
 def _neighbours(session: Session, url: str, ts: str) -> dict[str, Memento | None]:
-    """first, last, prev and next mementos around `ts`: four lookups on the (surt, timestamp) index."""
-    return {
-        "first": _one(session, url, newest=False),
-        "last": _one(session, url, newest=True),
-        "prev": _one(session, url, Capture.timestamp < ts, newest=True),
-        "next": _one(session, url, Capture.timestamp > ts, newest=False),
-    }
+    """first, last, prev and next mementos around `ts`."""
+    found: dict[str, Memento | None] = dict.fromkeys(("first", "last", "prev", "next"))
+    for rel, stamp, u in session.execute(_neighbours_query(), {"surt": surt_key(url), "ts": ts}):
+        found[rel] = Memento(stamp, u)
+    return found
 
 
 def _memento_links(base: str, current: Memento | None, around: dict[str, Memento | None]) -> list[str]:

@@ -57,6 +57,32 @@ def test_closest_and_history(db_url: str) -> None:
     index.dispose()
 
 
+def test_memento_neighbours_and_browser_records(db_url: str) -> None:
+    """The Link header's four neighbours in one statement, and the as-seen check, on both
+    backends (a UNION ALL of limited subqueries; bound parameters of cached statements)."""
+    from citevault.asseen import _has_views
+    from citevault.memento import Memento, _neighbours
+
+    index = open_index(db_url)
+    with index.session() as s:
+        s.add_all([_cap("20200101000000"), _cap("20220101000000"), _cap("20240101000000"),
+                   _cap("20230101000000", url="https://www.example.test/other")])
+        s.add(Capture(url=URL, surt=surt_key(URL), timestamp="20210101000000", role="seed", error="x"))
+    with index.session() as s:
+        assert _neighbours(s, URL, "20220101000000") == {
+            "first": Memento("20200101000000", URL), "last": Memento("20240101000000", URL),
+            "prev": Memento("20200101000000", URL), "next": Memento("20240101000000", URL)}
+        assert _neighbours(s, URL, "20200101000000")["prev"] is None
+        assert _neighbours(s, "https://nowhere.test/", "20200101000000") == dict.fromkeys(
+            ("first", "last", "prev", "next"))
+        assert not _has_views(s, URL)
+        s.add(_cap("20220101000001", url=f"urn:fullPage:{URL}"))
+        s.flush()
+        assert _has_views(s, URL)
+        assert not _has_views(s, "https://www.example.test/other")
+    index.dispose()
+
+
 @pytest.mark.parametrize("bad", ["", "abc", "2026-11-03", "202613", "20261131", "123456789012345"])
 def test_bad_timestamps(bad: str) -> None:
     with pytest.raises(BadInput):

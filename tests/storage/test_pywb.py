@@ -185,3 +185,15 @@ def test_pywb_indexes_our_warcs_itself_and_replays_the_seed(
         assert news.title.encode() in raw.content
         page = http.get(f"{root}/cv/{ts}mp_/{news.article}")
         assert page.status_code == 200 and news.title in page.text
+
+
+def test_pywb_indexer_reads_a_recapture(wayback: Path, tmp_path: Path) -> None:
+    """pywb's own `cdx-indexer` over a revisit and its request without block digests, each its
+    own gzip member (issue 15, target 3): every record indexed, the revisit as warc/revisit."""
+    from tests.storage.test_revisit_bytes import _capture_twice
+
+    path = _capture_twice(tmp_path / "warcs")
+    out = subprocess.run([str(wayback.parent / "cdx-indexer"), "-j", "-a", str(path)], check=True,
+                         capture_output=True, timeout=120).stdout.decode()
+    rows = [json.loads(line.split(" ", 2)[2]) for line in out.splitlines() if line.strip()]
+    assert sorted(r.get("mime", "") for r in rows) == ["", "", "image/jpeg", "warc/revisit"], rows
