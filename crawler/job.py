@@ -89,6 +89,11 @@ class CrawlOptions:
             # Else Scrapy re-parses CaptureSpider.parse's source (ast, ~2 ms) whenever its weak
             # per-callback cache misses, to warn about `return value` in generators (benchmarks/).
             "WARN_ON_GENERATOR_RETURN_VALUE": False,
+            # What a callback yields goes through at most this many asyncio tasks at a time, and
+            # Scrapy starts all of them for every response (101 tasks with the default 100). The
+            # spider yields requests only, which the engine schedules at once: one is enough
+            # (benchmarks/RESULTS.md, p-cpu4: about a fifth of the crawl process's CPU).
+            "CONCURRENT_ITEMS": 1,
             "LOG_LEVEL": self.log_level,
             "LOG_ENABLED": self.log_level != "NONE",
             "DNS_RESOLVER": "citevault.crawler.guard.GuardedResolver",

@@ -75,6 +75,19 @@ def _parse(data: bytes) -> etree._Element | None:
         return None
 
 
+def _date_params() -> dict[str, Any]:
+    """htmldate's options: the date a page declares (meta tags, JSON-LD, <time>, the URL, elements
+    classed as dates), without its "extensive" last resort, a dozen regular expressions over the
+    whole page's text. That resort was a third of the CPU of a crawl of the bench site
+    (benchmarks/RESULTS.md, p-cpu4: 5.3 of 6.8 ms per page); on the shared corpus's 31 news
+    articles every field stays the same; on its older pages (archive.org, 2008) 90 of 236 lose a
+    date it guessed from the body: forum posts their day, but most were a footer's or a listing's
+    date (a login page "2001-03-10", a concert list "1995-03-19"), wrong for a citation."""
+    from trafilatura.settings import set_date_params
+
+    return set_date_params(extensive=False)
+
+
 def html_metadata(data: bytes, url: str) -> PageMetadata:
     """Metadata and main text of an HTML page, as trafilatura finds them (JSON-LD, OpenGraph,
     meta tags, then the page's text); the <title> and the page's own text when it finds none.
@@ -90,7 +103,7 @@ def html_metadata(data: bytes, url: str) -> PageMetadata:
     try:
         found = trafilatura.bare_extraction(
             doc, url=url, with_metadata=True, include_comments=False, include_tables=True,
-            favor_recall=True,
+            favor_recall=True, date_extraction_params=_date_params(),
         )
     except Exception:  # a page trafilatura cannot read is still archived
         found = None

@@ -43,3 +43,17 @@ def test_a_big_page_is_judged_as_a_stream_like_the_tree_judges_it(
                 "noscript": "the page asks for JavaScript (<noscript>)",
                 "shell": "script shell: 10 characters of text"}
     assert small == expected[name]
+
+
+@pytest.mark.parametrize("chars", [0, 1, 199, 200, 5_000])
+def test_visible_text_is_counted_as_one_space_between_words(chars: int) -> None:
+    """A page with scripts is a shell below 200 characters of visible text, whitespace runs
+    counting as one space (the count stops early on a long body, the answer does not change)."""
+    text = ("abc " * chars)[:chars]
+    text = text[:-1] + "z" if text.endswith(" ") else text  # `chars` long, single spaces
+    body = text.replace(" ", "\n\t\u00a0 ")
+    page = (f"<html><head><meta charset=utf-8></head><body><script>go()</script><p>  {body}  </p>"
+            "<style>p{}</style></body></html>")
+    assert len(" ".join(body.split())) == chars
+    expected = None if chars >= 200 else f"script shell: {chars} characters of text"
+    assert browser_reason("https://site.test/", page.encode()) == expected

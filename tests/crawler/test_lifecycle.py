@@ -27,6 +27,13 @@ def test_registered_by_dotted_path_from_the_settings_model(tmp_path: Path) -> No
     assert isinstance(RecorderLifecycle.from_crawler(get_crawler(CaptureSpider)), RecorderLifecycle)
 
 
+def test_one_task_handles_what_a_callback_yields(tmp_path: Path) -> None:
+    """Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response's output (101 with its
+    default); the spider yields only requests, scheduled at once, so one task is enough."""
+    crawler = get_crawler(CaptureSpider, CrawlOptions(Settings(home=tmp_path)).scrapy_settings())
+    assert crawler.settings.getint("CONCURRENT_ITEMS") == 1  # what scrapy.core.scraper reads
+
+
 def test_switched_off_for_other_spiders() -> None:
     with pytest.raises(NotConfigured):
         RecorderLifecycle.from_crawler(get_crawler(scrapy.Spider))

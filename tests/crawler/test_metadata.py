@@ -49,6 +49,21 @@ def test_html_article_metadata() -> None:
     assert "newsletter" not in meta.text and "Home" not in meta.text
 
 
+def test_a_date_is_what_the_page_declares_not_one_of_its_body_text() -> None:
+    """The publication date comes from where a page declares it (meta tags, <time>, an element
+    classed as a date), not from a date guessed out of the running text: htmldate's "extensive"
+    regex search over the whole page took a third of a crawl's CPU, and on old pages mostly found
+    footers and listings (benchmarks/RESULTS.md, p-cpu4)."""
+    body = ARTICLE.replace('<meta property="article:published_time" content="2026-10-14T08:00:00Z">', "")
+    footer = "<footer>Copyright The Harbour Gazette. Terms of use revised March 10, 2001.</footer>"
+    guessed = body.replace("<footer>Copyright The Harbour Gazette. Subscribe to our newsletter.</footer>",
+                           footer)
+    assert footer in guessed
+    assert html_metadata(guessed.encode(), "https://www.gazette.test/barrier").published is None
+    declared = guessed.replace("<h1>", '<p class="date">Published 12 October 2026</p><h1>')
+    assert html_metadata(declared.encode(), "https://www.gazette.test/barrier").published == "2026-10-12"
+
+
 def test_tweet_metadata_from_oembed() -> None:
     url = "https://publish.twitter.com/oembed?url=https%3A%2F%2Ftwitter.com%2Fharbourcouncil%2Fstatus%2F1"
     meta = metadata_of("application/json", json.dumps(TWEET).encode(), url)

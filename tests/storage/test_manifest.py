@@ -71,6 +71,17 @@ def test_book_lists_each_snapshots_records_and_they_match(tmp_path: Path) -> Non
         )
 
 
+def test_an_entry_as_a_dict_has_every_field_in_order() -> None:
+    """as_dict (a manifest's records, hashed for the TSAs) is what dataclasses.asdict gives."""
+    from dataclasses import asdict
+
+    from citevault.storage.manifest import ManifestEntry
+
+    entry = ManifestEntry("<urn:uuid:1>", "response", "https://example.test/", "2026-12-01T00:00:00Z",
+                          "sha256:" + "1" * 64, None, "sha1:X", "m-1.warc.gz", 120, 345)
+    assert list(entry.as_dict().items()) == list(asdict(entry).items())
+
+
 def test_parse_manifest_refuses_other_documents() -> None:
     assert parse_manifest(b"not json") is None
     assert parse_manifest(b'{"type": "citevault-snapshot"}') is None
