@@ -328,7 +328,7 @@ class WarcStore:
     ) -> WrittenRecord:
         """A metadata record whose block is read from `body` (seekable, `length` bytes) and
         compressed into the WARC file as it is read, never held whole: a snapshot's manifest of
-        100,000 URLs is 80 MB of JSON, its provenance 15 MB. The bytes are those
+        100,000 URLs is 80 MB of JSON, and its provenance lists each record too. The bytes are those
         `write_metadata_bytes` writes for the same body."""
         w = WARCWriter(BytesIO(), gzip=False, warc_version="1.1")
         rec = w.create_warc_record(
