@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree, html
 
+from .linkstream import parse_streamed
 from .progress import BROWSER_MODES
 
 __all__ = ["BROWSER_MODES", "DEFAULT_BROWSER_HOSTS", "browser_reason"]
@@ -27,7 +28,6 @@ _SHELL_TEXT = 200
 # Above this many bytes the page is read as a stream (`_Shell`), never as a tree: the tree of a
 # 68 MB page of a million links took 600 MB in the crawl process (benchmarks/RESULTS.md, (6)).
 _TREE_MAX = 1_000_000
-_FEED = 1 << 16
 _HIDDEN = {"script", "style", "noscript", "template"}
 
 
@@ -140,13 +140,7 @@ class _Shell:
 def _streamed_reason(body: bytes) -> str | None:
     """`browser_reason` of a page too big for a tree, from one streaming pass."""
     shell = _Shell()
-    parser = etree.HTMLParser(target=shell, no_network=True, recover=True, huge_tree=True)
-    for start in range(0, len(body), _FEED):
-        parser.feed(body[start:start + _FEED])
-    try:
-        parser.close()
-    except etree.XMLSyntaxError:
-        pass
+    parse_streamed(body, shell)
     if not shell.scripts:
         return None
     if shell.noscript_js:

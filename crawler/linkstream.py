@@ -1,14 +1,17 @@
-"""Links of pages too big to parse whole: one streaming pass with lxml's pull parser, elements
-dropped as soon as they end, so memory stays flat however big the page; and a cap on the links
-kept per page.
+"""Links of pages too big to parse whole: one streaming pass of lxml's HTML parser into a parser
+target (no tree at all), so memory stays flat however big the page; and a cap on the links kept
+per page.
 
 A 32 MB page of a million links took 2.2 GB and a minute as one lxml tree with the full
-main-content analysis of links.py; streamed, it holds one branch of the tree at a time. The
+main-content analysis of links.py; streamed, it holds the open elements' attributes. The
 classification is coarser (a link inside article/main and outside navigation, footers and
 sidebars is cited), which is all a page of that size allows cheaply.
 """
 
 from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
 
 from lxml import etree
 
@@ -22,10 +25,9 @@ from .links import (
     srcset_urls,
 )
 
-__all__ = ["STREAM_ABOVE", "cap_links", "extract_streamed"]
+__all__ = ["STREAM_ABOVE", "cap_links", "extract_streamed", "parse_streamed"]
 
 STREAM_ABOVE = 4_000_000  # bytes of HTML above which a page is parsed as a stream
-_FEED = 1 << 16
 _MAIN_TAGS = {"article", "main"}
 _MAIN_MARKERS = ("articlebody", "article-body", "story-body", "entry-content", "post-content",
                  "article-content")
@@ -33,20 +35,114 @@ _NOT_LINKS = ("#", "data:", "javascript:", "mailto:", "tel:", "about:")
 _REQUISITE_TAGS = {"img", "source", "script", "video", "audio", "input", "track", "embed"}
 
 
-def _is_main(el: etree._Element) -> bool:
-    if el.tag in _MAIN_TAGS or el.get("role") == "main":
+def parse_streamed(data: bytes, target: Any, *, encoding: str | None = None) -> None:
+    """Run lxml's HTML parser over `data` into a parser `target` (start/end/data/close).
+
+    The parser reads `data` as a file, not through `feed()`: libxml2 (2.14) keeps every byte
+    fed to its HTML push parser until the end, 73-76 MB for a 68 MB page whatever the size of
+    the pieces, where reading a file keeps a window (+0 MB, the same CPU; benchmarks/RESULTS.md,
+    (6)). A broken or empty document yields what was read."""
+    parser = etree.HTMLParser(target=target, no_network=True, recover=True, huge_tree=True,
+                              encoding=encoding)
+    try:
+        etree.parse(BytesIO(data), parser)
+    except etree.XMLSyntaxError:
+        pass
+
+
+def _is_main(tag: str, attrib: Any) -> bool:
+    if tag in _MAIN_TAGS or attrib.get("role") == "main":
         return True
-    marker = f"{el.get('class', '')} {el.get('itemprop', '')}".lower()
+    marker = f"{attrib.get('class', '')} {attrib.get('itemprop', '')}".lower()
     return any(m in marker for m in _MAIN_MARKERS)
 
 
-def _is_boilerplate(el: etree._Element) -> bool:
-    if el.tag in _BOILERPLATE_TAGS:
+def _is_boilerplate(tag: str, attrib: Any) -> bool:
+    if tag in _BOILERPLATE_TAGS:
         return True
-    cls, ident = el.get("class"), el.get("id")
+    cls, ident = attrib.get("class"), attrib.get("id")
     if (cls or ident) and _boilerplate_marker(f"{cls or ''} {ident or ''}"):
         return True
-    return el.get("role") in ("navigation", "contentinfo", "complementary", "banner")
+    return attrib.get("role") in ("navigation", "contentinfo", "complementary", "banner")
+
+
+_TEXT_TAGS = ("a", "title", "style")  # elements whose text is read
+
+
+class _Links:
+    """A parser target: each element is handled when it ends, from its attributes and (a, title,
+    style) its text; only the open elements are held."""
+
+    def __init__(self, base_url: str, max_links: int) -> None:
+        self.base_url, self.max_links = base_url, max_links
+        self.out = PageLinks()
+        # Per open element: tag, attributes, inside main content, inside boilerplate, its text.
+        self.stack: list[tuple[str, Any, bool, bool, list[str] | None]] = []
+        self.texts: list[list[str]] = []  # the text lists of the open a, title and style
+        self.req: dict[str, None] = {}
+        self.seen: set[str] = set()
+        self.has_icon = False
+
+    def add_req(self, raw: str | None) -> None:
+        url = _http_url(self.base_url, raw)
+        if url and len(self.req) < self.max_links:
+            self.req.setdefault(url, None)
+
+    def start(self, tag: str, attrib: Any) -> None:
+        main, boiler = self.stack[-1][2:4] if self.stack else (False, False)
+        text: list[str] | None = [] if tag in _TEXT_TAGS else None
+        if text is not None:
+            self.texts.append(text)
+        self.stack.append((tag, attrib, main or _is_main(tag, attrib),
+                           boiler or _is_boilerplate(tag, attrib), text))
+
+    def data(self, text: str) -> None:
+        for t in self.texts:
+            t.append(text)
+
+    def end(self, _tag: str) -> None:
+        if not self.stack:
+            return
+        tag, attrib, main, boiler, texts = self.stack.pop()
+        text = None
+        if texts is not None:
+            self.texts.remove(texts)
+            text = "".join(texts)
+        out = self.out
+        if tag == "title" and out.title is None and text:
+            out.title = text.strip()
+        elif tag == "link":
+            rel = (attrib.get("rel") or "").lower().strip()
+            if "stylesheet" in rel.split() or rel in _ICON_RELS:
+                self.add_req(attrib.get("href"))
+                self.has_icon = self.has_icon or rel in _ICON_RELS
+        elif tag in _REQUISITE_TAGS:
+            if tag != "input" or (attrib.get("type") or "").lower() == "image":
+                self.add_req(attrib.get("src"))
+                for u in srcset_urls(attrib.get("srcset") or ""):
+                    self.add_req(u)
+        elif tag == "style":
+            for u in css_links(text or "", self.base_url):
+                self.add_req(u)
+        elif tag in ("a", "area"):
+            href = attrib.get("href")
+            if len(self.seen) >= self.max_links:
+                # Past the cap only counted: resolving a million URLs is most of the cost.
+                if href and not href.lstrip().startswith(_NOT_LINKS):
+                    out.found += 1
+            elif (url := _http_url(self.base_url, href)) and url not in self.seen:
+                out.found += 1
+                self.seen.add(url)
+                raw = (text or "") if tag == "a" else (attrib.get("alt") or "")
+                kept = (url, " ".join(raw.split())[:500])
+                (out.cited if main and not boiler else out.navigation).append(kept)
+        elif tag in ("iframe", "frame"):
+            url = _http_url(self.base_url, attrib.get("src"))
+            if url and len(out.embeds) < self.max_links:
+                out.embeds.append(url)
+
+    def close(self) -> None:
+        return None
 
 
 def extract_streamed(html: bytes, base_url: str, *, max_links: int, guess_favicon: bool = True,
@@ -54,72 +150,12 @@ def extract_streamed(html: bytes, base_url: str, *, max_links: int, guess_favico
     """Requisites, cited and navigation links and embeds of a big page, at most `max_links` of
     each kind; `PageLinks.found` counts the links seen (past the cap, repeats count again: no
     set of a million URLs is kept to tell)."""
-    out = PageLinks()
-    parser = etree.HTMLPullParser(events=("start", "end"), no_network=True, recover=True,
-                                  huge_tree=True, encoding=encoding)
-    stack: list[tuple[bool, bool]] = []  # (inside main content, inside boilerplate) per open element
-    req: dict[str, None] = {}
-    seen: set[str] = set()
-    has_icon = False
-
-    def add_req(raw: str | None) -> None:
-        url = _http_url(base_url, raw)
-        if url and len(req) < max_links:
-            req.setdefault(url, None)
-
-    for start in range(0, max(len(html), 1), _FEED):
-        parser.feed(html[start:start + _FEED])
-        for event, el in parser.read_events():
-            if not isinstance(el.tag, str):
-                continue
-            if event == "start":
-                main, boiler = stack[-1] if stack else (False, False)
-                stack.append((main or _is_main(el), boiler or _is_boilerplate(el)))
-                continue
-            main, boiler = stack.pop() if stack else (False, False)
-            tag = el.tag
-            if tag == "title" and out.title is None and el.text:
-                out.title = el.text.strip()
-            elif tag == "link":
-                rel = (el.get("rel") or "").lower().strip()
-                if "stylesheet" in rel.split() or rel in _ICON_RELS:
-                    add_req(el.get("href"))
-                    has_icon = has_icon or rel in _ICON_RELS
-            elif tag in _REQUISITE_TAGS:
-                if tag != "input" or (el.get("type") or "").lower() == "image":
-                    add_req(el.get("src"))
-                    for u in srcset_urls(el.get("srcset") or ""):
-                        add_req(u)
-            elif tag == "style":
-                for u in css_links(el.text or "", base_url):
-                    add_req(u)
-            elif tag in ("a", "area"):
-                href = el.get("href")
-                if len(seen) >= max_links:
-                    # Past the cap only counted: resolving a million URLs is most of the cost.
-                    if href and not href.lstrip().startswith(_NOT_LINKS):
-                        out.found += 1
-                elif (url := _http_url(base_url, href)) and url not in seen:
-                    out.found += 1
-                    seen.add(url)
-                    raw = "".join(el.itertext()) if tag == "a" else el.get("alt") or ""
-                    text = " ".join(raw.split())[:500]
-                    (out.cited if main and not boiler else out.navigation).append((url, text))
-            elif tag in ("iframe", "frame"):
-                url = _http_url(base_url, el.get("src"))
-                if url and len(out.embeds) < max_links:
-                    out.embeds.append(url)
-            # Done with it: drop it and what came before it, so the tree never grows.
-            el.clear(keep_tail=False)
-            parent = el.getparent()
-            if parent is not None:
-                while el.getprevious() is not None:
-                    del parent[0]
-    parser.close()
-    if guess_favicon and not has_icon:
-        add_req("/favicon.ico")
-    out.requisites = list(req)
-    return out
+    links = _Links(base_url, max_links)
+    parse_streamed(html, links, encoding=encoding)
+    if guess_favicon and not links.has_icon:
+        links.add_req("/favicon.ico")
+    links.out.requisites = list(links.req)
+    return links.out
 
 
 def cap_links(page: PageLinks, max_links: int) -> PageLinks:

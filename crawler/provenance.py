@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,7 +148,7 @@ class ProvenanceCollector:
         return str(certifi.where())
 
     # -- read when a snapshot is sealed ----------------------------------------------------------
-    def origins_for(self, urls: list[str]) -> list[dict[str, Any]]:
+    def origins_for(self, urls: Iterable[str]) -> list[dict[str, Any]]:
         """The facts of the origins of `urls`, sorted by origin."""
         wanted = {_origin(u)[0] for u in urls if u and not u.startswith("urn:")}
         with self._lock:

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
 from citevault.storage.db import Index
-from citevault.storage.manifest import EVIDENCE_HEADER, ManifestBook, write_manifest_body
+from citevault.storage.manifest import EVIDENCE_HEADER, ManifestBook, write_json, write_manifest_body
 from citevault.storage.models import EvidenceRecord
 from citevault.storage.warcreader import read_payload
 from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore, WrittenRecord
@@ -87,20 +87,15 @@ def _located(written: WrittenRecord) -> dict[str, Any]:
             "record_id": written.record_id}
 
 
-def seal_snapshot(
-    index: Index, store: WarcStore, book: ManifestBook, collector: ProvenanceCollector, req: SealRequest
-) -> None:
-    """Write the snapshot's provenance and manifest records, index them, and stamp the manifest."""
+_FETCHED = ("response", "revisit", "resource")
+
+
+def _write_provenance(out: IO[bytes], book: ManifestBook, collector: ProvenanceCollector,
+                      req: SealRequest) -> None:
+    """The provenance record's block (`json.dumps(..., sort_keys=True)` of the document), its
+    records streamed from the book: one pass for the origins, one for the list."""
     key = req.snapshot_key
-    head = {SNAPSHOT_HEADER: key}
-    # Entries are read from the book's file as they are used, and the manifest is written to
-    # a file, then compressed into the WARC from it: at 100,000 URLs, 200,000 entries as objects
-    # and the manifest's 80 MB held twice were most of the crawl's peak (benchmarks/, (6)).
-    fetched = [
-        {"uri": e.target_uri, "record_id": e.record_id, "type": e.type, "fetched_at": e.date}
-        for e in book.entries(key) if e.type in ("response", "revisit", "resource")
-    ]
-    provenance = {
+    doc = {
         "type": PROVENANCE_TYPE,
         "version": 1,
         "snapshot_key": key,
@@ -110,12 +105,31 @@ def seal_snapshot(
         "started": _iso(req.started),
         "sealed": _iso(_now()),
         "tls_trust_store": collector.trust_store(),
-        "records": fetched,
-        "origins": collector.origins_for([str(r["uri"]) for r in fetched]),
+        "origins": collector.origins_for(str(e.target_uri) for e in book.entries(key) if e.type in _FETCHED),
     }
-    prov = store.write_metadata(evidence_urn("provenance", key), provenance,
-                                {**head, EVIDENCE_HEADER: "provenance"})
-    del provenance, fetched
+    fetched = (
+        {"uri": e.target_uri, "record_id": e.record_id, "type": e.type, "fetched_at": e.date}
+        for e in book.entries(key) if e.type in _FETCHED
+    )
+    write_json(out, doc, {"records": fetched})
+
+
+def seal_snapshot(
+    index: Index, store: WarcStore, book: ManifestBook, collector: ProvenanceCollector, req: SealRequest
+) -> None:
+    """Write the snapshot's provenance and manifest records, index them, and stamp the manifest."""
+    key = req.snapshot_key
+    head = {SNAPSHOT_HEADER: key}
+    # Entries are read from the book's file as they are used, and both records are written to a
+    # temporary file, then compressed into the WARC from it: at 100,000 URLs, 200,000 entries as
+    # objects, the manifest's 80 MB and the provenance record's 100,000 entries held whole were
+    # the crawl's peak (benchmarks/RESULTS.md, (6)).
+    with tempfile.TemporaryFile() as prov_file:
+        _write_provenance(prov_file, book, collector, req)
+        size = prov_file.tell()
+        prov_file.seek(0)
+        prov = store.write_metadata_stream(evidence_urn("provenance", key), prov_file, size,
+                                           "application/json", {**head, EVIDENCE_HEADER: "provenance"})
     # The provenance record is one of the snapshot's records: the manifest lists it too.
     with tempfile.TemporaryFile() as body_file:
         size, digest = write_manifest_body(body_file, key, _iso(_now()), book.entries(key))

@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import threading
-import zlib
 from base64 import b32encode
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from warcio.warcwriter import WARCWriter
 
 from .errors import StorageError
 from .recovery import OPEN_SUFFIX, writer_lock
+from .warcmember import STREAM_OVER, block_sha256, compress, serialize, streamable, write_streamed
 
 __all__ = [
     "OPEN_SUFFIX",
@@ -54,9 +54,9 @@ VIA_HEADER = "WARC-Citevault-Via"
 
 class WriteListener(Protocol):
     """Told of every record as it is written: the file, and per record its offset, the length of
-    its gzip member, the record, and its uncompressed serialization (for digests of the block)."""
+    its gzip member, the record, and the SHA-256 of its block (`warcmember.block_sha256`)."""
 
-    def __call__(self, warc: str, written: list[tuple[int, int, ArcWarcRecord, bytes]]) -> None: ...
+    def __call__(self, warc: str, written: list[tuple[int, int, ArcWarcRecord, str]]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -84,38 +84,6 @@ def metadata_target(kind: str, url: str) -> str:
 
 def _warc_date(when: datetime) -> str:
     return str(datetime_to_iso_date(when.astimezone(UTC).replace(tzinfo=None), use_micros=True))
-
-
-_COMPRESSED_TYPES = ("image/", "video/", "audio/", "font/woff", "application/zip", "application/gzip",
-                     "application/pdf", "application/x-font-woff", "application/octet-stream")
-
-
-def _already_compressed(http: StatusAndHeaders | None) -> bool:
-    if http is None:
-        return False
-    if (http.get_header("Content-Encoding") or "identity").lower() not in ("identity", ""):
-        return True
-    ctype = (http.get_header("Content-Type") or "").lower()
-    return ctype.startswith(_COMPRESSED_TYPES) and "svg" not in ctype
-
-
-class _GzipMember:
-    """Deflates what warcio writes into one gzip member on `out` (level 6, as
-    `WarcStore._compress`); `finish` ends the member."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.z = zlib.compressobj(6, zlib.DEFLATED, 31)
-
-    def write(self, data: bytes) -> int:
-        self.out.write(self.z.compress(data))
-        return len(data)
-
-    def flush(self) -> None:
-        return None
-
-    def finish(self) -> None:
-        self.out.write(self.z.flush())
 
 
 class WarcStore:
@@ -192,30 +160,7 @@ class WarcStore:
     # -- writing ---------------------------------------------------------------------------------
     @staticmethod
     def _member(record: ArcWarcRecord) -> bytes:
-        return WarcStore._compress(record, WarcStore._serialize(record))
-
-    @staticmethod
-    def _serialize(record: ArcWarcRecord, block_digest: bool = True) -> bytes:
-        """The record as warcio writes it; without `block_digest`, with no digest it lacks."""
-        buf = BytesIO()
-        writer = WARCWriter(buf, gzip=False, warc_version="1.1")
-        if not block_digest:
-            writer.ensure_digest = lambda *args, **kwargs: None
-        writer.write_record(record)
-        return buf.getvalue()
-
-    @staticmethod
-    def _compress(record: ArcWarcRecord, raw: bytes) -> bytes:
-        """One record as one gzip member. warcio's own gzip wrapper compresses at level 9; level 6
-        costs about half the CPU for a size within a few percent. Payloads that are already
-        compressed (images, fonts, archives, gzip/br bodies) are stored (level 0): deflating
-        them again saves nothing and costs 9x the time of storing (0.35 vs 0.04 ms for 32 KB).
-        Only a response carries its payload: a revisit of an image is headers only, deflated
-        like any other (stored, it took 800 B instead of 470: issue 15, target 3)."""
-        stored = record.rec_type == "response" and _already_compressed(record.http_headers)
-        level = 0 if stored else 6
-        z = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip member
-        return z.compress(raw) + z.flush()
+        return compress(record, serialize(record))
 
     def sync(self) -> None:
         """Make every record written so far durable (fsync), before the index commits rows
@@ -242,33 +187,43 @@ class WarcStore:
         fh.truncate()
         return StorageError(f"writing {name} failed: {exc}")
 
-    def _write(self, records: list[ArcWarcRecord], *, block_digests: bool = True) -> WrittenRecord:
-        """Write records back to back, each its own gzip member; the first one is the one the
-        index points at."""
+    def _write(self, records: list[ArcWarcRecord], *, stream: bool = False,
+               block_digests: bool = True) -> WrittenRecord:
+        """Write records back to back, each one gzip member; the first one is the one the index
+        points at. A record is streamed into the file (`warcmember.write_streamed`, the same
+        bytes) when `stream` says so or its payload is over `STREAM_OVER`, else serialized and
+        compressed in memory. Without `block_digests`, records get no WARC-Block-Digest
+        (`write_revisit`)."""
         with self._lock:
             fh, name, start = self._next_place()
-            raws = [self._serialize(rec, block_digests) for rec in records]
-            members = [self._compress(rec, raw) for rec, raw in zip(records, raws, strict=True)]
+            told = bool(self.listeners)
+            written: list[tuple[int, int, ArcWarcRecord, str]] = []
+            at = start
             try:
-                fh.write(b"".join(members))
+                for rec in records:
+                    big = stream or (rec.payload_length or 0) > STREAM_OVER
+                    if big and block_digests and streamable(rec):
+                        digest = write_streamed(rec, fh)
+                    else:
+                        raw = serialize(rec, block_digests)
+                        fh.write(compress(rec, raw))
+                        digest = block_sha256(raw) if told else ""
+                    end = fh.tell()
+                    written.append((at, end - at, rec, digest))
+                    at = end
                 # Flushed to the OS: readable by other processes at once, and safe from a crash
                 # of this one. `sync()` makes it durable against power loss.
                 fh.flush()
             except OSError as exc:
                 raise self._abandon(fh, name, start, exc) from exc
-            self.bytes_written += sum(len(m) for m in members)
-            if self.listeners:
-                written, at = [], start
-                for rec, raw, member in zip(records, raws, members, strict=True):
-                    written.append((at, len(member), rec, raw))
-                    at += len(member)
-                for listener in self.listeners:
-                    listener(name, written)
+            self.bytes_written += at - start
+            for listener in self.listeners:
+                listener(name, written)
             head = records[0].rec_headers
             return WrittenRecord(
                 warc=name,
                 offset=start,
-                length=len(members[0]),
+                length=written[0][1],
                 record_id=head.get_header("WARC-Record-ID"),
                 warc_date=head.get_header("WARC-Date"),
                 record=records[0],
@@ -382,29 +337,15 @@ class WarcStore:
         extra_headers: dict[str, str] | None = None,
     ) -> WrittenRecord:
         """A metadata record whose block is read from `body` (seekable, `length` bytes) and
-        compressed into the WARC file as it is read, never held whole: a snapshot manifest of
-        100,000 URLs is 80 MB of JSON. Listeners are not told (they list records for the
-        manifest, which never lists itself)."""
+        compressed into the WARC file as it is read, never held whole: a snapshot's manifest of
+        100,000 URLs is 80 MB of JSON, and its provenance lists each record too. The bytes are those
+        `write_metadata_bytes` writes for the same body."""
         w = WARCWriter(BytesIO(), gzip=False, warc_version="1.1")
         rec = w.create_warc_record(
             url, "metadata", payload=body, length=length, warc_content_type=content_type,
             warc_headers_dict={"WARC-Date": _warc_date(datetime.now(UTC)), **(extra_headers or {})},
         )
-        with self._lock:
-            fh, name, start = self._next_place()
-            try:
-                member = _GzipMember(fh)
-                WARCWriter(member, gzip=False, warc_version="1.1").write_record(rec)
-                member.finish()
-                fh.flush()
-            except OSError as exc:
-                raise self._abandon(fh, name, start, exc) from exc
-            size = fh.tell() - start
-            self.bytes_written += size
-            head = rec.rec_headers
-            return WrittenRecord(warc=name, offset=start, length=size,
-                                 record_id=head.get_header("WARC-Record-ID"),
-                                 warc_date=head.get_header("WARC-Date"), record=rec)
+        return self._write([rec], stream=True)
 
     def write_resource(
         self, url: str, content_type: str, body: bytes, extra_headers: dict[str, str] | None = None

@@ -87,6 +87,13 @@ def test_capture_writes_provenance_manifest_and_a_verifiable_token(
     assert prov_head["WARC-Record-ID"] in {e["record_id"] for e in listed}
     assert any(e["target_uri"] == news.article and e["type"] == "response" for e in listed)
     assert all(e["block_sha256"].startswith("sha256:") for e in listed)
+    # The provenance block is streamed from the book: still the whole document's canonical dumps,
+    # listing every fetched record in the manifest's order, and hashed as the manifest says.
+    assert prov_body == json.dumps(prov, sort_keys=True).encode()
+    fetched = [e["record_id"] for e in listed if e["type"] in ("response", "revisit", "resource")]
+    assert [r["record_id"] for r in prov["records"]] == fetched and len(fetched) > 1
+    (prov_entry,) = [e for e in listed if e["record_id"] == prov_head["WARC-Record-ID"]]
+    assert prov_entry["block_sha256"] == "sha256:" + hashlib.sha256(prov_body).hexdigest()
 
     tok_head, token = kinds["timestamp"]
     assert tok_head["WARC-Refers-To"] == man_head["WARC-Record-ID"]

@@ -133,3 +133,20 @@ def test_streamed_extraction_sorts_links_like_the_tree() -> None:
     assert page.embeds == ["https://player.example/x"] and page.found == 3
     capped = extract_streamed(html, "https://s.example/", max_links=1)
     assert len(capped.cited) + len(capped.navigation) == 1 and capped.found == 3
+
+
+def test_streamed_extraction_reads_whole_texts_and_survives_empty_pages() -> None:
+    """The parser target keeps the text of an open link across its child elements (the pull
+    parser's cleared elements lost a child's text: "Read source"), ends elements innermost first,
+    and an empty or broken document gives what was read."""
+    html = (b"<html><body><article><a href=/x>Read <b>the</b> source</a>"
+            b"<video src=/v.mp4><source src=/v.webm></video><style>p{background:url(/bg.png)}</style>"
+            b"<area href=/map alt='A  map'></article></body></html>")
+    page = extract_streamed(html, "https://s.example/", max_links=10, guess_favicon=False)
+    assert page.cited == [("https://s.example/x", "Read the source"), ("https://s.example/map", "A map")]
+    assert page.requisites == ["https://s.example/v.webm", "https://s.example/v.mp4", "https://s.example/bg.png"]
+    for broken in (b"", b"   ", b"<a href=/y>unclosed", b"\x00\xff<<<"):
+        got = extract_streamed(broken, "https://s.example/", max_links=10)
+        assert got.requisites == ["https://s.example/favicon.ico"]
+    assert extract_streamed(b"<a href=/y>unclosed", "https://s.example/", max_links=10).navigation == [
+        ("https://s.example/y", "unclosed")]
