@@ -79,6 +79,28 @@ PAGES = {
     # A javascript: URL a script sets at run time: the guard's createScript rewrites it when followed.
     "jsurl": f"document.getElementById(\"go\").href = \"javascript:location.href = '{AD}'\";",
     "relative": 'location.assign("/target");',  # resolved against the archived page's URL
+    # The window reached under another name, or its location by a computed name (issue 10).
+    "alias": f'(function (w) {{ w.location.href = "{AD}"; }})(window);',  # minified code's shape
+    "varalias": f'var w = window; w.location = "{AD}";',
+    "selfalias": f'var g = self; setTimeout(function () {{ g["location"].assign("{AD}"); }}, 0);',
+    "computed": f'window["loc" + "ation"] = "{AD}";',
+    "destructure": f'const {{location: l}} = window; l.href = "{AD}";',
+    "thislocation": f'this.location = "{AD}";',  # `this` is the window at a classic script's top
+    "umd": f'(function (root) {{ root.location.replace("{AD}"); }})(this);',
+    # Navigations that are not a location write: a link, a form, window.open to the window itself.
+    "anchortop": f'var a = document.createElement("a"); a.href = "{AD}"; a.target = "_top";'
+                 "document.body.appendChild(a); a.click();",
+    "anchorhtml": f"document.getElementById('slot').innerHTML = '<a id=\"go\" href=\"{AD}\">go</a>';"
+                  'document.getElementById("go").click();',
+    "form": f'var f = document.createElement("form"); f.action = "{AD}"; f.method = "get";'
+            "document.body.appendChild(f); f.submit();",
+    "openself": f'window.open("{AD}", "_self");',
+    "opentop": f'window.open("{AD}", "_top");',
+    # A popup is refused by the sandbox (no allow-popups): window.open gives null, nothing loads.
+    "popup": f'document.getElementById("slot").textContent = String(window.open("{AD}"));',
+    # Scripts keep working with their window renamed: top-level declarations seen by the next
+    # script, strict mode, window methods and identities through the proxy (run in BODIES below).
+    "scope": "",
     # What a script reads from location is the archived page's URL, not the replay's.
     "reading": 'document.getElementById("slot").textContent = [location.host, location.pathname, '
                "window.location.href, document.location.origin, String(self.location)].join(' ');",
@@ -88,6 +110,13 @@ BODIES = {
     "onclick": f"<a id=\"go\" href=\"#\" onclick=\"location.href = '{AD}'; return false\">go</a>",
     "jsurl": '<a id="go">go</a>',
     "module": f'<script type="module">window.location.href = "{AD}";</script>',
+    "scope": '<script>"use strict"; const shared = 1; let counter = 2; class Shape {}\n'
+             "var strict = (function () { return this === undefined; })();</script>"
+             "<script>var w = window, out = [shared, counter, typeof Shape, strict, w === self, w === top,"
+             " document.defaultView === window, w instanceof Window, 'location' in w, typeof w.setTimeout,"
+             " (function () { return this === window; })()];"
+             " w.setTimeout(function () { out.push('timer'); document.getElementById('slot').textContent ="
+             " out.join(' '); }, 0);</script>",
 }
 
 
@@ -114,12 +143,13 @@ class Replays:
         self.page.goto(f"http://127.0.0.1:{self.svc.port}/web/{self.urls[name]}", wait_until=wait_until)
         return self.page
 
-    def landed(self, url: str, text: str) -> Any:
+    def landed(self, url: str, text: str, query: str = "") -> Any:
         """Wait until the window shows the archived copy of url (its /web/ address at its own
-        capture's timestamp, after the archive's redirect) with its text."""
+        capture's timestamp, after the archive's redirect) with its text; query: what a GET form
+        adds to the URL."""
         page = self.page
         try:
-            page.wait_for_url(re.compile(rf"/web/\d{{14}}/{re.escape(url)}$"), timeout=15_000)
+            page.wait_for_url(re.compile(rf"/web/\d{{14}}/{re.escape(url + query)}$"), timeout=15_000)
         except Exception:
             pytest.fail(f"the window is at {page.url}, not the archived {url}: {self.console}")
         page.wait_for_load_state("networkidle")
@@ -217,13 +247,15 @@ def test_script_created_frame_stays_in_the_archive(replays: Replays) -> None:
 
 # Each: the page's own script sends its window to the live web, by one way of reaching `location`.
 NAVIGATIONS = ["selflocation", "assign", "replace", "windowlocation", "documentlocation", "toplocation",
-               "strict", "module", "timeoutstring", "function", "external"]
+               "strict", "module", "timeoutstring", "function", "external", "alias", "varalias",
+               "selfalias", "computed", "destructure", "thislocation", "umd", "anchortop", "anchorhtml",
+               "form", "openself", "opentop"]
 
 
 @pytest.mark.parametrize("name", NAVIGATIONS)
 def test_page_script_navigating_away_lands_in_the_archive(replays: Replays, name: str) -> None:
     replays.goto(name, wait_until="commit")  # the page leaves while it loads
-    replays.landed(AD, AD_TEXT)
+    replays.landed(AD, AD_TEXT, "?" if name == "form" else "")  # a GET form adds its (empty) query
     assert live_requests(replays.hole) == []
 
 
@@ -243,9 +275,25 @@ def test_clicked_navigation_away_lands_in_the_archive(replays: Replays, name: st
     assert live_requests(replays.hole) == []
 
 
+def test_popup_to_the_live_web_is_refused(replays: Replays) -> None:
+    page = replays.open("popup")
+    assert page.inner_text("#slot") == "null"
+    assert len(page.context.pages) == 1
+    assert live_requests(replays.hole) == []
+
+
 def test_relative_navigation_resolves_against_the_archived_url(replays: Replays) -> None:
     replays.goto("relative", wait_until="commit")
     replays.landed(TARGET, TARGET_TEXT)
+    assert live_requests(replays.hole) == []
+
+
+def test_scripts_keep_their_scope_strict_mode_and_window(replays: Replays) -> None:
+    """Renaming, not wrapping: a classic script's top-level const/let/class are seen by the next
+    script, "use strict" holds, the window's methods work and compare equal through the proxy."""
+    page = replays.open("scope")
+    page.wait_for_function("document.getElementById('slot').textContent !== ''")
+    assert page.inner_text("#slot") == "1 2 function true true true true true true function true timer"
     assert live_requests(replays.hole) == []
 
 
