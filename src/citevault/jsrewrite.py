@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["GUARDED_LOCATION", "GUARDED_NAMES", "JS_TYPES", "rewrite_script"]
+__all__ = ["GUARDED_LOCATION", "GUARDED_NAMES", "JS_TYPES", "MAY_REACH_WINDOW", "rewrite_script"]
 
 GUARDED_LOCATION = "__cvLocation"
 # The window's names and what they become (replay-guard.js defines these on every window).
@@ -46,6 +46,9 @@ GUARDED_NAMES = {
     "parent": "__cvParent", "frames": "__cvFrames", "globalThis": "__cvGlobalThis",
 }
 CHECK_THIS = "__cvThis"
+# A handler or javascript: URL without any of these names has nothing to rewrite (`this` in an
+# element's handler is the element).
+MAY_REACH_WINDOW = re.compile("|".join(GUARDED_NAMES))
 # Content types of scripts (RFC 9239 and the legacy ones browsers still run).
 JS_TYPES = frozenset(
     "application/javascript text/javascript application/x-javascript application/ecmascript "
@@ -58,7 +61,7 @@ _TOKEN_RE = re.compile(
     r"""//[^\n\r]*|/\*.*?(?:\*/|\Z)
       |"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?|`(?:[^`\\]|\\.)*`?
       |(?P<slash>/)|(?P<open>[{(\[])|(?P<close>[})\]])
-      |(?<![\w$])(?P<name>location|window|self|top|parent|frames|globalThis|this)(?![\w$])""",
+      |(?<![\w$#])(?P<name>location|window|self|top|parent|frames|globalThis|this)(?![\w$])""",
     re.S | re.X,
 )
 _REGEX_LITERAL_RE = re.compile(r"/(?:[^/\\\[\n\r]|\\.|\[(?:[^\]\\\n\r]|\\.)*\])+/[\w$]*")
@@ -73,7 +76,7 @@ _LOOKBACK = 80  # characters looked at before a match: an owner and its dot fit,
 _BEFORE_OBJECT = frozenset("(,=:[?!&|.")
 _OBJECT_KEYWORDS = frozenset("return typeof yield await const let var in of".split())
 _CLASS_HEAD_RE = re.compile(r"(?<![\w$.])class(?:\s+[\w$]+)?(?:\s+extends\s+[^{};]+?)?\s*$")
-_THIS_MEMBER_RE = re.compile(r"\s*\.\s*([\w$]+)")
+_THIS_MEMBER_RE = re.compile(r"\s*\.\s*(#?[\w$]+)")  # a private name (#x) too
 
 
 def _prev_char(text: str, pos: int) -> str:

@@ -77,6 +77,7 @@ def test_the_window_under_any_name_is_the_guarded_one(source: str, expected: str
 @pytest.mark.parametrize("source", [
     "o = {top: 1, parent: 2, this: 3}; r.top = el.parent.self; a.window; a.this",
     "class A { parent = null; top() { return 1 } static self = 2 }",  # class members
+    "class B { #parent = 1; f() { return this.#parent ?? this.#top() } #top() {} }",  # private names
     "function top() {} top(); window(); self(1)",  # a call or a method is never the window's
     'msg = "your location"; other = \'location.href\'',
     "// location.href = u\n/* window.location = u */",

@@ -47,7 +47,7 @@
   var home = new URL(cfg.guard).origin;
 
   // -- scripts: the rules of src/citevault/jsrewrite.py (see its docstring for what they cover) --
-  var SCRIPT_TOKEN_RE = /\/\/[^\n\r]*|\/\*[\s\S]*?(?:\*\/|$)|"(?:[^"\\\n]|\\[\s\S])*"?|'(?:[^'\\\n]|\\[\s\S])*'?|`(?:[^`\\]|\\[\s\S])*`?|(\/)|([{(\[])|([})\]])|(?<![\w$])(location|window|self|top|parent|frames|globalThis|this)(?![\w$])/g;
+  var SCRIPT_TOKEN_RE = /\/\/[^\n\r]*|\/\*[\s\S]*?(?:\*\/|$)|"(?:[^"\\\n]|\\[\s\S])*"?|'(?:[^'\\\n]|\\[\s\S])*'?|`(?:[^`\\]|\\[\s\S])*`?|(\/)|([{(\[])|([})\]])|(?<![\w$#])(location|window|self|top|parent|frames|globalThis|this)(?![\w$])/g;
   var REGEX_LITERAL_RE = /\/(?:[^\/\\\[\n\r]|\\.|\[(?:[^\]\\\n\r]|\\.)*\])+\/[\w$]*/y;
   var BEFORE_REGEX = "(,=:[!&|?{};+-*%<>~^";
   var REGEX_KEYWORD_RE = /(?:^|[^\w$])(?:return|typeof|instanceof|in|of|new|delete|void|throw|case|do|else|yield|await)\s*$/;
@@ -55,7 +55,7 @@
   var BEFORE_OBJECT = "(,=:[?!&|.";
   var OBJECT_KEYWORD_RE = /(?:^|[^\w$])(?:return|typeof|yield|await|const|let|var|in|of)\s*$/;
   var CLASS_HEAD_RE = /(?:^|[^\w$.])class(?:\s+[\w$]+)?(?:\s+extends\s+[^{};]+?)?\s*$/;
-  var THIS_MEMBER_RE = /\s*\.\s*([\w$]+)/y;
+  var THIS_MEMBER_RE = /\s*\.\s*(#?[\w$]+)/y;
   var GUARDED = "__cvLocation";
   var NAMES = { location: GUARDED, window: "__cvWindow", self: "__cvSelf", top: "__cvTop",
     parent: "__cvParent", frames: "__cvFrames", globalThis: "__cvGlobalThis" };
