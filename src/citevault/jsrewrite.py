@@ -75,6 +75,10 @@ _LOOKBACK = 80  # characters looked at before a match: an owner and its dot fit,
 # A `{` after these opens an object literal or pattern (else a block, a function or class body).
 _BEFORE_OBJECT = frozenset("(,=:[?!&|.")
 _OBJECT_KEYWORDS = frozenset("return typeof yield await const let var in of".split())
+# `case x: {` and `default: {` open a block, not an object value.
+_CASE_RE = re.compile(r"(?<![\w$.])(?:case\s[^;{}?]*|default\s*):\s*$")
+# In a class body a name is a member's, unless it starts an expression (a field's initializer).
+_CLASS_EXPRESSION = frozenset("=(,:[!&|?+-*%<>~^")
 _CLASS_HEAD_RE = re.compile(r"(?<![\w$.])class(?:\s+[\w$]+)?(?:\s+extends\s+[^{};]+?)?\s*$")
 _THIS_MEMBER_RE = re.compile(r"\s*\.\s*(#?[\w$]+)")  # a private name (#x) too
 
@@ -105,6 +109,8 @@ def _starts_regex(text: str, pos: int) -> bool:
 def _brace_kind(text: str, pos: int) -> str:
     """What the `{` at pos opens: "o" an object literal or pattern, "c" a class body, "b" else."""
     prev = _prev_char(text, pos)
+    if prev == ":" and _CASE_RE.search(text, max(0, pos - 200), pos):
+        return "b"
     if not prev or prev in _BEFORE_OBJECT:
         return "o"
     if _CLASS_HEAD_RE.search(text, max(0, pos - 200), pos):
@@ -124,7 +130,8 @@ def _replacement(text: str, start: int, end: int, name: str, inside: str) -> str
         return None
     after = _next_char(text, end)
     key = after == ":" and prev in ("{", ",") and inside == "o"
-    if key or inside == "c" or after == "(":  # a key, a class member, a method or a call
+    member = inside == "c" and prev not in _CLASS_EXPRESSION
+    if key or member or after == "(":  # a key, a class member, a method or a call
         return None
     if name == "this":
         m = _THIS_MEMBER_RE.match(text, end)

@@ -69,6 +69,10 @@ def test_the_windows_location_is_renamed(source: str, expected: str) -> None:
      "o = {top: __cvTop, left}; const {self: __cvSelf, b = 1} = r"),
     ("var a, top, b; f(a, top, b)", "var a, __cvTop, b; f(a, __cvTop, b)"),
     ("x = {...self}; f(...top)", "x = {...__cvSelf}; f(...__cvTop)"),
+    ("switch (k) { case 1: { let a, top, b; } default: { const c = 1, self = c; } }",
+     "switch (k) { case 1: { let a, __cvTop, b; } default: { const c = 1, __cvSelf = c; } }"),
+    ("class A { parent = null; w = window; static t = a ? top : self }",
+     "class A { parent = null; w = __cvWindow; static t = a ? __cvTop : __cvSelf }"),
 ])
 def test_the_window_under_any_name_is_the_guarded_one(source: str, expected: str) -> None:
     assert rewrite_script(source) == expected

@@ -54,6 +54,8 @@
   var OWNER_RE = /(?:^|[^\w$.])(?:window|self|top|parent|globalThis|document)\s*\??\.\s*$/;
   var BEFORE_OBJECT = "(,=:[?!&|.";
   var OBJECT_KEYWORD_RE = /(?:^|[^\w$])(?:return|typeof|yield|await|const|let|var|in|of)\s*$/;
+  var CASE_RE = /(?:^|[^\w$.])(?:case\s[^;{}?]*|default\s*):\s*$/;
+  var CLASS_EXPRESSION = "=(,:[!&|?+-*%<>~^";
   var CLASS_HEAD_RE = /(?:^|[^\w$.])class(?:\s+[\w$]+)?(?:\s+extends\s+[^{};]+?)?\s*$/;
   var THIS_MEMBER_RE = /\s*\.\s*(#?[\w$]+)/y;
   var GUARDED = "__cvLocation";
@@ -66,6 +68,7 @@
 
   function braceKind(text, pos) {
     var prev = prevChar(text, pos);
+    if (prev === ":" && CASE_RE.test(text.slice(Math.max(0, pos - 200), pos))) { return "b"; }
     if (!prev || BEFORE_OBJECT.indexOf(prev) >= 0) { return "o"; }
     if (CLASS_HEAD_RE.test(text.slice(Math.max(0, pos - 200), pos))) { return "c"; }
     return OBJECT_KEYWORD_RE.test(text.slice(Math.max(0, pos - 16), pos)) ? "o" : "b";
@@ -79,7 +82,8 @@
     }
     var after = nextChar(text, end);
     var key = after === ":" && (prev === "{" || prev === ",") && inside === "o";
-    if (key || inside === "c" || after === "(") { return null; }
+    var member = inside === "c" && (!prev || CLASS_EXPRESSION.indexOf(prev) < 0);
+    if (key || member || after === "(") { return null; }
     if (name === "this") {
       THIS_MEMBER_RE.lastIndex = end;
       var m = THIS_MEMBER_RE.exec(text);
@@ -271,8 +275,14 @@
   var proxies = new WeakMap();  // window -> its proxy
   var fnToString = Function.prototype.toString;
   var ours = new WeakSet();  // the guard's wrappers of native methods: bound like them
+  var natives = new WeakMap();  // function -> whether it is the browser's (asked once)
   function isNative(f) {
-    try { return /\{\s*\[native code\]\s*\}\s*$/.test(fnToString.call(f)); } catch (e) { return false; }
+    var known = natives.get(f);
+    if (known === undefined) {
+      try { known = /\{\s*\[native code\]\s*\}\s*$/.test(fnToString.call(f)); } catch (e) { known = false; }
+      natives.set(f, known);
+    }
+    return known;
   }
   function windowProxy(win, loc) {
     var bound = new Map();
@@ -281,9 +291,12 @@
         if (p === "location" || p === GUARDED) { return loc; }
         var v = win[p];
         if (v === win) { return proxy; }  // window, self, frames, globalThis; top and parent at the top
-        if (typeof v === "function" && (ours.has(v) || (!Object.prototype.hasOwnProperty.call(v, "prototype") && isNative(v)))) {
-          var b = bound.get(p);
-          if (!b || b[0] !== v) { b = [v, v.bind(win)]; bound.set(p, b); }
+        if (typeof v !== "function") { return v; }
+        var b = bound.get(p);
+        if (b && b[0] === v) { return b[1]; }
+        if (ours.has(v) || (!Object.prototype.hasOwnProperty.call(v, "prototype") && isNative(v))) {
+          b = [v, v.bind(win)];
+          bound.set(p, b);
           return b[1];
         }
         return v;
