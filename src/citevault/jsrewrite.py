@@ -29,8 +29,9 @@ window reached by other means (`document.defaultView` aside, which the guard giv
 `frames[0]`, `event.view`, `(0, eval)("this")`), a local function named like one of these
 referenced without a call. In the browser the guard applies the same rules (its port,
 rewriteScript) to setTimeout/setInterval strings, `javascript:` URLs, script text set at run time
-and `new Function` code; direct eval code naming them is refused by Chromium (EvalError), since a
-Trusted Types default policy may not change eval code.
+and `new Function` code; direct eval code naming `location` is refused by Chromium (EvalError),
+since a Trusted Types default policy may not change eval code (eval code naming only the window
+is left unchanged, and runs outside the proxy).
 """
 
 from __future__ import annotations

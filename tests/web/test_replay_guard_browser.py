@@ -76,6 +76,9 @@ PAGES = {
     "eval": f"try {{ eval(\"location.replace('{AD}')\"); }} catch (e) {{ "
             'document.getElementById("slot").textContent = e.name; }',
     "function": f"new Function(\"u\", \"location.replace(u)\")(\"{AD}\");",
+    # Eval code naming the window but not its location is not changed by the policy, so it runs.
+    "evalwindow": "document.getElementById(\"slot\").textContent ="
+                  " eval(\"typeof window + ' ' + (self === this)\");",
     "external": "",  # the navigation is in NAV_JS, loaded by BODIES below
     "onclick": "",  # the navigation is in an onclick handler the test clicks
     # A javascript: URL a script sets at run time: the guard's createScript rewrites it when followed.
@@ -274,6 +277,12 @@ def test_eval_code_navigating_away_is_refused(replays: Replays) -> None:
     page = replays.open("eval")
     assert page.inner_text("#slot") == "EvalError"
     assert page.url.endswith("/https://guard.test/eval")
+    assert live_requests(replays.hole) == []
+
+
+def test_eval_code_naming_only_the_window_runs(replays: Replays) -> None:
+    page = replays.open("evalwindow")
+    assert page.inner_text("#slot") == "object true"
     assert live_requests(replays.hole) == []
 
 
