@@ -33,7 +33,7 @@ from citevault.storage.index import parse_timestamp, timestamp_to_datetime
 from citevault.storage.models import HTML_TYPES, Capture
 from citevault.storage.warcreader import ArchivedPayload
 
-from .jsrewrite import JS_TYPES, rewrite_script
+from .jsrewrite import JS_TYPES, MAY_REACH_WINDOW, rewrite_script
 from .urlnorm import normalize_url
 
 __all__ = [
@@ -263,15 +263,15 @@ class Rewriter:
                 del el.attrib["target"]  # popups are not allowed in the replay sandbox
 
     def _scripts(self, doc: lxml.html.HtmlElement) -> None:
-        """Inline scripts, `on*` handlers and `javascript:` URLs with the window's location made
-        the archive's (jsrewrite.py); script blocks of other types (JSON, templates) are data."""
+        """Inline scripts, `on*` handlers and `javascript:` URLs with the window and its location
+        made the archive's (jsrewrite.py); script blocks of other types (JSON, templates) are data."""
         for el in doc.iter("script"):
             kind = (el.get("type") or "").split(";")[0].strip().lower()
             if el.text and (not kind or kind in JS_TYPES):
                 el.text = rewrite_script(el.text)
         for el in doc.iter(etree.Element):
             for name, value in el.items():
-                if "location" not in value:
+                if not MAY_REACH_WINDOW.search(value):
                     continue
                 if name.startswith("on"):
                     el.set(name, rewrite_script(value))

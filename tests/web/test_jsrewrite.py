@@ -7,7 +7,10 @@ rewrite limit. What the browser then does: test_replay_guard_browser.py."""
 from __future__ import annotations
 
 import gzip
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import lxml.html
@@ -28,11 +31,12 @@ JS_URL = "https://site.test/app.js"
     ('location.href = "https://live.test/"', '__cvLocation.href = "https://live.test/"'),
     ("location = u", "__cvLocation = u"),
     ("location.assign(u); location.replace(u)", "__cvLocation.assign(u); __cvLocation.replace(u)"),
-    ("window.location = u", "window.__cvLocation = u"),
+    ("window.location = u", "__cvWindow.__cvLocation = u"),
     ("document.location.href = u", "document.__cvLocation.href = u"),
-    ("top.location.href = u; parent.location = u", "top.__cvLocation.href = u; parent.__cvLocation = u"),
-    ("self.location; globalThis . location", "self.__cvLocation; globalThis . __cvLocation"),
-    ("window?.location?.assign(u)", "window?.__cvLocation?.assign(u)"),
+    ("top.location.href = u; parent.location = u",
+     "__cvTop.__cvLocation.href = u; __cvParent.__cvLocation = u"),
+    ("self.location; globalThis . location", "__cvSelf.__cvLocation; __cvGlobalThis . __cvLocation"),
+    ("window?.location?.assign(u)", "__cvWindow?.__cvLocation?.assign(u)"),
     ("x = a ? location : b", "x = a ? __cvLocation : b"),
     ("function f(location) { return location.pathname }",
      "function f(__cvLocation) { return __cvLocation.pathname }"),  # renamed alike: scoping unchanged
@@ -43,7 +47,42 @@ def test_the_windows_location_is_renamed(source: str, expected: str) -> None:
     assert rewrite_script(source) == expected
 
 
+@pytest.mark.parametrize(("source", "expected"), [
+    # The window under another name: the scripts' window is the guard's proxy (issue 10).
+    ("(function (w) { w.location.href = u })(window)",
+     "(function (w) { w.location.href = u })(__cvWindow)"),
+    ('var w = self; w["loc" + "ation"] = u', 'var w = __cvSelf; w["loc" + "ation"] = u'),
+    ("const {location: l} = window", "const {location: l} = __cvWindow"),
+    ("var self = this; self.x()", "var __cvSelf = __cvThis(this); __cvSelf.x()"),  # renamed alike
+    ("function f(window, top) { return window === top }",
+     "function f(__cvWindow, __cvTop) { return __cvWindow === __cvTop }"),
+    ("var g = typeof globalThis < 'u' ? globalThis : frames",
+     "var g = typeof __cvGlobalThis < 'u' ? __cvGlobalThis : __cvFrames"),
+    # `this` where it may be the window; `this.name` of other names is left as it is.
+    ("this.location = u; this['location'] = u",
+     "__cvThis(this).location = u; __cvThis(this)['location'] = u"),
+    ("(function (root) { root.x = 1 })(this); return this",
+     "(function (root) { root.x = 1 })(__cvThis(this)); return __cvThis(this)"),
+    ("this.x = this.y", "this.x = this.y"),
+    # A shorthand property or pattern keeps its key; a declaration list or call arguments are not one.
+    ("o = {top, left}; const {self, b = 1} = r",
+     "o = {top: __cvTop, left}; const {self: __cvSelf, b = 1} = r"),
+    ("var a, top, b; f(a, top, b)", "var a, __cvTop, b; f(a, __cvTop, b)"),
+    ("x = {...self}; f(...top)", "x = {...__cvSelf}; f(...__cvTop)"),
+    ("switch (k) { case 1: { let a, top, b; } default: { const c = 1, self = c; } }",
+     "switch (k) { case 1: { let a, __cvTop, b; } default: { const c = 1, __cvSelf = c; } }"),
+    ("class A { parent = null; w = window; static t = a ? top : self }",
+     "class A { parent = null; w = __cvWindow; static t = a ? __cvTop : __cvSelf }"),
+])
+def test_the_window_under_any_name_is_the_guarded_one(source: str, expected: str) -> None:
+    assert rewrite_script(source) == expected
+
+
 @pytest.mark.parametrize("source", [
+    "o = {top: 1, parent: 2, this: 3}; r.top = el.parent.self; a.window; a.this",
+    "class A { parent = null; top() { return 1 } static self = 2 }",  # class members
+    "class B { #parent = 1; f() { return this.#parent ?? this.#top() } #top() {} }",  # private names
+    "function top() {} top(); window(); self(1)",  # a call or a method is never the window's
     'msg = "your location"; other = \'location.href\'',
     "// location.href = u\n/* window.location = u */",
     "t = `location ${x}`",
@@ -78,7 +117,7 @@ def test_rewritten_page_scripts_handlers_and_javascript_urls() -> None:
     out = Rewriter("/web/", TS, "https://site.test/page").html(page.encode(), "utf-8", None)
     doc = lxml.html.document_fromstring(out)
     scripts = [s.text for s in doc.iter("script")]
-    assert scripts == ['__cvLocation.href = "https://live.test/";', "window.__cvLocation.assign(u)",
+    assert scripts == ['__cvLocation.href = "https://live.test/";', "__cvWindow.__cvLocation.assign(u)",
                        '{"location": "x"}', "<p>location</p>"]  # data blocks are not scripts
     assert doc.find("body").get("onload") == "__cvLocation.replace('https://live.test/')"
     go = doc.get_element_by_id("go")
@@ -98,7 +137,8 @@ def _record(body: bytes, content_type: str, **extra: str) -> tuple[Capture, Arch
 
 
 SCRIPT = b'if (top !== self) top.location = self.location; location.href = "https://live.test/";'
-REWRITTEN = b'if (top !== self) top.__cvLocation = self.__cvLocation; __cvLocation.href = "https://live.test/";'
+REWRITTEN = (b'if (__cvTop !== __cvSelf) __cvTop.__cvLocation = __cvSelf.__cvLocation; '
+             b'__cvLocation.href = "https://live.test/";')
 
 
 @pytest.mark.parametrize(("content_type", "modifier"), [
@@ -140,3 +180,25 @@ def test_the_guards_port_has_the_same_rules() -> None:
     assert before and set(before.group(1)) == set(jsrewrite._BEFORE_REGEX)
     keywords = re.search(r"var REGEX_KEYWORD_RE = /\(\?:\^\|\[\^\\w\$\]\)\(\?:([a-z|]+)\)", guard)
     assert keywords and set(keywords.group(1).split("|")) == jsrewrite._REGEX_KEYWORDS
+
+
+
+def test_the_guards_port_gives_the_same_output() -> None:
+    """The guard's rewriteScript (run in node) and rewrite_script agree on every sample above."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    guard = (Path(replay.__file__).parent / "web" / "static" / "replay-guard.js").read_text()
+    port = guard[guard.index("  // -- scripts:"):guard.index("  // -- the window's location")]
+    samples = [SCRIPT.decode()]
+    tests = (test_the_windows_location_is_renamed, test_the_window_under_any_name_is_the_guarded_one,
+             test_what_is_not_the_windows_location_is_left_alone)
+    for fn in tests:
+        for mark in fn.pytestmark:  # type: ignore[attr-defined]
+            samples += [case[0] if isinstance(case, tuple) else case for case in mark.args[1]]
+    program = port + "process.stdout.write(JSON.stringify(JSON.parse(require('fs').readFileSync(0))" \
+                     ".map(rewriteScript)));"
+    out = subprocess.run([node, "-e", program], input=json.dumps(samples), capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert len(samples) > 30
+    assert json.loads(out.stdout) == [rewrite_script(s) for s in samples]

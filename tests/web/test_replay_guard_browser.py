@@ -34,6 +34,8 @@ LIVE_ONLY = "https://dyn.ads.test/x"  # never archived: its frame gets the blank
 NAV_JS = "https://guard.test/nav.js"  # an archived external script that leaves for the live web
 TARGET = "https://guard.test/target"  # archived: where a relative navigation must land
 TARGET_TEXT = "archived target"
+LIBRARY_JS = "https://guard.test/axe.min.js"  # a real 650 KB minified library (axe-core), archived
+LIBRARY = Path(__file__).parent / "vendor" / "axe.min.js"
 
 
 def _page(script: str, body: str = "") -> str:
@@ -74,11 +76,40 @@ PAGES = {
     "eval": f"try {{ eval(\"location.replace('{AD}')\"); }} catch (e) {{ "
             'document.getElementById("slot").textContent = e.name; }',
     "function": f"new Function(\"u\", \"location.replace(u)\")(\"{AD}\");",
+    # Eval code naming the window but not its location is not changed by the policy, so it runs.
+    "evalwindow": "document.getElementById(\"slot\").textContent ="
+                  " eval(\"typeof window + ' ' + (self === this)\");",
     "external": "",  # the navigation is in NAV_JS, loaded by BODIES below
     "onclick": "",  # the navigation is in an onclick handler the test clicks
     # A javascript: URL a script sets at run time: the guard's createScript rewrites it when followed.
     "jsurl": f"document.getElementById(\"go\").href = \"javascript:location.href = '{AD}'\";",
     "relative": 'location.assign("/target");',  # resolved against the archived page's URL
+    # The window reached under another name, or its location by a computed name (issue 10).
+    "alias": f'(function (w) {{ w.location.href = "{AD}"; }})(window);',  # minified code's shape
+    "varalias": f'var w = window; w.location = "{AD}";',
+    "selfalias": f'var g = self; setTimeout(function () {{ g["location"].assign("{AD}"); }}, 0);',
+    "computed": f'window["loc" + "ation"] = "{AD}";',
+    "destructure": f'const {{location: l}} = window; l.href = "{AD}";',
+    "thislocation": f'this.location = "{AD}";',  # `this` is the window at a classic script's top
+    "umd": f'(function (root) {{ root.location.replace("{AD}"); }})(this);',
+    # Navigations that are not a location write: a link, a form, window.open to the window itself.
+    "anchortop": f'var a = document.createElement("a"); a.href = "{AD}"; a.target = "_top";'
+                 "document.body.appendChild(a); a.click();",
+    "anchorhtml": f"document.getElementById('slot').innerHTML = '<a id=\"go\" href=\"{AD}\">go</a>';"
+                  'document.getElementById("go").click();',
+    "form": f'var f = document.createElement("form"); f.action = "{AD}"; f.method = "get";'
+            "document.body.appendChild(f); f.submit();",
+    "openself": f'window.open("{AD}", "_self");',
+    "opentop": f'window.open("{AD}", "_top");',
+    # A popup is refused by the sandbox (no allow-popups): window.open gives null, nothing loads.
+    "popup": f'document.getElementById("slot").textContent = String(window.open("{AD}"));',
+    # Scripts keep working with their window renamed: top-level declarations seen by the next
+    # script, strict mode, window methods and identities through the proxy (run in BODIES below).
+    "scope": "",
+    # A real minified library, rewritten on its way out of the archive, still runs.
+    "library": "axe.run(document, {runOnly: ['region']}).then(function (r) {"
+               " document.getElementById('slot').textContent ="
+               " 'axe ' + axe.version + ' ' + typeof r.passes; });",
     # What a script reads from location is the archived page's URL, not the replay's.
     "reading": 'document.getElementById("slot").textContent = [location.host, location.pathname, '
                "window.location.href, document.location.origin, String(self.location)].join(' ');",
@@ -88,6 +119,14 @@ BODIES = {
     "onclick": f"<a id=\"go\" href=\"#\" onclick=\"location.href = '{AD}'; return false\">go</a>",
     "jsurl": '<a id="go">go</a>',
     "module": f'<script type="module">window.location.href = "{AD}";</script>',
+    "library": f'<script src="{LIBRARY_JS}"></script>',
+    "scope": '<script>"use strict"; const shared = 1; let counter = 2; class Shape {}\n'
+             "var strict = (function () { return this === undefined; })();</script>"
+             "<script>var w = window, out = [shared, counter, typeof Shape, strict, w === self, w === top,"
+             " document.defaultView === window, w instanceof Window, 'location' in w, typeof w.setTimeout,"
+             " (function () { return this === window; })()];"
+             " w.setTimeout(function () { out.push('timer'); document.getElementById('slot').textContent ="
+             " out.join(' '); }, 0);</script>",
 }
 
 
@@ -114,12 +153,13 @@ class Replays:
         self.page.goto(f"http://127.0.0.1:{self.svc.port}/web/{self.urls[name]}", wait_until=wait_until)
         return self.page
 
-    def landed(self, url: str, text: str) -> Any:
+    def landed(self, url: str, text: str, query: str = "") -> Any:
         """Wait until the window shows the archived copy of url (its /web/ address at its own
-        capture's timestamp, after the archive's redirect) with its text."""
+        capture's timestamp, after the archive's redirect) with its text; query: a pattern of what
+        a GET form may add to the URL."""
         page = self.page
         try:
-            page.wait_for_url(re.compile(rf"/web/\d{{14}}/{re.escape(url)}$"), timeout=15_000)
+            page.wait_for_url(re.compile(rf"/web/\d{{14}}/{re.escape(url)}{query}$"), timeout=15_000)
         except Exception:
             pytest.fail(f"the window is at {page.url}, not the archived {url}: {self.console}")
         page.wait_for_load_state("networkidle")
@@ -141,12 +181,14 @@ def _archive(tmp: Path) -> dict[str, str]:
         web.add(TARGET, f"<!DOCTYPE html><title>target</title><p>{TARGET_TEXT}</p>")
         web.add(NAV_JS, f'setTimeout(function () {{ location.href = "{AD}"; }}, 0);',
                 content_type="application/javascript")
+        web.add(LIBRARY_JS, LIBRARY.read_bytes(), content_type="application/javascript")
         urls = {name: f"https://guard.test/{name}" for name in PAGES}
         for name, script in PAGES.items():
             web.add(urls[name], _page(script, BODIES.get(name, "")))
         archive = Archive(Settings())
         try:
-            assert archive.capture(archive.queue([AD, TARGET, NAV_JS, *urls.values()], depth=0)) == 0
+            seeds = [AD, TARGET, NAV_JS, LIBRARY_JS, *urls.values()]
+            assert archive.capture(archive.queue(seeds, depth=0)) == 0
             with archive.index.session() as s:
                 stamps = {url: ts for url, ts in s.execute(select(Capture.url, Capture.timestamp))}
         finally:
@@ -217,13 +259,16 @@ def test_script_created_frame_stays_in_the_archive(replays: Replays) -> None:
 
 # Each: the page's own script sends its window to the live web, by one way of reaching `location`.
 NAVIGATIONS = ["selflocation", "assign", "replace", "windowlocation", "documentlocation", "toplocation",
-               "strict", "module", "timeoutstring", "function", "external"]
+               "strict", "module", "timeoutstring", "function", "external", "alias", "varalias",
+               "selfalias", "computed", "destructure", "thislocation", "umd", "anchortop", "anchorhtml",
+               "form", "openself", "opentop"]
 
 
 @pytest.mark.parametrize("name", NAVIGATIONS)
 def test_page_script_navigating_away_lands_in_the_archive(replays: Replays, name: str) -> None:
     replays.goto(name, wait_until="commit")  # the page leaves while it loads
-    replays.landed(AD, AD_TEXT)
+    # A GET form adds its (empty) query; the archive may redirect it to the capture without it.
+    replays.landed(AD, AD_TEXT, r"\??" if name == "form" else "")
     assert live_requests(replays.hole) == []
 
 
@@ -235,6 +280,12 @@ def test_eval_code_navigating_away_is_refused(replays: Replays) -> None:
     assert live_requests(replays.hole) == []
 
 
+def test_eval_code_naming_only_the_window_runs(replays: Replays) -> None:
+    page = replays.open("evalwindow")
+    assert page.inner_text("#slot") == "object true"
+    assert live_requests(replays.hole) == []
+
+
 @pytest.mark.parametrize("name", ["onclick", "jsurl"])
 def test_clicked_navigation_away_lands_in_the_archive(replays: Replays, name: str) -> None:
     page = replays.open(name)
@@ -243,9 +294,34 @@ def test_clicked_navigation_away_lands_in_the_archive(replays: Replays, name: st
     assert live_requests(replays.hole) == []
 
 
+def test_popup_to_the_live_web_is_refused(replays: Replays) -> None:
+    page = replays.open("popup")
+    assert page.inner_text("#slot") == "null"
+    assert len(page.context.pages) == 1
+    assert live_requests(replays.hole) == []
+
+
 def test_relative_navigation_resolves_against_the_archived_url(replays: Replays) -> None:
     replays.goto("relative", wait_until="commit")
     replays.landed(TARGET, TARGET_TEXT)
+    assert live_requests(replays.hole) == []
+
+
+def test_scripts_keep_their_scope_strict_mode_and_window(replays: Replays) -> None:
+    """Renaming, not wrapping: a classic script's top-level const/let/class are seen by the next
+    script, "use strict" holds, the window's methods work and compare equal through the proxy."""
+    page = replays.open("scope")
+    page.wait_for_function("document.getElementById('slot').textContent !== ''")
+    assert page.inner_text("#slot") == "1 2 function true true true true true true function true timer"
+    assert live_requests(replays.hole) == []
+
+
+def test_a_real_minified_library_runs_rewritten(replays: Replays) -> None:
+    """axe-core (650 KB, minified; its `window`, `self`, `this` and `location` renamed) loads from
+    the archive and runs."""
+    page = replays.open("library")
+    page.wait_for_function("document.getElementById('slot').textContent !== ''", timeout=30_000)
+    assert re.fullmatch(r"axe \d+\.\d+\.\d+ object", page.inner_text("#slot")), replays.console
     assert live_requests(replays.hole) == []
 
 

@@ -47,27 +47,58 @@
   var home = new URL(cfg.guard).origin;
 
   // -- scripts: the rules of src/citevault/jsrewrite.py (see its docstring for what they cover) --
-  var SCRIPT_TOKEN_RE = /\/\/[^\n\r]*|\/\*[\s\S]*?(?:\*\/|$)|"(?:[^"\\\n]|\\[\s\S])*"?|'(?:[^'\\\n]|\\[\s\S])*'?|`(?:[^`\\]|\\[\s\S])*`?|(\/)|(?<![\w$])(location)(?![\w$])/g;
+  var SCRIPT_TOKEN_RE = /\/\/[^\n\r]*|\/\*[\s\S]*?(?:\*\/|$)|"(?:[^"\\\n]|\\[\s\S])*"?|'(?:[^'\\\n]|\\[\s\S])*'?|`(?:[^`\\]|\\[\s\S])*`?|(\/)|([{(\[])|([})\]])|(?<![\w$#])(location|window|self|top|parent|frames|globalThis|this)(?![\w$])/g;
   var REGEX_LITERAL_RE = /\/(?:[^\/\\\[\n\r]|\\.|\[(?:[^\]\\\n\r]|\\.)*\])+\/[\w$]*/y;
   var BEFORE_REGEX = "(,=:[!&|?{};+-*%<>~^";
   var REGEX_KEYWORD_RE = /(?:^|[^\w$])(?:return|typeof|instanceof|in|of|new|delete|void|throw|case|do|else|yield|await)\s*$/;
   var OWNER_RE = /(?:^|[^\w$.])(?:window|self|top|parent|globalThis|document)\s*\??\.\s*$/;
+  var BEFORE_OBJECT = "(,=:[?!&|.";
+  var OBJECT_KEYWORD_RE = /(?:^|[^\w$])(?:return|typeof|yield|await|const|let|var|in|of)\s*$/;
+  var CASE_RE = /(?:^|[^\w$.])(?:case\s[^;{}?]*|default\s*):\s*$/;
+  var CLASS_EXPRESSION = "=(,:[!&|?+-*%<>~^";
+  var CLASS_HEAD_RE = /(?:^|[^\w$.])class(?:\s+[\w$]+)?(?:\s+extends\s+[^{};]+?)?\s*$/;
+  var THIS_MEMBER_RE = /\s*\.\s*(#?[\w$]+)/y;
   var GUARDED = "__cvLocation";
+  var NAMES = { location: GUARDED, window: "__cvWindow", self: "__cvSelf", top: "__cvTop",
+    parent: "__cvParent", frames: "__cvFrames", globalThis: "__cvGlobalThis" };
+  var CHECK_THIS = "__cvThis";
 
   function prevChar(s, i) { i--; while (i >= 0 && /\s/.test(s[i])) { i--; } return i >= 0 ? s[i] : ""; }
   function nextChar(s, i) { while (i < s.length && /\s/.test(s[i])) { i++; } return i < s.length ? s[i] : ""; }
 
-  function renamed(text, start, end) {
+  function braceKind(text, pos) {
+    var prev = prevChar(text, pos);
+    if (prev === ":" && CASE_RE.test(text.slice(Math.max(0, pos - 200), pos))) { return "b"; }
+    if (!prev || BEFORE_OBJECT.indexOf(prev) >= 0) { return "o"; }
+    if (CLASS_HEAD_RE.test(text.slice(Math.max(0, pos - 200), pos))) { return "c"; }
+    return OBJECT_KEYWORD_RE.test(text.slice(Math.max(0, pos - 16), pos)) ? "o" : "b";
+  }
+
+  function replacement(text, start, end, name, inside) {
     var prev = prevChar(text, start);
-    if (prev === ".") { return OWNER_RE.test(text.slice(Math.max(0, start - 80), start)); }
+    var spread = prev === "." && /\.\.\.\s*$/.test(text.slice(Math.max(0, start - 3), start));
+    if (prev === "." && !spread) {
+      return name === "location" && OWNER_RE.test(text.slice(Math.max(0, start - 80), start)) ? GUARDED : null;
+    }
     var after = nextChar(text, end);
-    return after !== "(" && !(after === ":" && (prev === "{" || prev === ","));
+    var key = after === ":" && (prev === "{" || prev === ",") && inside === "o";
+    var member = inside === "c" && (!prev || CLASS_EXPRESSION.indexOf(prev) < 0);
+    if (key || member || after === "(") { return null; }
+    if (name === "this") {
+      THIS_MEMBER_RE.lastIndex = end;
+      var m = THIS_MEMBER_RE.exec(text);
+      if (m && !Object.prototype.hasOwnProperty.call(NAMES, m[1])) { return null; }
+      return CHECK_THIS + "(this)";
+    }
+    if (inside === "o" && (prev === "{" || prev === ",") && (after === "," || after === "}" || after === "=")) {
+      return name + ": " + NAMES[name];
+    }
+    return NAMES[name];
   }
 
   function rewriteScript(code) {
     var text = String(code);
-    if (text.indexOf("location") < 0) { return text; }
-    var out = "", done = 0, m, re = new RegExp(SCRIPT_TOKEN_RE);
+    var out = "", done = 0, m, stack = [], re = new RegExp(SCRIPT_TOKEN_RE);
     while ((m = re.exec(text)) !== null) {
       if (m[1]) {
         var prev = prevChar(text, m.index);
@@ -76,9 +107,16 @@
           REGEX_LITERAL_RE.lastIndex = m.index;
           if (REGEX_LITERAL_RE.test(text)) { re.lastIndex = REGEX_LITERAL_RE.lastIndex; }
         }
-      } else if (m[2] && renamed(text, m.index, m.index + m[2].length)) {
-        out += text.slice(done, m.index) + GUARDED;
-        done = m.index + m[2].length;
+      } else if (m[2]) {
+        stack.push(m[2] === "{" ? braceKind(text, m.index) : m[2]);
+      } else if (m[3]) {
+        stack.pop();
+      } else if (m[4]) {
+        var rep = replacement(text, m.index, m.index + m[4].length, m[4], stack.length ? stack[stack.length - 1] : "b");
+        if (rep !== null) {
+          out += text.slice(done, m.index) + rep;
+          done = m.index + m[4].length;
+        }
       }
     }
     return out + text.slice(done);
@@ -173,7 +211,7 @@
   // Frames and script text in an HTML string rewritten in place; nothing else of the markup changes
   // (document.write is often given half a tag or a lone opening tag: no parse and re-serialise).
   function rewriteHTML(html) {
-    if (html.indexOf("location") >= 0) {  // scripts that document.write and fragments run
+    if (/<script\b/i.test(html)) {  // scripts that document.write and fragments run
       html = html.replace(/(<script\b[^>]*>)([\s\S]*?)(?=<\/script|$)/gi, function (all, open, body) {
         return open + rewriteScript(body);
       });
@@ -219,6 +257,7 @@
       change(args, this);
       return f.apply(this, args);
     };
+    ours.add(proto[name]);
   }
 
   function attrValue(el, name, value) {
@@ -229,6 +268,77 @@
     return value;
   }
 
+  // The window as archived scripts get it (their `window`, `self`, `top`, ... are renamed to these
+  // names): a Proxy whose `location`, by any name or alias, is the guarded one. Its target is an
+  // empty object, so the window's own non-configurable properties put no invariant on what it
+  // answers; the window's native methods are bound to the window (they refuse another `this`).
+  var proxies = new WeakMap();  // window -> its proxy
+  var fnToString = Function.prototype.toString;
+  var ours = new WeakSet();  // the guard's wrappers of native methods: bound like them
+  var natives = new WeakMap();  // function -> whether it is the browser's (asked once)
+  function isNative(f) {
+    var known = natives.get(f);
+    if (known === undefined) {
+      try { known = /\{\s*\[native code\]\s*\}\s*$/.test(fnToString.call(f)); } catch (e) { known = false; }
+      natives.set(f, known);
+    }
+    return known;
+  }
+  function windowProxy(win, loc) {
+    var bound = new Map();
+    var proxy = new Proxy({}, {
+      get: function (t, p) {
+        if (p === "location" || p === GUARDED) { return loc; }
+        var v = win[p];
+        if (v === win) { return proxy; }  // window, self, frames, globalThis; top and parent at the top
+        if (typeof v !== "function") { return v; }
+        var b = bound.get(p);
+        if (b && b[0] === v) { return b[1]; }
+        if (ours.has(v) || (!Object.prototype.hasOwnProperty.call(v, "prototype") && isNative(v))) {
+          b = [v, v.bind(win)];
+          bound.set(p, b);
+          return b[1];
+        }
+        return v;
+      },
+      set: function (t, p, v) {
+        if (p === "location" || p === GUARDED) { loc.href = v; } else { win[p] = v; }
+        return true;
+      },
+      has: function (t, p) { return p in win; },
+      deleteProperty: function (t, p) { return delete win[p]; },
+      ownKeys: function () { return Reflect.ownKeys(win); },
+      getOwnPropertyDescriptor: function (t, p) {
+        var d = Reflect.getOwnPropertyDescriptor(t, p) || Reflect.getOwnPropertyDescriptor(win, p);
+        if (d && !Reflect.getOwnPropertyDescriptor(t, p)) { d.configurable = true; }
+        return d;
+      },
+      defineProperty: function (t, p, d) {
+        var ok = Reflect.defineProperty(win, p, d);
+        if (ok && d.configurable === false) { Reflect.defineProperty(t, p, d); }
+        return ok;
+      },
+      getPrototypeOf: function () { return Object.getPrototypeOf(win); },
+      setPrototypeOf: function () { return false; },
+    });
+    return proxy;
+  }
+
+  // A link or form of this window that a script made or changed for the live web: the archive's
+  // copy instead (a click or submit goes where its URL says once every listener has run).
+  function keepLink(win, el) {
+    if (!el || typeof el.href !== "string" || !/^https?:/i.test(el.href) || isArchived(el.href)) { return; }
+    var target = (el.target || "").toLowerCase();
+    var named = target && ["_self", "_top", "_parent", "_blank"].indexOf(target) < 0;
+    el.setAttribute("href", named ? archived(el.href, "if_") : destination(win, el.href));
+  }
+  function keepForm(win, form, submitter) {
+    var el = submitter && submitter.hasAttribute && submitter.hasAttribute("formaction") ? submitter : form;
+    var action = el === form ? form.action : submitter.formAction;
+    if (!/^https?:/i.test(action) || isArchived(action)) { return; }
+    el.setAttribute(el === form ? "action" : "formaction", destination(win, action));
+  }
+
   function install(win) {
     if (win.__citevaultGuard) { return; }
     Object.defineProperty(win, "__citevaultGuard", { value: true });
@@ -236,6 +346,37 @@
     var locProp = { get: function () { return loc; }, set: function (v) { loc.href = v; } };
     Object.defineProperty(win, GUARDED, locProp);
     Object.defineProperty(win.document, GUARDED, locProp);
+    var proxy = windowProxy(win, loc);
+    proxies.set(win, proxy);
+    // What the renamed names are: writable like the window's own `self` or `parent`, so a script's
+    // top-level `var self = ...` (now `var __cvSelf`) replaces it as it replaced `self`.
+    var names = { __cvWindow: proxy, __cvSelf: proxy, __cvFrames: proxy, __cvGlobalThis: proxy,
+      __cvTop: win.top === win ? proxy : win.top, __cvParent: win.parent === win ? proxy : win.parent,
+      __cvThis: function (x) { return x === win ? proxy : x; } };
+    Object.keys(names).forEach(function (name) {
+      Object.defineProperty(win, name, { value: names[name], writable: true, configurable: true });
+    });
+    var view = Object.getOwnPropertyDescriptor(win.Document.prototype, "defaultView");
+    if (view && view.get) {  // document.defaultView === window holds for the scripts' window
+      Object.defineProperty(win.Document.prototype, "defaultView", {
+        configurable: true, enumerable: view.enumerable,
+        get: function () { var w = view.get.call(this); return (w && proxies.get(w)) || w; },
+      });
+    }
+    var onLink = function (e) {
+      var path = e.composedPath ? e.composedPath() : [e.target];
+      for (var i = 0; i < path.length; i++) {
+        var n = path[i].localName;
+        if (n === "a" || n === "area") { keepLink(win, path[i]); return; }
+      }
+    };
+    var onSubmit = function (e) { keepForm(win, e.target, e.submitter); };
+    // Both phases: before the page's own listeners and after those that change a link late.
+    win.addEventListener("click", onLink, true);
+    win.addEventListener("click", onLink, false);
+    win.addEventListener("submit", onSubmit, true);
+    win.addEventListener("submit", onSubmit, false);
+    wrapMethod(win.HTMLFormElement.prototype, "submit", function (a, form) { keepForm(win, form, null); });
     // Chromium refuses eval/Function code that the Trusted Types default policy changed, so
     // `new Function(code)` gets its code rewritten before it reaches the policy (which then finds
     // nothing to change). Direct eval cannot be wrapped without losing its scope: its code naming
@@ -273,14 +414,17 @@
     if (source && source.get) {
       Object.defineProperty(win.MessageEvent.prototype, "source", {
         configurable: true, enumerable: source.enumerable,
-        get: function () { var w = source.get.call(this); return (w && standIns.get(w)) || w; },
+        get: function () { var w = source.get.call(this); return (w && (standIns.get(w) || proxies.get(w))) || w; },
       });
     }
     // window.open(url, "a frame's name") navigates that frame (popups are refused by the sandbox).
+    // window.open(url, "_self" / "_top" / "_parent") navigates this window: to the archive too.
     wrapMethod(win, "open", function (a) {
       var target = a.length > 1 ? String(a[1]).toLowerCase() : "_blank";
       if (a.length && ["", "_blank", "_self", "_parent", "_top"].indexOf(target) < 0) {
         a[0] = archived(a[0], "if_");
+      } else if (a.length && ["_self", "_parent", "_top"].indexOf(target) >= 0 && !isArchived(a[0])) {
+        a[0] = destination(win, a[0]);
       }
     });
     var tt = win.trustedTypes;
@@ -290,7 +434,11 @@
       var create = win.TrustedTypePolicyFactory.prototype.createPolicy;
       create.call(tt, "default", {
         createHTML: function (s) { return rewriteHTML(s); },
-        createScript: function (s) { return rewriteScript(s); },
+        // Eval code that the policy changes is refused (EvalError): eval code is only rewritten, and
+        // so refused, when it names the window's location; naming the window alone, it runs as is.
+        createScript: function (s, type, sink) {
+          return sink === "eval" && String(s).indexOf("location") < 0 ? s : rewriteScript(s);
+        },
         createScriptURL: function (s) {  // a script (or object/embed) from the live web: the archive's
           return isArchived(s) ? s : archived(s, "js_");
         },
