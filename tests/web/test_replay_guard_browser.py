@@ -83,6 +83,8 @@ PAGES = {
     "onclick": "",  # the navigation is in an onclick handler the test clicks
     # A javascript: URL a script sets at run time: the guard's createScript rewrites it when followed.
     "jsurl": f"document.getElementById(\"go\").href = \"javascript:location.href = '{AD}'\";",
+    # The window an event hands out: a click's view.
+    "eventview": f'document.addEventListener("click", function (e) {{ e.view.location.href = "{AD}"; }});',
     "relative": 'location.assign("/target");',  # resolved against the archived page's URL
     # The window reached under another name, or its location by a computed name (issue 10).
     "alias": f'(function (w) {{ w.location.href = "{AD}"; }})(window);',  # minified code's shape
@@ -118,6 +120,7 @@ BODIES = {
     "external": f'<script src="{NAV_JS}"></script>',
     "onclick": f"<a id=\"go\" href=\"#\" onclick=\"location.href = '{AD}'; return false\">go</a>",
     "jsurl": '<a id="go">go</a>',
+    "eventview": '<a id="go">go</a>',
     "module": f'<script type="module">window.location.href = "{AD}";</script>',
     "library": f'<script src="{LIBRARY_JS}"></script>',
     "scope": '<script>"use strict"; const shared = 1; let counter = 2; class Shape {}\n'
@@ -286,7 +289,7 @@ def test_eval_code_naming_only_the_window_runs(replays: Replays) -> None:
     assert live_requests(replays.hole) == []
 
 
-@pytest.mark.parametrize("name", ["onclick", "jsurl"])
+@pytest.mark.parametrize("name", ["onclick", "jsurl", "eventview"])
 def test_clicked_navigation_away_lands_in_the_archive(replays: Replays, name: str) -> None:
     page = replays.open(name)
     page.click("#go")

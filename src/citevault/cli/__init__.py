@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -57,11 +58,19 @@ def get_app(only: str | None = None) -> typer.Typer:
     return app
 
 
+def _not_an_interruption(record: logging.LogRecord) -> bool:
+    """A Ctrl-C that lands inside a library's cleanup (SQLAlchemy closing a pooled connection)
+    is logged there with its traceback before it reaches us; we report it once, in one line."""
+    return not (record.exc_info and record.exc_info[0] is KeyboardInterrupt)
+
+
 def main() -> None:
     """The console script: build the app and run it. Errors become exit codes in `base.Root`;
     Ctrl-C at any moment, even while the modules load, exits 130 without a traceback.
     A known command builds only its task's commands; anything else (no command, --help, a typo)
     the whole app, so help and usage errors list every command."""
+    if logging.lastResort is not None:  # what logs to stderr when nothing is configured
+        logging.lastResort.addFilter(_not_an_interruption)
     try:
         first = sys.argv[1] if len(sys.argv) > 1 else ""
         # Importing the command's modules makes some 140,000 objects and no garbage: the

@@ -410,13 +410,15 @@
     wrapSetter(win.Attr.prototype, "value", function (v, attr) {
       return attr.ownerElement && !attr.namespaceURI ? attrValue(attr.ownerElement, attr.name, v) : v;
     });
-    var source = Object.getOwnPropertyDescriptor(win.MessageEvent.prototype, "source");
-    if (source && source.get) {
-      Object.defineProperty(win.MessageEvent.prototype, "source", {
-        configurable: true, enumerable: source.enumerable,
-        get: function () { var w = source.get.call(this); return (w && (standIns.get(w) || proxies.get(w))) || w; },
+    // Windows an event hands out: a message's source, a UI event's view (a click's `e.view`).
+    [[win.MessageEvent, "source"], [win.UIEvent, "view"]].forEach(function (pair) {
+      var desc = pair[0] && Object.getOwnPropertyDescriptor(pair[0].prototype, pair[1]);
+      if (!desc || !desc.get) { return; }
+      Object.defineProperty(pair[0].prototype, pair[1], {
+        configurable: true, enumerable: desc.enumerable,
+        get: function () { var w = desc.get.call(this); return (w && (standIns.get(w) || proxies.get(w))) || w; },
       });
-    }
+    });
     // window.open(url, "a frame's name") navigates that frame (popups are refused by the sandbox).
     // window.open(url, "_self" / "_top" / "_parent") navigates this window: to the archive too.
     wrapMethod(win, "open", function (a) {
