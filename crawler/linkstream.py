@@ -106,7 +106,9 @@ class _Links:
         tag, attrib, main, boiler, texts = self.stack.pop()
         text = None
         if texts is not None:
-            self.texts.remove(texts)
+            # Its list is the innermost open one: elements end innermost first. (Not `remove`,
+            # which matches by equality: an open <a> and an empty <style> inside it are equal.)
+            self.texts.pop()
             text = "".join(texts)
         out = self.out
         if tag == "title" and out.title is None and text:

@@ -150,3 +150,12 @@ def test_streamed_extraction_reads_whole_texts_and_survives_empty_pages() -> Non
         assert got.requisites == ["https://s.example/favicon.ico"]
     assert extract_streamed(b"<a href=/y>unclosed", "https://s.example/", max_links=10).navigation == [
         ("https://s.example/y", "unclosed")]
+
+
+def test_streamed_extraction_keeps_nested_text_elements_apart() -> None:
+    """An empty <style> or <title> inside a link (lists of text equal at its end) ends only itself."""
+    html = (b"<html><body><article><a href=/x><style></style>x</a><a href=/y><title></title>yy</a>"
+            b"<a href=/z>z<style>p{}</style>z</a></article></body></html>")
+    page = extract_streamed(html, "https://s.example/", max_links=10, guess_favicon=False)
+    assert page.cited == [("https://s.example/x", "x"), ("https://s.example/y", "yy"),
+                          ("https://s.example/z", "zp{}z")]
