@@ -131,7 +131,7 @@ class _Shell:
         if self.noscript is not None:
             self.noscript.append(text)
         if self.body and not self.hidden and self.text < _SHELL_TEXT:
-            self.text += len(" ".join(text.split())) + 1
+            self.text += _visible_chars(text) + 1
 
     def close(self) -> None:
         return None
