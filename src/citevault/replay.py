@@ -1,6 +1,7 @@
 """Wayback-style replay of archived records: HTML and CSS rewritten so that every link, source and
-url() points back into /web/, archived headers made safe to serve, the banner, the sandboxing
-Content-Security-Policy, the bounds of one replay, and the capture-list page. Framework-free.
+url() points back into /web/, archived headers made safe to serve, the sandboxing
+Content-Security-Policy and the bounds of one replay. Framework-free. The banner and the
+capture-list page are in replaypages.py.
 
 Modifiers (as in the Wayback Machine and pywb): none = rewritten page with banner, `if_`/`fw_` =
 rewritten without banner (frames), `cs_` = stylesheet, `js_` = script (its `location` made the
@@ -16,10 +17,8 @@ as X-Archive-Orig-Content-Encoding).
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
-from http import HTTPStatus
 from urllib.parse import urldefrag, urljoin
 
 import lxml.html
@@ -29,11 +28,12 @@ from warcio.statusandheaders import StatusAndHeaders
 
 from citevault.crawler.links import CSS_URL_RE, srcset_candidates
 from citevault.storage.errors import BadInput, UnsupportedURL
-from citevault.storage.index import parse_timestamp, timestamp_to_datetime
+from citevault.storage.index import parse_timestamp
 from citevault.storage.models import HTML_TYPES, Capture
 from citevault.storage.warcreader import ArchivedPayload
 
 from .jsrewrite import JS_TYPES, MAY_REACH_WINDOW, rewrite_script
+from .replaypages import banner_html
 from .urlnorm import normalize_url
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "Replayed",
     "Rewriter",
     "archived_url",
-    "captures_page",
     "parse_ts_modifier",
     "render_memento",
 ]
@@ -132,10 +131,6 @@ def _charset(content_type: str | None, body: bytes, default: str = "utf-8") -> s
     """The charset of a page as w3lib reads it: the HTTP header's, else the page's own <meta>."""
     found = http_content_type_encoding(content_type) or html_body_declared_encoding(body[:4096])
     return found or default
-
-
-def _fmt_ts(ts: str) -> str:
-    return timestamp_to_datetime(ts).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @dataclass
@@ -313,27 +308,6 @@ class Replayed:
     guarded: bool = False  # a rewritten page carrying the frame guard: serve it GUARDED_CSP
 
 
-def banner_html(prefix: str, url: str, ts: str, status: int | None = None) -> str:
-    esc = html.escape
-    answered = ""
-    if status is not None and status >= 400:
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = ""
-        answered = (f'<br><span style="color:#8a1c1c">When this was captured, the server answered '
-                    f"<strong>{status} {esc(phrase)}</strong>: this copy is that error page.</span>")
-    return (
-        '<div id="citevault-banner" style="all:initial;display:block;box-sizing:border-box;width:100%;'
-        "padding:6px 12px;background:#fff8dc;border-bottom:1px solid #d8c27a;color:#222;"
-        'font:13px/1.5 system-ui,sans-serif">'
-        '<strong style="font-weight:bold">Archived copy</strong> of '
-        f'<a style="color:#0645ad" href="{esc(url)}" rel="noreferrer">{esc(url)}</a>, '
-        f"captured {_fmt_ts(ts)} by citevault. "
-        f'<a style="color:#0645ad" href="{esc(prefix)}*/{esc(url)}">Other captures</a>{answered}</div>'
-    )
-
-
 def _headers(head: StatusAndHeaders | None, *, rewritten: bool) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     size = omitted = 0
@@ -402,31 +376,3 @@ def render_memento(
     if location and 300 <= status < 400:
         headers.append(("Location", rw.url(location, modifier)))
     return Replayed(status, headers, body, guarded)
-
-
-# -- pages -----------------------------------------------------------------------------------------
-def _page(title: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-        "li{margin:.2em 0}code{word-break:break-all}</style></head><body>\n"
-        f"{body}\n</body></html>\n"
-    )
-
-
-def _capture_list(prefix: str, items: list[tuple[str, str]]) -> str:
-    lis = "".join(
-        f'<li><a href="{html.escape(prefix)}{ts}/{html.escape(u)}">{_fmt_ts(ts)}</a> '
-        f"<code>{html.escape(u)}</code></li>"
-        for u, ts in items
-    )
-    return f"<ul>{lis}</ul>"
-
-
-def captures_page(prefix: str, url: str, items: list[tuple[str, str]]) -> str:
-    """Every capture of one URL, oldest first (`/web/*/URL`)."""
-    body = (f"<h1>Captures of <code>{html.escape(url)}</code></h1>"
-            f"<p>{len(items)} archived cop{'y' if len(items) == 1 else 'ies'}.</p>"
-            + _capture_list(prefix, items))
-    return _page(f"Captures of {url}", body)

@@ -18,7 +18,8 @@ from ..asseen import SEEN_CSP, as_seen
 from ..closest import close_captures
 from ..fuzzy import fuzzy_capture
 from ..memento import Memento, http_date, memento_link_header, mementos
-from ..replay import CSP, GUARDED_CSP, archived_url, captures_page, parse_ts_modifier, render_memento
+from ..replay import CSP, GUARDED_CSP, archived_url, parse_ts_modifier, render_memento
+from ..replaypages import captures_page
 from .deps import ArchiveDep, BaseUrlDep, get_root, target_after
 
 __all__ = ["router"]
