@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __all__ = ["analyse"]
@@ -16,20 +17,97 @@ def _share(prof: dict[str, Any], name: str) -> float | None:
 
 def _latency(res: dict[str, Any]) -> list[str]:
     lat, cpu = res.get("latency"), res.get("cpu")
-    if not lat:
+    if not lat or "floor" not in lat:
         return []
-    spec, meta = lat["spec"], res["meta"]
-    floor = -(-lat["expected_urls"] // meta["concurrency"]) * spec.delay
+    fl = lat["floor"]
     wall = lat["citevault"]["wall"].median
-    startup = f", of which about {cpu['citevault']['startup'].median:.1f} s CPU is start-up" if cpu else ""
-    return [
-        f"(1) citevault took {wall:.1f} s for {lat['expected_urls']} URLs where the network alone "
-        f"({meta['concurrency']} fetches in flight, {spec.delay * 1000:.0f} ms each) needs {floor:.1f} s"
-        f"{startup}. The rest is per-record work on the single reactor thread: everything in (2), and "
-        "each `os.fsync` (storage/warcstore.py, once per committed batch of index rows) blocks every "
-        "other fetch while it waits for the disk. "
-        f"wget is sequential, one fetch at a time, hence {lat['ratio'].median:.0f}x."
+    out = [
+        f"T2 (1) citevault took {wall:.1f} s for {fl['urls']} URLs where the network floor is "
+        f"{fl['floor']:.1f} s ({fl['binding']} binds: {fl['concurrency']} in flight, {fl['per_host']} per "
+        f"host, {1000 * fl['delay']:.0f} ms each), {wall / fl['floor']:.2f}x. "
+        + (f"Of the {wall - fl['floor']:.1f} s above it, about "
+           f"{cpu['citevault']['startup'].median:.1f} s is start-up CPU (2a) and "
+           f"{cpu['citevault']['marginal'].median * lat['spec'].pages:.1f} s the capture flow's CPU for "
+           "these pages (2), which runs on the crawl's single reactor thread and so delays "
+           "the next fetches; each `os.fsync` (storage/warcstore.py, once per committed batch) blocks that "
+           "thread too. "
+           if cpu else "The time above it is start-up and per-record work on the crawl's single reactor "
+           "thread (run the cpu part beside it for the split). ")
+        + f"wget is sequential, one fetch at a time, hence {lat['ratio'].median:.0f}x wget."
     ]
+    if lat["peak_per_host"] > fl["per_host"]:
+        out.append(f"T2 (1) The fake web saw {lat['peak_per_host']} requests in flight at one host against "
+                   f"a limit of {fl['per_host']}: the per-host limit is not enforced (crawler/politeness.py "
+                   "`PoliteDownloader`, CONCURRENT_REQUESTS_PER_DOMAIN in crawler/job.py).")
+    return out
+
+
+def _startup(res: dict[str, Any]) -> list[str]:
+    up = res.get("startup")
+    if not up or "ratio" not in up or up["ratio"].median <= 2:
+        return []
+    return [f"T1 (2a) A one-page `citevault add` with the schema current takes {up['second'].median:.2f} "
+            f"s of CPU against Scrapy's {up['scrapy'].median:.2f} s ({up['ratio'].median:.2f}x); "
+            f"`citevault --help` alone {up['help'].median:.2f} s. The rest is the CLI's imports and the "
+            "crawl child's (Scrapy, Twisted, citevault's pipeline): `python -X importtime -m citevault "
+            "add ...` ranks them."]
+
+
+def _scaleout(res: dict[str, Any]) -> list[str]:
+    so = res.get("scaleout")
+    if not so or not so.get("rows"):
+        return []
+    top = so["rows"][-1]
+    busy = top["cpu"].median / max(top["wall"].median, 1e-9)
+    return [f"T5 (5a) At {top['workers']} workers: {top['ratio'].median:.2f}x one worker, "
+            f"{top['cpu'].median:.0f} s of CPU in {top['wall'].median:.0f} s wall, i.e. {busy:.2f} of the "
+            f"{os.cpu_count()} cores for the workers' trees alone, beside PostgreSQL, Redis and the fake "
+            "web: "
+            + ("the cores, not the 100 ms latency, bound the scale-out; less CPU per URL (T1) raises it."
+               if busy > 0.6 * (os.cpu_count() or 1) else
+               "the cores are not saturated; look at the queue (Redis) and the per-snapshot serial steps.")]
+
+
+def _extras(res: dict[str, Any]) -> list[str]:
+    out = []
+    if (ex := res.get("extraction")) and "throughput" in ex:
+        tp = ex["throughput"]
+        ratio = tp["on/off pages/s (median of rounds)"]
+        out.append(
+            f"T6 Page indexing on: {ratio:.2f}x the pages/s with it off "
+            f"({tp['indexing on cpu s']:.1f} vs {tp['indexing off cpu s']:.1f} s of CPU). The indexer "
+            f"(trafilatura, {ex['cost']['ms_median']:.0f} ms per real article) runs in its own process "
+            "beside the crawl, so on 2 cores it costs throughput only when the cores are busy; its last "
+            "pass after the crawl is inside the measured wall time."
+            + ("" if ratio >= 0.9 else " Below 0.9: the indexer's CPU competes with the crawl here "
+               "(crawler/pageindex.py); fewer pages per pass or a lower priority would keep it off the "
+               "crawl's core."))
+    if (br := res.get("browser")) and br.get("rows"):
+        b = br["rows"][0]
+        plain = [r for r in br["rows"] if "never" in r["name"]]
+        out.append(f"T6 Browser pages: {b['pages_per_min']:.0f} pages/min with 2 pages at a time"
+                   + (f", against {plain[0]['pages_per_min']:.0f} plain pages/min without a browser" if plain
+                      else "")
+                   + f"; the tree's peak PSS {b['tree_peak_pss_mb']:.0f} MB is mostly Chromium's (a renderer "
+                   "per page, the GPU and network processes).")
+    s = res.get("search") or {}
+    for engine in ("sqlite", "postgresql"):
+        e = s.get(engine) or {}
+        if "in_process" not in e:
+            continue
+        ip = e["in_process"]["all"]
+        srv = (e.get("http") or {}).get("server")
+        if all(d["p50_ms"] <= 10 and d["p99_ms"] <= 50 for d in (ip, srv) if d):
+            continue
+        slowest = max((k for k in e["in_process"] if k not in ("all", "hits_median")),
+                      key=lambda k: e["in_process"][k]["p99_ms"])
+        http = f", over HTTP {srv['p50_ms']:.1f} / {srv['p99_ms']:.1f} ms" if srv else ""
+        out.append(f"T6 Search on {engine} at {s['pages']:,} pages: in-process {ip['p50_ms']:.1f} / "
+                   f"{ip['p99_ms']:.1f} ms{http} (load {res['meta']['load_end']} at the end): the slowest "
+                   f"kind is {slowest}"
+                   " (storage/search.py); under load a process gets a fraction of a core, so compare with "
+                   "an idle run before changing the query plan.")
+    return out
 
 
 def _cpu(res: dict[str, Any]) -> list[str]:
@@ -107,6 +185,11 @@ def _replay(res: dict[str, Any]) -> list[str]:
     if not rep or "citevault_raw" not in rep:
         return []
     raw, rw = rep["citevault_raw"]["p50"], rep["citevault_rewritten"]["p50"]
+    if "pywb_raw" in rep and (raw > rep["pywb_raw"]["p50"] or rw > rep["pywb_rewritten"]["p50"]):
+        return [f"T7 (4) Replay p50 {raw:.2f} / {rw:.2f} ms (raw / rewritten) against pywb's "
+                f"{rep['pywb_raw']['p50']:.2f} / {rep['pywb_rewritten']['p50']:.2f} ms. The server CPU per "
+                "request (the (4) table) says whether it is work or waiting: citevault/replay.py (lookup, "
+                "one WARC seek, gunzip) and the rewriter's lxml pass for the rewritten view."]
     return [f"(4) Replay p50 {raw:.1f} ms raw and {rw:.1f} ms rewritten for 100 KB: index lookup, one "
             "seek into the WARC, gunzip of one record, and for the rewritten view lxml link rewriting."]
 
@@ -154,4 +237,5 @@ def _memory(res: dict[str, Any]) -> list[str]:
 
 
 def analyse(res: dict[str, Any]) -> list[str]:
-    return [*_latency(res), *_cpu(res), *_index(res), *_replay(res), *_storage(res), *_memory(res)]
+    return [*_cpu(res), *_startup(res), *_latency(res), *_storage(res), *_memory(res), *_scaleout(res),
+            *_extras(res), *_index(res), *_replay(res)]

@@ -21,6 +21,7 @@ if __package__ in (None, ""):  # run as a script: import as the `benchmarks` pac
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from benchmarks.analysis import analyse  # noqa: E402
+from benchmarks.browser import browser_bench  # noqa: E402
 from benchmarks.capture import (  # noqa: E402
     WGET,
     compile_citevault,
@@ -32,25 +33,30 @@ from benchmarks.capture import (  # noqa: E402
 )
 from benchmarks.cpu_profile import profile_bench  # noqa: E402
 from benchmarks.lookup import build_base, lookup_bench, replay_bench  # noqa: E402
+from benchmarks.plots import write_overview, write_section_plots  # noqa: E402
 from benchmarks.record_cpu import record_bench  # noqa: E402
-from benchmarks.report import targets, write_markdown, write_plot  # noqa: E402
+from benchmarks.report import write_markdown  # noqa: E402
 from benchmarks.report_perf import perf_plots  # noqa: E402
 from benchmarks.scaleout import scaleout_bench  # noqa: E402
+from benchmarks.search_bench import CORPUS, capture_throughput, extraction_cost  # noqa: E402
+from benchmarks.search_bench import run as search_bench  # noqa: E402
 from benchmarks.servers import PYWB_VENV, pywb_missing  # noqa: E402
 from benchmarks.startup import startup_bench  # noqa: E402
+from benchmarks.targets import targets  # noqa: E402
 from benchmarks.webfarm import SiteSpec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("latency", "startup", "cpu", "record", "profile", "storage", "index", "replay", "memory",
-         "scaleout")
+PARTS = ("latency", "startup", "cpu", "record", "profile", "storage", "extraction", "browser", "index",
+         "replay", "search", "memory", "scaleout")
 PRESETS: dict[str, dict[str, Any]] = {
-    "full": {"rounds": 3, "pages": 500, "index_sizes": [10_000, 100_000, 1_000_000], "queries": 300,
+    "full": {"rounds": 3, "pages": 500, "index_sizes": [10_000, 100_000, 1_000_000, 10_000_000],
+             "queries": 300,
              "replay_requests": 300, "memory_sizes": [10_000, 100_000], "memory_page_links": [1_000_000],
-             "records": 2_000,
+             "records": 2_000, "browser_pages": 40, "search_pages": 100_000, "search_queries": 300,
              "articles": 60, "scale_workers": [1, 2, 4]},
     "quick": {"rounds": 1, "pages": 60, "index_sizes": [2_000], "queries": 30,
               "replay_requests": 30, "memory_sizes": [300, 1_500], "memory_page_links": [20_000],
-              "records": 200,
+              "records": 200, "browser_pages": 3, "search_pages": 2_000, "search_queries": 30,
               "articles": 4, "scale_workers": [1, 2]},
 }
 
@@ -73,13 +79,19 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--index-sizes", type=_sizes, help="captures for (3), e.g. 10k,100k,1m")
     ap.add_argument("--queries", type=int, help="queries per kind and size for (3)")
     ap.add_argument("--index-backends", default="sqlite,postgresql",
-                    help="index databases for (3): sqlite, postgresql or both (default: both; "
-                         "postgresql uses CITEVAULT_BENCH_PG, this machine's server by default)")
+                    help="index databases for (3) and search: sqlite, postgresql or both (default: "
+                         "both; postgresql uses CITEVAULT_BENCH_PG, this machine's server by default)")
     ap.add_argument("--replay-requests", type=int, help="requests per kind for (4)")
     ap.add_argument("--memory-sizes", type=_sizes, help="URLs crawled for (6), e.g. 10k,100k; 0: none")
     ap.add_argument("--memory-page-links", type=_sizes,
                     help="links of the one big page of (6), e.g. 1m; 0: not run")
     ap.add_argument("--records", type=int, help="synthetic records for the capture-flow part")
+    ap.add_argument("--browser-pages", type=int, help="script-shell and plain pages for browser")
+    ap.add_argument("--search-pages", type=_sizes, help="generated pages for search, e.g. 100k")
+    ap.add_argument("--search-queries", type=int, help="search queries per database")
+    ap.add_argument("--evaldata", type=Path,
+                    help="trafilatura's tests/evaldata.py: with it, extraction also scores main text "
+                         "and cited links against trafilatura on the corpus's real articles")
     ap.add_argument("--articles", type=int, help="articles (10 cited pages each) for scaleout")
     ap.add_argument("--scale-workers", type=_sizes, help="worker counts for scaleout, e.g. 1,2,4")
     ap.add_argument("--instructions", action="store_true",
@@ -98,6 +110,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         ap.error(f"unknown parts {', '.join(sorted(unknown))}; known: {', '.join(PARTS)}")
+    if isinstance(args.search_pages, list):
+        args.search_pages = sum(args.search_pages)
     if args.out_dir is None:
         args.out_dir = Path(tempfile.gettempdir()) / "citevault-bench-quick" if args.quick else HERE
     return args
@@ -137,11 +151,24 @@ def _meta(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _extraction(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
+    """Capture throughput with page indexing (metadata, main text, search terms) on and off, the
+    extraction's cost per real article, and, given trafilatura's evaluation data, its quality."""
+    out = {"throughput": capture_throughput(args.rounds, args.pages, log), "cost": extraction_cost(),
+           "rounds": args.rounds, "pages": args.pages}
+    if args.evaldata:
+        from benchmarks.extraction import run as quality
+
+        tsv = CORPUS.with_name(CORPUS.name.replace(".warc.gz", ".urls.tsv"))
+        out["quality"] = quality(CORPUS, tsv, args.evaldata)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     t0 = time.monotonic()
     compile_citevault()  # as installed: the runs below never compile citevault from source
-    res: dict[str, Any] = {"meta": _meta(args), "skipped": []}
+    res: dict[str, Any] = {"meta": _meta(args) | {"part_seconds": {}}, "skipped": []}
     spec = SiteSpec(pages=args.pages)
     log = print
 
@@ -151,20 +178,24 @@ def main(argv: list[str] | None = None) -> int:
     def write() -> None:
         res["meta"]["duration"] = time.monotonic() - t0
         res["meta"]["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        plots = write_section_plots(res, args.out_dir)
+        plots |= {p.stem.removeprefix("results-"): p.name for p in perf_plots(res, args.out_dir)}
+        res["plots"] = plots
         res["analysis"] = analyse(res)
-        write_plot(res, png)
-        perf_plots(res, args.out_dir)
+        write_overview(res, png)
         write_markdown(res, md, png.name)
 
     def part(name: str, fn: Callable[[], Any]) -> None:
         if name not in args.parts:
             return
         log(f"[{time.monotonic() - t0:6.0f} s] {name}")
+        start = time.monotonic()
         try:
             res[name] = fn()
         except Exception as exc:  # one failed part must not lose the others
             traceback.print_exc()
             res["skipped"].append(f"{name}: failed: {exc}")
+        res["meta"]["part_seconds"][name] = time.monotonic() - start
         write()  # after every part, so an interrupted run still leaves what it measured
 
     if Path(WGET).exists():
@@ -176,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     part("record", lambda: record_bench(args.records, log=log))
     part("profile", lambda: profile_bench(spec, log))
     part("storage", lambda: storage_bench(spec, log))
+    part("extraction", lambda: _extraction(args, log))
+    if "extraction" in args.parts and not args.evaldata:
+        res["skipped"].append("extraction quality (main text and cited links against trafilatura): "
+                              "needs --evaldata PATH (trafilatura's tests/evaldata.py, not shipped)")
+    part("browser", lambda: browser_bench(args.browser_pages, log))
     if {"index", "replay"} & set(args.parts):
         work = Path(tempfile.mkdtemp(prefix="cvbench-base-"))
         try:
@@ -190,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
         if missing := pywb_missing():
             res["skipped"].append(f"pywb side of (3) and (4): {missing}")
+    part("search", lambda: search_bench(args.search_pages, args.search_queries,
+                                        args.index_backends.split(","), log))
     deadline = t0 + args.budget if args.budget else None
     part("memory", lambda: memory_bench([n for n in args.memory_sizes if n], log, deadline,
                                         sum(args.memory_page_links)))
