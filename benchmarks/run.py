@@ -1,10 +1,13 @@
-"""Run every citevault benchmark side by side with its reference tool and write RESULTS.md and a
-PNG plot: `python benchmarks/run.py` (full, ~30 min) or `--quick` (a smoke run, < 2 min)."""
+"""Run every citevault benchmark side by side with its reference tool and write RESULTS.md (every
+issue-15 target as a row), a plot per section and results.png: `python benchmarks/run.py` (full,
+about FULLTIME on 2 idle cores; benchmarks/README.md says what takes long) or `--quick` (a smoke
+run, about 3 minutes idle)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import platform
 import shutil
 import subprocess
@@ -72,7 +75,8 @@ def _sizes(text: str) -> list[int]:
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="small sizes, one round: a smoke run (< 2 min)")
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes, one round: a smoke run (about 3 min idle)")
     ap.add_argument("--only", help=f"comma-separated parts to run, of: {', '.join(PARTS)}")
     ap.add_argument("--rounds", type=int, help="rounds of (1) and (2)")
     ap.add_argument("--pages", type=int, help="pages of the site for (1), (2), (5)")
@@ -98,6 +102,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                     help="also count start-up instructions under valgrind (slow)")
     ap.add_argument("--budget", type=float,
                     help="seconds the whole run may take; memory sizes that would not fit are skipped")
+    ap.add_argument("--saved", type=Path,
+                    default=Path(tempfile.gettempdir()) / "citevault-bench-results.pickle",
+                    help="where the measurements are kept after every part (default: in the temp dir)")
+    ap.add_argument("--render", action="store_true",
+                    help="measure nothing: write RESULTS.md and the plots again from --saved")
     ap.add_argument("--out-dir", type=Path,
                     help="where RESULTS.md and results.png go "
                     "(default benchmarks/, or a temp dir with --quick)")
@@ -164,8 +173,36 @@ def _extraction(args: argparse.Namespace, log: Callable[[str], None]) -> dict[st
     return out
 
 
+def _write_report(res: dict[str, Any], out_dir: Path, saved: Path) -> None:
+    """RESULTS.md and the plots; a bug here must not end a long run: the measurements are saved."""
+    try:
+        plots = write_section_plots(res, out_dir)
+        plots |= {p.stem.removeprefix("results-"): p.name for p in perf_plots(res, out_dir)}
+        res["plots"] = plots
+        res["analysis"] = analyse(res)
+        write_overview(res, out_dir / "results.png")
+        write_markdown(res, out_dir / "RESULTS.md", "results.png")
+    except Exception:
+        traceback.print_exc()
+        print(f"the report failed; the measurements are kept in {saved}: after a fix, "
+              f"`python benchmarks/run.py --render --saved {saved} --out-dir {out_dir}`", file=sys.stderr)
+
+
+def _render(args: argparse.Namespace) -> int:
+    if not args.saved.exists():
+        print(f"error: no saved measurements at {args.saved}", file=sys.stderr)
+        return 2
+    res = pickle.loads(args.saved.read_bytes())
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    _write_report(res, args.out_dir, args.saved)
+    print(f"wrote {args.out_dir / 'RESULTS.md'} from {args.saved}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    if args.render:
+        return _render(args)
     t0 = time.monotonic()
     compile_citevault()  # as installed: the runs below never compile citevault from source
     res: dict[str, Any] = {"meta": _meta(args) | {"part_seconds": {}}, "skipped": []}
@@ -178,12 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     def write() -> None:
         res["meta"]["duration"] = time.monotonic() - t0
         res["meta"]["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-        plots = write_section_plots(res, args.out_dir)
-        plots |= {p.stem.removeprefix("results-"): p.name for p in perf_plots(res, args.out_dir)}
-        res["plots"] = plots
-        res["analysis"] = analyse(res)
-        write_overview(res, png)
-        write_markdown(res, md, png.name)
+        args.saved.write_bytes(pickle.dumps(res))
+        _write_report(res, args.out_dir, args.saved)
 
     def part(name: str, fn: Callable[[], Any]) -> None:
         if name not in args.parts:
