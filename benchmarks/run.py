@@ -1,6 +1,6 @@
 """Run every citevault benchmark side by side with its reference tool and write RESULTS.md (every
 issue-15 target as a row), a plot per section and results.png: `python benchmarks/run.py` (full,
-about FULLTIME on 2 idle cores; benchmarks/README.md says what takes long) or `--quick` (a smoke
+about 80-85 minutes on 2 idle cores; benchmarks/README.md says what takes long) or `--quick` (a smoke
 run, about 3 minutes idle)."""
 
 from __future__ import annotations
