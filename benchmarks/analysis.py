@@ -117,7 +117,7 @@ def _cpu(res: dict[str, Any]) -> list[str]:
     urls_per_page = cpu["urls"] / cpu["spec"].pages
     cv, sc = cpu["citevault"]["marginal"].median * 1000, cpu["scrapy"]["marginal"].median * 1000
     out = [
-        f"(2) Marginal CPU {cv:.1f} ms per page ({cv / urls_per_page:.1f} ms per URL) against Scrapy's "
+        f"T1 (2) Marginal CPU {cv:.1f} ms per page ({cv / urls_per_page:.1f} ms per URL) against Scrapy's "
         f"{sc:.1f} ms ({sc / urls_per_page:.1f} ms per URL); start-up "
         f"{cpu['citevault']['startup'].median:.1f} s against {cpu['scrapy']['startup'].median:.1f} s "
         "(the CLI imports the app and migrates the index, then a second interpreter imports Scrapy "
@@ -142,7 +142,7 @@ def _cpu(res: dict[str, Any]) -> list[str]:
                 parts.append(f"{label} {100 * share:.0f}%")
         libs = "; ".join(f"{k} {100 * v:.0f}%" for k, v in p["libraries"])  # innermost component
         out.append(
-            "(2) Profile (share of the crawl's samples, inclusive): " + "; ".join(parts)
+            "T1 (2) Profile (share of the crawl's samples, inclusive): " + "; ".join(parts)
             + f"; fsync {100 * p['fsync_share']:.0f}%. By innermost component: {libs}. "
             "What remains above the floor is work the floor does not do at all: a revisit "
             "SELECT and a Core INSERT per record (batched commits), building and gzipping two WARC "
@@ -156,7 +156,7 @@ def _cpu(res: dict[str, Any]) -> list[str]:
             "the difference is within this machine's noise in this run."
         )
         out.append(
-            f"(2) Without fsync the same crawl took {nf['wall']:.1f} s instead of "
+            f"T1 (2) Without fsync the same crawl took {nf['wall']:.1f} s instead of "
             f"{f['wall']:.1f} s wall ({nf['cpu']:.1f} vs {f['cpu']:.1f} s CPU): {verdict}"
         )
     return out
@@ -174,7 +174,7 @@ def _index(res: dict[str, Any]) -> list[str]:
         bits.append(f"{kind} {cv:.1f} ms over HTTP ({ip:.1f} ms in-process)"
                     + (f" vs pywb {pw:.1f} ms" if pw is not None else ""))
     return [
-        f"(3) At {big['captures']:,} captures: " + "; ".join(bits) + ". Lookups are B-tree range scans on "
+        f"T7 (3) At {big['captures']:,} captures: " + "; ".join(bits) + ". Lookups are B-tree range scans on "
         "the (surt, timestamp) index, so they grow with log N; the difference between HTTP and "
         "in-process time is FastAPI/uvicorn per-request overhead."
     ]
@@ -190,7 +190,7 @@ def _replay(res: dict[str, Any]) -> list[str]:
                 f"{rep['pywb_raw']['p50']:.2f} / {rep['pywb_rewritten']['p50']:.2f} ms. The server CPU per "
                 "request (the (4) table) says whether it is work or waiting: citevault/replay.py (lookup, "
                 "one WARC seek, gunzip) and the rewriter's lxml pass for the rewritten view."]
-    return [f"(4) Replay p50 {raw:.1f} ms raw and {rw:.1f} ms rewritten for 100 KB: index lookup, one "
+    return [f"T7 (4) Replay p50 {raw:.1f} ms raw and {rw:.1f} ms rewritten for 100 KB: index lookup, one "
             "seek into the WARC, gunzip of one record, and for the rewritten view lxml link rewriting."]
 
 
@@ -201,7 +201,7 @@ def _storage(res: dict[str, Any]) -> list[str]:
     per = st["added_warc"] / st["revisits"]
     avg = st["payload_bytes"] / max(st["archived"][0], 1)
     return [
-        f"(5) Each unchanged URL costs {per:.0f} bytes on recapture (a revisit record plus its request "
+        f"T3 (5) Each unchanged URL costs {per:.0f} bytes on recapture (a revisit record plus its request "
         f"record, each its own gzip member, mostly WARC headers) against {avg / 1000:.0f} KB of payload per "
         f"URL on this site, hence {100 * st['share_warc']:.1f}%. The share depends on payload size: "
         f"{per:.0f} B is under 5% for any URL above {per / 0.05 / 1000:.0f} KB. Dropping the request "
@@ -222,7 +222,7 @@ def _memory(res: dict[str, Any]) -> list[str]:
         t_peak = max(b["timeline"], key=lambda p: p[1])[0]
         when = f" It peaked {100 * t_peak / b['wall']:.0f}% of the way through the largest crawl."
     return [
-        f"(6) The crawl process grew from {a['child_peak_mb']:.0f} MB ({a['urls']:,} URLs) to "
+        f"T4 (6) The crawl process grew from {a['child_peak_mb']:.0f} MB ({a['urls']:,} URLs) to "
         f"{b['child_peak_mb']:.0f} MB ({b['urls']:,} URLs), {per_k:.1f} MB per 1,000 URLs.{when} "
         + (
             "Pending requests wait in Scrapy's disk queue (JOBDIR, crawler/job.py), so the heap holds "

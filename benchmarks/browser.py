@@ -94,7 +94,7 @@ def _add(fw: FakeWeb, home: Path, urls: list[str], browser: str) -> tuple[Run, d
 
 
 def browser_bench(pages: int, log: Any = print) -> dict[str, Any]:
-    """The three runs of the module docstring: one row each, and whether Chromium was there."""
+    """The three runs of the module docstring, one row each; Chromium must be installed."""
     if not Path("/usr/bin/chromium").exists():
         raise RuntimeError("/usr/bin/chromium is missing (the browser path needs it)")
     rows = []
