@@ -13,7 +13,7 @@ __all__ = ["Row", "targets"]
 Row = tuple[str, str, bool | None]
 TREE_MB = 300  # T4: the whole tree, at 10k and 100k URLs and on a million-link page
 FLAT = 1.25  # T4 "flat": the larger crawl's peak within 25% of the smaller one's
-SEARCH_P50, SEARCH_P99 = 10.0, 50.0  # issue 10's search targets, ms
+SEARCH_P50, SEARCH_P99 = 10.0, 50.0  # issue 12's search targets, ms
 
 
 def _cpu(res: dict[str, Any]) -> list[Row]:
@@ -38,7 +38,7 @@ def _latency(res: dict[str, Any]) -> list[Row]:
     if not lat or "ratio" not in lat:
         return [("T2 (1) latency-bound farm: wall <= 1.5x the network floor", "not run", None)]
     r: Summary = lat["ratio"]
-    out: list[Row] = [("(1) pages/s >= 5x wget (issue 11)", r.fmt(".1f", "x"), r.median >= 5)]
+    out: list[Row] = [("(1) pages/s >= 5x wget (issue 5)", r.fmt(".1f", "x"), r.median >= 5)]
     if (fl := lat.get("floor")) and "over_floor" in lat:
         o: Summary = lat["over_floor"]
         out.append(("T2 (1) latency-bound farm: wall <= 1.5x the network floor",
@@ -140,7 +140,7 @@ def _lookups(res: dict[str, Any]) -> list[Row]:
         out.append(("T7 (4) replay no slower than pywb", "not run" if not rep else "pywb not run", None))
     if rep and "citevault_raw" in rep:
         raw, rw = rep["citevault_raw"]["p50"], rep["citevault_rewritten"]["p50"]
-        out.append(("(4) replay p50 <= 10 ms, 100 KB (issue 11)", f"raw {raw:.1f} ms, rewritten {rw:.1f} ms",
+        out.append(("(4) replay p50 <= 10 ms, 100 KB (issue 5)", f"raw {raw:.1f} ms, rewritten {rw:.1f} ms",
                     max(raw, rw) <= 10))
     idx = res.get("index")
     if not idx or not idx.get("rows"):
@@ -159,7 +159,7 @@ def _lookups(res: dict[str, Any]) -> list[Row]:
     if idx.get("pywb_missing") is None:
         worse = [f"{k} at {row['captures']:,}" for row in idx["rows"] for k in ("exact", "prefix", "closest")
                  if f"pywb_{k}" in row and row[f"citevault_{k}"]["p50"] > row[f"pywb_{k}"]["p50"]]
-        out.append(("(3) /cdx no slower than pywb's CDXJ (issue 11)",
+        out.append(("(3) /cdx no slower than pywb's CDXJ (issue 5)",
                     "slower: " + ", ".join(worse) if worse else "faster or equal on every query and size",
                     not worse))
     return out
