@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __all__ = ["analyse"]
@@ -16,20 +17,97 @@ def _share(prof: dict[str, Any], name: str) -> float | None:
 
 def _latency(res: dict[str, Any]) -> list[str]:
     lat, cpu = res.get("latency"), res.get("cpu")
-    if not lat:
+    if not lat or "floor" not in lat:
         return []
-    spec, meta = lat["spec"], res["meta"]
-    floor = -(-lat["expected_urls"] // meta["concurrency"]) * spec.delay
+    fl = lat["floor"]
     wall = lat["citevault"]["wall"].median
-    startup = f", of which about {cpu['citevault']['startup'].median:.1f} s CPU is start-up" if cpu else ""
-    return [
-        f"(1) citevault took {wall:.1f} s for {lat['expected_urls']} URLs where the network alone "
-        f"({meta['concurrency']} fetches in flight, {spec.delay * 1000:.0f} ms each) needs {floor:.1f} s"
-        f"{startup}. The rest is per-record work on the single reactor thread: everything in (2), and "
-        "each `os.fsync` (storage/warcstore.py, once per committed batch of index rows) blocks every "
-        "other fetch while it waits for the disk. "
-        f"wget is sequential, one fetch at a time, hence {lat['ratio'].median:.0f}x."
+    out = [
+        f"T2 (1) citevault took {wall:.1f} s for {fl['urls']} URLs where the network floor is "
+        f"{fl['floor']:.1f} s ({fl['binding']} binds: {fl['concurrency']} in flight, {fl['per_host']} per "
+        f"host, {1000 * fl['delay']:.0f} ms each), {wall / fl['floor']:.2f}x. "
+        + (f"Of the {wall - fl['floor']:.1f} s above it, about "
+           f"{cpu['citevault']['startup'].median:.1f} s is start-up CPU (2a) and "
+           f"{cpu['citevault']['marginal'].median * lat['spec'].pages:.1f} s the capture flow's CPU for "
+           "these pages (2), which runs on the crawl's single reactor thread and so delays "
+           "the next fetches; each `os.fsync` (storage/warcstore.py, once per committed batch) blocks that "
+           "thread too. "
+           if cpu else "The time above it is start-up and per-record work on the crawl's single reactor "
+           "thread (run the cpu part beside it for the split). ")
+        + f"wget is sequential, one fetch at a time, hence {lat['ratio'].median:.0f}x wget."
     ]
+    if lat["peak_per_host"] > fl["per_host"]:
+        out.append(f"T2 (1) The fake web saw {lat['peak_per_host']} requests in flight at one host against "
+                   f"a limit of {fl['per_host']}: the per-host limit is not enforced (crawler/politeness.py "
+                   "`PoliteDownloader`, CONCURRENT_REQUESTS_PER_DOMAIN in crawler/job.py).")
+    return out
+
+
+def _startup(res: dict[str, Any]) -> list[str]:
+    up = res.get("startup")
+    if not up or "ratio" not in up or up["ratio"].median <= 2:
+        return []
+    return [f"T1 (2a) A one-page `citevault add` with the schema current takes {up['second'].median:.2f} "
+            f"s of CPU against Scrapy's {up['scrapy'].median:.2f} s ({up['ratio'].median:.2f}x); "
+            f"`citevault --help` alone {up['help'].median:.2f} s. The rest is the CLI's imports and the "
+            "crawl child's (Scrapy, Twisted, citevault's pipeline): `python -X importtime -m citevault "
+            "add ...` ranks them."]
+
+
+def _scaleout(res: dict[str, Any]) -> list[str]:
+    so = res.get("scaleout")
+    if not so or not so.get("rows"):
+        return []
+    top = so["rows"][-1]
+    busy = top["cpu"].median / max(top["wall"].median, 1e-9)
+    return [f"T5 (5a) At {top['workers']} workers: {top['ratio'].median:.2f}x one worker, "
+            f"{top['cpu'].median:.0f} s of CPU in {top['wall'].median:.0f} s wall, i.e. {busy:.2f} of the "
+            f"{os.cpu_count()} cores for the workers' trees alone, beside PostgreSQL, Redis and the fake "
+            "web: "
+            + ("the cores, not the 100 ms latency, bound the scale-out; less CPU per URL (T1) raises it."
+               if busy > 0.6 * (os.cpu_count() or 1) else
+               "the cores are not saturated; look at the queue (Redis) and the per-snapshot serial steps.")]
+
+
+def _extras(res: dict[str, Any]) -> list[str]:
+    out = []
+    if (ex := res.get("extraction")) and "throughput" in ex:
+        tp = ex["throughput"]
+        ratio = tp["on/off pages/s (median of rounds)"]
+        out.append(
+            f"T6 Page indexing on: {ratio:.2f}x the pages/s with it off "
+            f"({tp['indexing on cpu s']:.1f} vs {tp['indexing off cpu s']:.1f} s of CPU). The indexer "
+            f"(trafilatura, {ex['cost']['ms_median']:.0f} ms per real article) runs in its own process "
+            "beside the crawl, so on 2 cores it costs throughput only when the cores are busy; its last "
+            "pass after the crawl is inside the measured wall time."
+            + ("" if ratio >= 0.9 else " Below 0.9: the indexer's CPU competes with the crawl here "
+               "(crawler/pageindex.py); fewer pages per pass or a lower priority would keep it off the "
+               "crawl's core."))
+    if (br := res.get("browser")) and br.get("rows"):
+        b = br["rows"][0]
+        plain = [r for r in br["rows"] if "never" in r["name"]]
+        out.append(f"T6 Browser pages: {b['pages_per_min']:.0f} pages/min with 2 pages at a time"
+                   + (f", against {plain[0]['pages_per_min']:.0f} plain pages/min without a browser" if plain
+                      else "")
+                   + f"; the tree's peak PSS {b['tree_peak_pss_mb']:.0f} MB is mostly Chromium's (a renderer "
+                   "per page, the GPU and network processes).")
+    s = res.get("search") or {}
+    for engine in ("sqlite", "postgresql"):
+        e = s.get(engine) or {}
+        if "in_process" not in e:
+            continue
+        ip = e["in_process"]["all"]
+        srv = (e.get("http") or {}).get("server")
+        if all(d["p50_ms"] <= 10 and d["p99_ms"] <= 50 for d in (ip, srv) if d):
+            continue
+        slowest = max((k for k in e["in_process"] if k not in ("all", "hits_median")),
+                      key=lambda k: e["in_process"][k]["p99_ms"])
+        http = f", over HTTP {srv['p50_ms']:.1f} / {srv['p99_ms']:.1f} ms" if srv else ""
+        out.append(f"T6 Search on {engine} at {s['pages']:,} pages: in-process {ip['p50_ms']:.1f} / "
+                   f"{ip['p99_ms']:.1f} ms{http} (load {res['meta']['load_end']} at the end): the slowest "
+                   f"kind is {slowest}"
+                   " (storage/search.py); under load a process gets a fraction of a core, so compare with "
+                   "an idle run before changing the query plan.")
+    return out
 
 
 def _cpu(res: dict[str, Any]) -> list[str]:
@@ -39,7 +117,7 @@ def _cpu(res: dict[str, Any]) -> list[str]:
     urls_per_page = cpu["urls"] / cpu["spec"].pages
     cv, sc = cpu["citevault"]["marginal"].median * 1000, cpu["scrapy"]["marginal"].median * 1000
     out = [
-        f"(2) Marginal CPU {cv:.1f} ms per page ({cv / urls_per_page:.1f} ms per URL) against Scrapy's "
+        f"T1 (2) Marginal CPU {cv:.1f} ms per page ({cv / urls_per_page:.1f} ms per URL) against Scrapy's "
         f"{sc:.1f} ms ({sc / urls_per_page:.1f} ms per URL); start-up "
         f"{cpu['citevault']['startup'].median:.1f} s against {cpu['scrapy']['startup'].median:.1f} s "
         "(the CLI imports the app and migrates the index, then a second interpreter imports Scrapy "
@@ -64,7 +142,7 @@ def _cpu(res: dict[str, Any]) -> list[str]:
                 parts.append(f"{label} {100 * share:.0f}%")
         libs = "; ".join(f"{k} {100 * v:.0f}%" for k, v in p["libraries"])  # innermost component
         out.append(
-            "(2) Profile (share of the crawl's samples, inclusive): " + "; ".join(parts)
+            "T1 (2) Profile (share of the crawl's samples, inclusive): " + "; ".join(parts)
             + f"; fsync {100 * p['fsync_share']:.0f}%. By innermost component: {libs}. "
             "What remains above the floor is work the floor does not do at all: a revisit "
             "SELECT and a Core INSERT per record (batched commits), building and gzipping two WARC "
@@ -78,7 +156,7 @@ def _cpu(res: dict[str, Any]) -> list[str]:
             "the difference is within this machine's noise in this run."
         )
         out.append(
-            f"(2) Without fsync the same crawl took {nf['wall']:.1f} s instead of "
+            f"T1 (2) Without fsync the same crawl took {nf['wall']:.1f} s instead of "
             f"{f['wall']:.1f} s wall ({nf['cpu']:.1f} vs {f['cpu']:.1f} s CPU): {verdict}"
         )
     return out
@@ -96,7 +174,7 @@ def _index(res: dict[str, Any]) -> list[str]:
         bits.append(f"{kind} {cv:.1f} ms over HTTP ({ip:.1f} ms in-process)"
                     + (f" vs pywb {pw:.1f} ms" if pw is not None else ""))
     return [
-        f"(3) At {big['captures']:,} captures: " + "; ".join(bits) + ". Lookups are B-tree range scans on "
+        f"T7 (3) At {big['captures']:,} captures: " + "; ".join(bits) + ". Lookups are B-tree range scans on "
         "the (surt, timestamp) index, so they grow with log N; the difference between HTTP and "
         "in-process time is FastAPI/uvicorn per-request overhead."
     ]
@@ -107,7 +185,12 @@ def _replay(res: dict[str, Any]) -> list[str]:
     if not rep or "citevault_raw" not in rep:
         return []
     raw, rw = rep["citevault_raw"]["p50"], rep["citevault_rewritten"]["p50"]
-    return [f"(4) Replay p50 {raw:.1f} ms raw and {rw:.1f} ms rewritten for 100 KB: index lookup, one "
+    if "pywb_raw" in rep and (raw > rep["pywb_raw"]["p50"] or rw > rep["pywb_rewritten"]["p50"]):
+        return [f"T7 (4) Replay p50 {raw:.2f} / {rw:.2f} ms (raw / rewritten) against pywb's "
+                f"{rep['pywb_raw']['p50']:.2f} / {rep['pywb_rewritten']['p50']:.2f} ms. The server CPU per "
+                "request (the (4) table) says whether it is work or waiting: citevault/replay.py (lookup, "
+                "one WARC seek, gunzip) and the rewriter's lxml pass for the rewritten view."]
+    return [f"T7 (4) Replay p50 {raw:.1f} ms raw and {rw:.1f} ms rewritten for 100 KB: index lookup, one "
             "seek into the WARC, gunzip of one record, and for the rewritten view lxml link rewriting."]
 
 
@@ -118,7 +201,7 @@ def _storage(res: dict[str, Any]) -> list[str]:
     per = st["added_warc"] / st["revisits"]
     avg = st["payload_bytes"] / max(st["archived"][0], 1)
     return [
-        f"(5) Each unchanged URL costs {per:.0f} bytes on recapture (a revisit record plus its request "
+        f"T3 (5) Each unchanged URL costs {per:.0f} bytes on recapture (a revisit record plus its request "
         f"record, each its own gzip member, mostly WARC headers) against {avg / 1000:.0f} KB of payload per "
         f"URL on this site, hence {100 * st['share_warc']:.1f}%. The share depends on payload size: "
         f"{per:.0f} B is under 5% for any URL above {per / 0.05 / 1000:.0f} KB. Dropping the request "
@@ -139,7 +222,7 @@ def _memory(res: dict[str, Any]) -> list[str]:
         t_peak = max(b["timeline"], key=lambda p: p[1])[0]
         when = f" It peaked {100 * t_peak / b['wall']:.0f}% of the way through the largest crawl."
     return [
-        f"(6) The crawl process grew from {a['child_peak_mb']:.0f} MB ({a['urls']:,} URLs) to "
+        f"T4 (6) The crawl process grew from {a['child_peak_mb']:.0f} MB ({a['urls']:,} URLs) to "
         f"{b['child_peak_mb']:.0f} MB ({b['urls']:,} URLs), {per_k:.1f} MB per 1,000 URLs.{when} "
         + (
             "Pending requests wait in Scrapy's disk queue (JOBDIR, crawler/job.py), so the heap holds "
@@ -154,4 +237,5 @@ def _memory(res: dict[str, Any]) -> list[str]:
 
 
 def analyse(res: dict[str, Any]) -> list[str]:
-    return [*_latency(res), *_cpu(res), *_index(res), *_replay(res), *_storage(res), *_memory(res)]
+    return [*_cpu(res), *_startup(res), *_latency(res), *_storage(res), *_memory(res), *_scaleout(res),
+            *_extras(res), *_index(res), *_replay(res)]

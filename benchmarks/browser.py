@@ -28,6 +28,7 @@ from tests.fakeweb import FakeWeb  # noqa: E402
 from tests.sites.modern import add_copies, build_modern_site  # noqa: E402
 
 _BIN = Path(sys.executable).parent
+__all__ = ["browser_bench"]
 
 
 def _tree_pss(root: int) -> tuple[float, int]:
@@ -92,25 +93,35 @@ def _add(fw: FakeWeb, home: Path, urls: list[str], browser: str) -> tuple[Run, d
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pages", type=int, default=40, help="pages per run (default 40)")
-    args = parser.parse_args()
+def browser_bench(pages: int, log: Any = print) -> dict[str, Any]:
+    """The three runs of the module docstring, one row each; Chromium must be installed."""
+    if not Path("/usr/bin/chromium").exists():
+        raise RuntimeError("/usr/bin/chromium is missing (the browser path needs it)")
+    rows = []
     with FakeWeb() as fw, tempfile.TemporaryDirectory(prefix="cv-bench-browser-") as tmp:
         build_modern_site(fw)
-        shells = add_copies(fw, args.pages, shell=True)
-        plain = add_copies(fw, args.pages, shell=False)
-        rows = []
+        shells = add_copies(fw, pages, shell=True)
+        plain = add_copies(fw, pages, shell=False)
         for name, urls, mode in (("browser pages (auto)", shells, "auto"),
                                  ("plain pages, browser auto", plain, "auto"),
                                  ("plain pages, browser never", plain, "never")):
             run, info = _add(fw, Path(tmp) / name.replace(" ", "-").replace(",", ""), urls, mode)
-            rows.append((name, run, info))
-            print(f"{name}: {info['pages']} pages in {run.wall:.1f}s = {info['pages'] / run.wall * 60:.0f}"
-                  f" pages/min; browser-rendered {info['browser_pages']}; records {info['records']}; "
-                  f"failed {info['failed']}; tree peak RSS {run.tree_peak_mb:.0f} MB (summed), "
-                  f"PSS {info['tree_peak_pss_mb']:.0f} MB; "
-                  f"CPU {run.cpu:.1f}s", flush=True)
+            row = info | {"name": name, "wall": run.wall, "cpu": run.cpu,
+                          "pages_per_min": info["pages"] / run.wall * 60,
+                          "tree_peak_rss_mb": run.tree_peak_mb}
+            rows.append(row)
+            log(f"{name}: {info['pages']} pages in {run.wall:.1f}s = {row['pages_per_min']:.0f}"
+                f" pages/min; browser-rendered {info['browser_pages']}; records {info['records']}; "
+                f"failed {info['failed']}; tree peak RSS {run.tree_peak_mb:.0f} MB (summed), "
+                f"PSS {info['tree_peak_pss_mb']:.0f} MB; CPU {run.cpu:.1f}s")
+    return {"pages": pages, "rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=40, help="pages per run (default 40)")
+    args = parser.parse_args()
+    browser_bench(args.pages, lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .floor import network_floor
 from .measure import Run, run_measured, summarize
 from .webfarm import SiteSpec, WebFarm, stats_delta
 
@@ -85,7 +86,7 @@ class Side:
 
 def _citevault_add(home: Path, web: WebFarm, *args: str, env: dict[str, str] | None = None
                    ) -> tuple[Run, dict[str, Any]]:
-    before = web.stats()
+    before = web.stats(reset_peaks=True)  # the in-flight peaks after the run are this run's
     run = run_measured(
         [str(_BIN / "citevault"), "add", *args, "--json"],
         env=citevault_env(home, web.proxy_url) | (env or {}),
@@ -167,7 +168,8 @@ def latency_bench(spec: SiteSpec, rounds: int, log: Any = print) -> dict[str, An
                 side.web.append(delta)
                 log(f"  latency round {r + 1} {side.name}: {run.wall:.1f} s, {delta['requests']} requests, "
                     f"fake web CPU {100 * delta['cpu_share']:.0f}%")
-    out: dict[str, Any] = {"spec": spec, "expected_urls": expected}
+    out: dict[str, Any] = {"spec": spec, "expected_urls": expected,
+                           "floor": network_floor(spec, *default_concurrency())}
     for side in (cv, wg):
         pps = [spec.pages / r.wall for r in side.runs]
         mbps = [d["body_bytes"] / 1e6 / r.wall for r, d in zip(side.runs, side.web, strict=True)]
@@ -178,6 +180,11 @@ def latency_bench(spec: SiteSpec, rounds: int, log: Any = print) -> dict[str, An
             "notes": side.notes, "raw_pps": pps,
         }
     out["ratio"] = summarize([w.wall / c.wall for c, w in zip(cv.runs, wg.runs, strict=True)])
+    out["over_floor"] = summarize([r.wall / out["floor"]["floor"] for r in cv.runs])
+    # Most requests the fake web had in flight at once, per host and in all (any round): the
+    # per-host limit is enforced when the first is at most the configured limit.
+    out["peak_per_host"] = max(max(d["peak_inflight_by_host"].values(), default=0) for d in cv.web)
+    out["peak_inflight"] = max(d["peak_inflight"] for d in cv.web)
     return out
 
 

@@ -1,12 +1,20 @@
-"""RESULTS.md sections and one plot each for the issue-15 parts: start-up CPU (startup.py), the
-capture flow's CPU per record (record_cpu.py) and scale-out with workers (scaleout.py)."""
+"""RESULTS.md sections for the issue-15 parts: start-up CPU (startup.py), the capture flow's CPU
+per record (record_cpu.py) and scale-out with workers (scaleout.py), with one plot each; browser
+capture (browser.py), extraction on vs off and full-text search (search_bench.py), whose plots
+are in plots.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-__all__ = ["perf_markdown", "perf_plots"]
+__all__ = ["perf_markdown", "perf_plots", "plot_link"]
+
+
+def plot_link(res: dict[str, Any], section: str) -> list[str]:
+    """The markdown of a section's plot, if the run wrote one."""
+    name = (res.get("plots") or {}).get(section)
+    return [f"![{section}]({name})", ""] if name else []
 
 
 def perf_markdown(res: dict[str, Any]) -> list[str]:
@@ -14,6 +22,7 @@ def perf_markdown(res: dict[str, Any]) -> list[str]:
     if st := res.get("startup"):
         ratio = st["ratio"]
         L += ["## (2a) Start-up CPU: one-page `citevault add` vs a one-page Scrapy run", "",
+              *plot_link(res, "startup"),
               "CPU = user + system seconds of the whole process tree (wait4), which machine load "
               "distorts much less than wall time. `again` is a second run on the same home (schema "
               "current: no migration), the usual case; `--help` is the CLI alone.", "",
@@ -26,7 +35,7 @@ def perf_markdown(res: dict[str, Any]) -> list[str]:
             L += [f"Instructions (callgrind, whole tree): citevault {st['ir_citevault']:,}, Scrapy "
                   f"{st['ir_scrapy']:,} ({st['ir_citevault'] / st['ir_scrapy']:.2f}x).", ""]
     if rc := res.get("record"):
-        L += ["## (2b) The capture flow alone: CPU per record", "",
+        L += ["## (2b) The capture flow alone: CPU per record", "", *plot_link(res, "record"),
               f"`CaptureRecorder.record` of {rc['records']:,} synthetic exchanges (half 24 KB pages, half "
               "32 KB images) into SQLite, no network, no Scrapy (benchmarks/record_cpu.py).", "",
               "| first capture ms/record | unchanged recapture ms/record |", "| --- | --- |",
@@ -34,6 +43,7 @@ def perf_markdown(res: dict[str, Any]) -> list[str]:
     if so := res.get("scaleout"):
         s = so["spec"]
         L += ["## (5a) Scale-out: `citevault worker` processes on PostgreSQL and Redis", "",
+              *plot_link(res, "scaleout"),
               f"{so['articles']} articles, each citing 10 pages (depth 1, cited links), every response "
               f"delayed {1000 * so['delay']:.0f} ms; {s.hosts} hosts. Each worker process runs one "
               "capture at a time (CITEVAULT_WORKERS=1). Throughput = archived URLs / wall time from "
@@ -47,6 +57,82 @@ def perf_markdown(res: dict[str, Any]) -> list[str]:
                      f"{r['ratio'].fmt()}x | {r['cpu'].fmt('.1f')} | {r['urls']}/{r['expected']} | "
                      f"{r['twice']} | {r['missed']} | {r['reruns']} | {r['not_done']} |")
         L.append("")
+    return L + _capture_extras(res) + _search_markdown(res)
+
+
+def _capture_extras(res: dict[str, Any]) -> list[str]:
+    L: list[str] = []
+    if (br := res.get("browser")) and br.get("rows"):
+        L += ["## Browser capture: script-shell pages through Chromium (benchmarks/browser.py)", "",
+              *plot_link(res, "browser"),
+              f"{br['pages']} copies of the tests' modern article (JSON API, script-inserted and lazy "
+              "images, a widgets script, an ad iframe) captured by one `citevault add --depth 0` with "
+              "`CITEVAULT_BROWSER=auto` and 2 browser pages at a time; then as many plain HTML articles "
+              "with the browser on `auto` and on `never`. Chromium's start-up is in each run. Tree memory "
+              "sampled every 0.25 s: PSS splits shared pages among their users; summed RSS counts "
+              "Chromium's shared pages once per process.", "",
+              "| run | pages/min | wall s | CPU s | rendered | records | failed | tree peak PSS MB "
+              "| tree peak RSS MB (summed) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        L += [f"| {r['name']} | {r['pages_per_min']:.0f} | {r['wall']:.1f} | {r['cpu']:.1f} | "
+              f"{r['browser_pages']}/{r['pages']} | {r['records']} | {r['failed']} | "
+              f"{r['tree_peak_pss_mb']:.0f} | {r['tree_peak_rss_mb']:.0f} |" for r in br["rows"]]
+        L.append("")
+    if (ex := res.get("extraction")) and "throughput" in ex:
+        tp, cost = ex["throughput"], ex["cost"]
+        L += ["## Extraction on vs off: capture throughput and cost per page", "",
+              *plot_link(res, "extraction"),
+              f"`citevault add --scope all HUB` of the latency-bound site of (1) ({ex['pages']} pages), with "
+              "page indexing (metadata, main text, search terms: CITEVAULT_INDEX_PAGES) on and off, "
+              f"alternating, {ex['rounds']} rounds (search_bench.capture_throughput); pages/s over the whole "
+              "command, the indexer's last pass included.", "",
+              "| page indexing | pages/s | CPU s (tree) |", "| --- | --- | --- |",
+              f"| on | {tp['indexing on pages/s']:.1f} | {tp['indexing on cpu s']:.1f} |",
+              f"| off | {tp['indexing off pages/s']:.1f} | {tp['indexing off cpu s']:.1f} |", "",
+              f"On / off: **{tp['on/off pages/s (median of rounds)']:.3f}** (target >= 0.9). Extraction "
+              f"(trafilatura) of the corpus's {cost['pages']} real news articles: median "
+              f"{cost['ms_median']:.0f} ms per page, p90 {cost['ms_p90']:.0f} ms (median page "
+              f"{cost['kb_median']} KB).", ""]
+        if q := ex.get("quality"):
+            L += [f"Quality on the {q['pages']} articles against trafilatura's evaluation snippets "
+                  "(benchmarks/extraction.py):", "",
+                  "| main text | \"with\" found | \"without\" rejected | ms/page |",
+                  "| --- | --- | --- | --- |"]
+            L += [f"| {k} | {v['with_found']} | {v['without_rejected']} | {v['ms_per_page_median']} |"
+                  for k, v in q["text"].items()]
+            L += ["", "| cited links | precision | recall | false cited | missed |",
+                  "| --- | --- | --- | --- | --- |"]
+            L += [f"| {k} | {v['precision']} | {v['recall']} | {v['false_cited']} | {v['missed']} |"
+                  for k, v in q["links"].items()]
+            L.append("")
+    return L
+
+
+def _search_markdown(res: dict[str, Any]) -> list[str]:
+    s = res.get("search")
+    if not s or not any("in_process" in (s.get(e) or {}) for e in ("sqlite", "postgresql")):
+        return []
+    L = ["## Full-text search (benchmarks/search_bench.py)", "", *plot_link(res, "search"),
+         f"{s['pages']:,} generated pages of news-like text (a word-bigram chain trained on the corpus's "
+         f"articles) indexed in SQLite (FTS5) and PostgreSQL (tsvector + GIN); {s['queries']} queries of "
+         "four kinds (a frequent word, two words, a phrase, a rare word), 20 ranked hits with snippets each. "
+         "In-process: `storage.search.search`; HTTP: `GET /api/search` of `create_app` under uvicorn in its "
+         "own process, a fresh loopback connection per request. ms p50 / p99.", "",
+         "| database | index build s | in-process | HTTP (server) | HTTP (ASGI) | full-text index B/page |",
+         "| --- | --- | --- | --- | --- | --- |"]
+    for engine in ("sqlite", "postgresql"):
+        e = s.get(engine) or {}
+        if "in_process" not in e:
+            L.append(f"| {engine} | {e.get('error', 'not run')} | | | | |")
+            continue
+        http = e.get("http") or {}
+
+        def ms(d: dict[str, Any] | None) -> str:
+            return f"{d['p50_ms']:.1f} / {d['p99_ms']:.1f}" if d and "p50_ms" in d else "-"
+
+        L.append(f"| {engine} | {e['index_seconds']:.0f} | {ms(e['in_process']['all'])} | "
+                 f"{ms(http.get('server'))} | {ms(http.get('asgi'))} | "
+                 f"{e['size'].get('full_text_index_bytes_per_page', '-')} |")
+    L.append("")
     return L
 
 

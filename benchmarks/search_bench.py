@@ -31,6 +31,7 @@ from .measure import percentile
 CORPUS = Path("/work/shared/corpus/trafilatura-news-en.warc.gz")
 PG_ADMIN = os.environ.get("CITEVAULT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _BATCH = 2000
+_DB_PREFIX = os.environ.get("CITEVAULT_BENCH_DB_PREFIX", "citevault_bench")  # e.g. a branch's name
 
 
 class TextModel:
@@ -340,7 +341,7 @@ def _pg_database() -> str | None:
 
     from sqlalchemy import create_engine
 
-    name = f"citevault_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{_DB_PREFIX}_{uuid.uuid4().hex[:8]}"
     try:
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:

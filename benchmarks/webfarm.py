@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 __all__ = ["SiteSpec", "WebFarm", "stats_delta"]
 
 _STATS_PATH = "/__bench/stats"
+_RESET_PATH = "/__bench/stats-reset"  # the same, then the in-flight peaks start again from now
 _WORDS = (
     "archive citation source report court ruling minister statement press release data study "
     "survey percent according said official analysis evidence record public council vote budget "
@@ -229,13 +230,28 @@ class _Server:
         self.site = _Site(spec)
         self.delay = spec.delay
         self.counters = _Counters()
+        self.inflight: dict[str, int] = {}  # host -> requests received and not yet answered
+        self.peaks: dict[str, int] = {}  # host -> most in flight at once since the last reset
+        self.peak_total = 0
 
-    def _stats(self) -> bytes:
+    def _stats(self, reset: bool) -> bytes:
         ru = resource.getrusage(resource.RUSAGE_SELF)
         doc = asdict(self.counters) | {
             "cpu": ru.ru_utime + ru.ru_stime, "maxrss_kb": ru.ru_maxrss, "pid": os.getpid(),
+            "peak_inflight": self.peak_total, "peak_inflight_by_host": dict(self.peaks),
         }
+        if reset:
+            self.peaks = {h: n for h, n in self.inflight.items() if n}
+            self.peak_total = sum(self.inflight.values())
         return json.dumps(doc).encode()
+
+    def _enter(self, host: str) -> None:
+        n = self.inflight[host] = self.inflight.get(host, 0) + 1
+        self.peaks[host] = max(self.peaks.get(host, 0), n)
+        self.peak_total = max(self.peak_total, sum(self.inflight.values()))
+
+    def _leave(self, host: str) -> None:
+        self.inflight[host] -= 1
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -261,11 +277,13 @@ class _Server:
                     host, path = (parts.hostname or "").lower(), parts.path or "/"
                 else:
                     host, path = headers.get("host", "").split(":")[0].lower(), target.split("?")[0]
-                if path == _STATS_PATH:
-                    status, ctype, body = 200, "application/json", self._stats()
-                elif method not in ("GET", "HEAD"):
-                    status, ctype, body = 405, "text/plain", b"method not allowed\n"
+                counted = path not in (_STATS_PATH, _RESET_PATH) and method in ("GET", "HEAD")
+                if not counted:
+                    status, ctype, body = ((200, "application/json", self._stats(path == _RESET_PATH))
+                                           if path in (_STATS_PATH, _RESET_PATH)
+                                           else (405, "text/plain", b"method not allowed\n"))
                 else:
+                    self._enter(host)  # until the response is written: what the client has in flight
                     if self.delay:
                         await asyncio.sleep(self.delay)
                     status, ctype, body = self.site.respond(host, path)
@@ -286,7 +304,11 @@ class _Server:
                     f"Connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
                 ).encode("latin-1")
                 writer.write(out if method == "HEAD" else out + body)
-                await writer.drain()
+                try:
+                    await writer.drain()
+                finally:
+                    if counted:
+                        self._leave(host)
                 if not keep:
                     return
         finally:
@@ -349,10 +371,12 @@ class WebFarm:
     def proxy_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def stats(self) -> dict[str, Any]:
-        """Requests served, body bytes, 404s, and the server process's own CPU seconds so far."""
+    def stats(self, reset_peaks: bool = False) -> dict[str, Any]:
+        """Requests served, body bytes, 404s, and the server process's own CPU seconds so far; the
+        most requests in flight at once (in all, and per host) since the last `reset_peaks`."""
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(f"{self.proxy_url}{_STATS_PATH}", timeout=30) as resp:
+        path = _RESET_PATH if reset_peaks else _STATS_PATH
+        with opener.open(f"{self.proxy_url}{path}", timeout=30) as resp:
             doc: dict[str, Any] = json.loads(resp.read())
         doc["at"] = time.monotonic()
         return doc
@@ -370,6 +394,8 @@ def stats_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
         "by_kind": {k: v for k, v in kinds.items() if v},
         "cpu": cpu,
         "cpu_share": cpu / wall,
+        "peak_inflight": after.get("peak_inflight", 0),  # since `before` if it reset the peaks
+        "peak_inflight_by_host": after.get("peak_inflight_by_host", {}),
     }
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 import urllib.request
 
 from benchmarks import run
+from benchmarks.floor import network_floor
 from benchmarks.measure import percentile, summarize
 from benchmarks.webfarm import SiteSpec, WebFarm, stats_delta
 
@@ -63,3 +65,38 @@ def test_harness_helpers_and_presets() -> None:
     args = run._args(["--quick", "--only", "latency,index", "--memory-sizes", "1k,2k"])
     assert args.parts == ["latency", "index"] and args.memory_sizes == [1000, 2000]
     assert args.rounds == run.PRESETS["quick"]["rounds"]
+
+
+def test_network_floor_follows_the_sites_structure_and_limits() -> None:
+    spec = SiteSpec(pages=40, hosts=4, delay=0.1)
+    wide = network_floor(spec, concurrency=1000, per_host=1000)
+    assert wide["urls"] == len(spec.all_urls()) and wide["waves"] == 4  # hub, pages, requisites, CSS bg
+    one = network_floor(spec, concurrency=1, per_host=1)
+    assert one["waves"] == one["urls"] and one["floor"] == round(one["urls"] * 0.1, 3)
+    tight = network_floor(spec, concurrency=1000, per_host=2)  # 24 URLs a host, 2 at a time: it binds
+    assert tight["binding"] == "per-host limit" and tight["peak_per_host"] == 2
+    assert tight["waves"] >= tight["bounds_waves"]["per-host limit"] == 12
+    assert tight["floor"] >= tight["lower_bound"]
+
+
+def test_fake_web_counts_requests_in_flight_per_host() -> None:
+    spec = SiteSpec(pages=6, hosts=2, delay=0.3)
+    with WebFarm(spec) as web:
+        web.stats(reset_peaks=True)
+        host, port = web.proxy_url.removeprefix("http://").split(":")
+
+        def fetch(url: str) -> None:
+            conn = http.client.HTTPConnection(host, int(port), timeout=30)
+            assert _proxy_get(conn, url)[0] == 200
+            conn.close()
+
+        urls = [spec.page_url(i) for i in (0, 2, 4, 1)]  # three on h01, one on h02, all at once
+        threads = [threading.Thread(target=fetch, args=(u,)) for u in urls]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stats = web.stats(reset_peaks=True)
+        assert stats["peak_inflight_by_host"] == {"h01.bench.test": 3, "h02.bench.test": 1}
+        assert stats["peak_inflight"] == 4
+        assert web.stats()["peak_inflight"] == 0  # reset, nothing in flight since
