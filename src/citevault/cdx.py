@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 from warcio.timeutils import timestamp_to_sec
 
@@ -49,6 +49,8 @@ _OUTPUTS = {"cdxj": "text/x-cdxj; charset=utf-8", "json": "application/json",
 _PAD_UP = "99991231235959"
 
 CdxRow = dict[str, str | None]
+# Rows a lookup fetches with one plain SELECT before it streams the rest (see _stream).
+_FIRST = 500
 Rows = Generator[CdxRow, None, None]
 
 
@@ -243,12 +245,27 @@ def _surt_col(session: Session) -> SQLColumnExpression[str]:
     return Capture.surt
 
 
-def _stream(session: Session, where: list[ColumnElement[bool]], order: list[Any],
+def _stream(session: Session, where: list[ColumnElement[bool]], keys: list[Any], descending: bool,
             limit: int | None) -> Rows:
-    stmt = select(*_COLUMNS).where(*where).order_by(*order)
+    """The rows matching `where` in the order of `keys` (all ascending or all descending, the last
+    one unique), at most `limit`. The first _FIRST come from one plain SELECT: most answers fit,
+    and on PostgreSQL a streamed result is a server-side cursor (BEGIN, DECLARE, describe, FETCH,
+    CLOSE), four more round trips. Any rest is streamed from after the last row seen (a keyset,
+    so no offset goes stale between the two statements)."""
+    stmt = (select(*_COLUMNS, *(k.label(f"_key{i}") for i, k in enumerate(keys))).where(*where)
+            .order_by(*(k.desc() for k in keys) if descending else keys))
+    first = _FIRST if limit is None else min(limit, _FIRST)
+    head = session.execute(stmt.limit(first)).all()
+    for r in head:
+        yield _row(r)
+    if len(head) < first or first == limit:
+        return
+    last = tuple(head[-1][len(_COLUMNS):])
+    after = tuple_(*keys) < last if descending else tuple_(*keys) > last
+    rest = stmt.where(after)
     if limit is not None:
-        stmt = stmt.limit(limit)
-    result = session.execute(stmt.execution_options(yield_per=500))
+        rest = rest.limit(limit - first)
+    result = session.execute(rest.execution_options(yield_per=_FIRST))
     try:
         for r in result:
             yield _row(r)
@@ -320,21 +337,17 @@ def query_rows(session: Session, q: CdxQuery) -> list[CdxRow]:
     if q.sort == "closest":
         assert q.closest is not None
         scope = or_(*scopes) if len(scopes) > 1 else scopes[0]
-        before = _stream(session, [*base, scope, Capture.timestamp <= q.closest],
-                         [Capture.timestamp.desc(), Capture.id.desc()], sql_limit)
-        after = _stream(session, [*base, scope, Capture.timestamp > q.closest],
-                        [Capture.timestamp, Capture.id], sql_limit)
+        keys = [Capture.timestamp, Capture.id]
+        before = _stream(session, [*base, scope, Capture.timestamp <= q.closest], keys, True, sql_limit)
+        after = _stream(session, [*base, scope, Capture.timestamp > q.closest], keys, False, sql_limit)
         rows: Rows = _by_distance(before, after, q.closest)
     else:
         newest_first = q.sort == "reverse" or (q.limit is not None and q.limit < 0)
 
         def chained() -> Rows:
-            if newest_first:
-                order = [*(c.desc() for c in key_order), Capture.timestamp.desc(), Capture.id.desc()]
-            else:
-                order = [*key_order, Capture.timestamp, Capture.id]
+            keys = [*key_order, Capture.timestamp, Capture.id]
             for scope in (reversed(scopes) if newest_first else scopes):
-                yield from _stream(session, [*base, scope], order, sql_limit)
+                yield from _stream(session, [*base, scope], keys, newest_first, sql_limit)
 
         rows = chained()
     if q.filters:
