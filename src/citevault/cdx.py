@@ -4,8 +4,9 @@ and its output formats (CDXJ lines, Wayback JSON, plain text). Framework-free.
 
 Every lookup goes through the (surt, timestamp) index: an exact URL is an equality on `surt`,
 a prefix, host or domain is a range of SURT keys (`key <= surt < successor(key)`). SURT ranges
-must compare code points, so on PostgreSQL they use `COLLATE "C"` and its own index
-(migration 0002); SQLite's default BINARY collation already does.
+must compare code points, so on PostgreSQL they use `COLLATE "C"` and its own index, which
+holds the whole answer order (migration p_cdx5_surt_c_ts_id); SQLite's default BINARY collation
+already compares code points.
 """
 
 from __future__ import annotations
@@ -260,7 +261,9 @@ def _select(pg: bool, ranges: int, by_key: bool, side: str, descending: bool,
     the closest timestamp), `status0`.. (pushed-down status filters, True: negated), `limit`, and
     for the `rest` after a first batch `after0`.. (the last row's sort keys).
     SURT ranges must compare code points, so on PostgreSQL they use COLLATE "C" and its index
-    (migration 0003); SQLite's default BINARY collation already does."""
+    on (surt COLLATE "C", timestamp, id), the whole sort order (migration p_cdx5_surt_c_ts_id);
+    SQLite's default BINARY collation already compares code points, and its (surt, timestamp)
+    index ends with the rowid, id."""
     col = Capture.surt.collate("C") if pg else Capture.surt
     text = functools.partial(bindparam, type_=String)
     where: list[ColumnElement[bool]] = [Capture.warc.is_not(None)]
@@ -271,8 +274,8 @@ def _select(pg: bool, ranges: int, by_key: bool, side: str, descending: bool,
     if ranges:
         scopes = [and_(col >= text(f"lo{i}"), col < text(f"hi{i}")) for i in range(ranges)]
         where.append(or_(*scopes) if ranges > 1 else scopes[0])
-    else:
-        where.append(Capture.surt == text("key"))
+    else:  # an equality means the same in either collation; "C" lets its index give the order
+        where.append(col == text("key"))
     for i, negate in enumerate(statuses):
         code = bindparam(f"status{i}", type_=Integer)
         where.append(or_(Capture.status.is_(None), Capture.status != code) if negate
