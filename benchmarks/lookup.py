@@ -26,10 +26,11 @@ from .webfarm import SiteSpec, WebFarm
 __all__ = ["build_base", "lookup_bench", "replay_bench"]
 
 _PER_URL = 10  # captures per URL: one a year
-# The PostgreSQL server the PostgreSQL rows use: a database `cvbench_lookup` is made (and dropped)
-# on it. The default is this machine's (trust auth), as the tests use.
+# The PostgreSQL server the PostgreSQL rows use: a database `cvbench_lookup` (or the name in
+# CITEVAULT_BENCH_PG_DB, so that two runs on one server do not drop each other's) is made (and
+# dropped) on it. The default is this machine's (trust auth), as the tests use.
 PG_ADMIN_URL = os.environ.get("CITEVAULT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
-_PG_DB = "cvbench_lookup"
+_PG_DB = os.environ.get("CITEVAULT_BENCH_PG_DB", "cvbench_lookup")
 _COLUMNS = ("snapshot_id, url, surt, timestamp, status, mime, digest, sha256, length, warc, offset,"
             " record_length, record_type, role")
 _HOSTS = 20
@@ -224,7 +225,9 @@ def _pct(times: list[float]) -> dict[str, float]:
 def lookup_bench(base: Path, sizes: list[int], queries: int, log: Any = print,
                  backends: tuple[str, ...] = ("sqlite", "postgresql")) -> dict[str, Any]:
     """p50/p99 of /cdx exact, prefix and closest queries at each index size and index backend,
-    and pywb's CDXJ index over the same rows (once per size: it does not depend on our backend)."""
+    and pywb's CDXJ index over the same rows (once per size: it does not depend on our backend);
+    over HTTP also the server process's CPU per request (`cpu_ms`, warm-up included: what the
+    machine's load does not inflate; a PostgreSQL backend's CPU is not in it)."""
     missing = pywb_missing()
     pg_skip = pg_missing() if "postgresql" in backends else None
     results: list[dict[str, Any]] = []
@@ -242,7 +245,8 @@ def lookup_bench(base: Path, sizes: list[int], queries: int, log: Any = print,
                 else:
                     n_urls, db_url = _populate_pg(home, n), _pg_url()
                 row: dict[str, Any] = {"captures": n, "urls": n_urls, "backend": backend,
-                                       "load_s": round(time.perf_counter() - start, 1)}
+                                       "load_s": round(time.perf_counter() - start, 1),
+                                       "loadavg": os.getloadavg()[0]}
                 qs = _queries(n_urls, queries, seed=n)
                 for kind, pairs in qs.items():
                     row[f"inproc_{kind}"] = _pct(_time_inprocess(db_url, [a for a, _ in pairs]))
@@ -250,20 +254,28 @@ def lookup_bench(base: Path, sizes: list[int], queries: int, log: Any = print,
                     client = Client(cv.port)
                     row["citevault_healthz"] = _pct(_time(client, ["/healthz"] * queries)[0])
                     for kind, pairs in qs.items():
+                        cpu = cv.cpu_seconds()
                         times, lines, err = _time(client, [a for a, _ in pairs])
                         row[f"citevault_{kind}"] = _pct(times) | {"rows": sum(lines) / len(lines),
-                                                                  "error": err}
+                                                                  "error": err,
+                                                                  "cpu_ms": _cpu_ms(cv, cpu, queries)}
                 if missing is None and backend == "sqlite":
                     _write_pywb_collection(home, work / "pywb")
                     with PywbServer(work / "pywb") as pw:
                         client = Client(pw.port)
                         for kind, pairs in qs.items():
+                            cpu = pw.cpu_seconds()
                             times, lines, err = _time(client, [b for _, b in pairs])
                             row[f"pywb_{kind}"] = _pct(times) | {"rows": sum(lines) / len(lines),
-                                                                 "error": err}
+                                                                 "error": err,
+                                                                 "cpu_ms": _cpu_ms(pw, cpu, queries)}
                 log(f"  index {n:>10,} captures ({backend}, loaded in {row['load_s']} s): " + ", ".join(
                     f"{side} {kind} p50 {row[f'{side}_{kind}']['p50']:.1f} ms"
                     for side in ("inproc", "citevault", "pywb") for kind in ("exact", "prefix", "closest")
+                    if f"{side}_{kind}" in row
+                ) + f"; server CPU per request (load {row['loadavg']:.1f}): " + ", ".join(
+                    f"{side} {kind} {row[f'{side}_{kind}']['cpu_ms']:.2f} ms"
+                    for side in ("citevault", "pywb") for kind in ("exact", "prefix", "closest")
                     if f"{side}_{kind}" in row
                 ))
                 results.append(row)

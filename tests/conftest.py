@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,6 +97,21 @@ def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     with pg_database() as url:
         yield url
+
+
+def index_at(db_url: str, revision: str) -> Any:
+    """The index at `db_url` migrated to `revision` only (an older version's schema), to test
+    what a migration does to an existing database."""
+    from alembic import command
+
+    from citevault.storage.db import _alembic_config, open_index
+
+    index = open_index(db_url, migrate=False)
+    cfg = _alembic_config()
+    with index.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return index
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

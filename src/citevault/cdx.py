@@ -4,12 +4,14 @@ and its output formats (CDXJ lines, Wayback JSON, plain text). Framework-free.
 
 Every lookup goes through the (surt, timestamp) index: an exact URL is an equality on `surt`,
 a prefix, host or domain is a range of SURT keys (`key <= surt < successor(key)`). SURT ranges
-must compare code points, so on PostgreSQL they use `COLLATE "C"` and its own index
-(migration 0002); SQLite's default BINARY collation already does.
+must compare code points, so on PostgreSQL they use `COLLATE "C"` and its own index, which
+holds the whole answer order (migration p_cdx5_surt_c_ts_id); SQLite's default BINARY collation
+already compares code points.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Generator, Iterator, Mapping, Sequence
@@ -17,7 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 from warcio.timeutils import timestamp_to_sec
 
@@ -49,6 +62,8 @@ _OUTPUTS = {"cdxj": "text/x-cdxj; charset=utf-8", "json": "application/json",
 _PAD_UP = "99991231235959"
 
 CdxRow = dict[str, str | None]
+# Rows a lookup fetches with one plain SELECT before it streams the rest (see _stream).
+_FIRST = 500
 Rows = Generator[CdxRow, None, None]
 
 
@@ -237,18 +252,66 @@ def _row(r: Any) -> CdxRow:
     }
 
 
-def _surt_col(session: Session) -> SQLColumnExpression[str]:
-    if session.get_bind().dialect.name == "postgresql":
-        return Capture.surt.collate("C")
-    return Capture.surt
+@functools.cache
+def _select(pg: bool, ranges: int, by_key: bool, side: str, descending: bool,
+            bounds: tuple[bool, bool], statuses: tuple[bool, ...], limited: bool, rest: bool) -> Select[Any]:
+    """The lookup statement of one query shape, built once: building a Select and its cache key
+    took more CPU than PostgreSQL spends answering it. Values are bound per call (_params): `key`
+    (ranges == 0) or `lo0`/`hi0`.. (SURT ranges, ORed), `from`/`to`, `ts` (side before/after
+    the closest timestamp), `status0`.. (pushed-down status filters, True: negated), `limit`, and
+    for the `rest` after a first batch `after0`.. (the last row's sort keys).
+    SURT ranges must compare code points, so on PostgreSQL they use COLLATE "C" and its index
+    on (surt COLLATE "C", timestamp, id), the whole sort order (migration p_cdx5_surt_c_ts_id);
+    SQLite's default BINARY collation already compares code points, and its (surt, timestamp)
+    index ends with the rowid, id."""
+    col = Capture.surt.collate("C") if pg else Capture.surt
+    text = functools.partial(bindparam, type_=String)
+    where: list[ColumnElement[bool]] = [Capture.warc.is_not(None)]
+    if bounds[0]:
+        where.append(Capture.timestamp >= text("from"))
+    if bounds[1]:
+        where.append(Capture.timestamp <= text("to"))
+    if ranges:
+        scopes = [and_(col >= text(f"lo{i}"), col < text(f"hi{i}")) for i in range(ranges)]
+        where.append(or_(*scopes) if ranges > 1 else scopes[0])
+    else:  # an equality means the same in either collation; "C" lets its index give the order
+        where.append(col == text("key"))
+    for i, negate in enumerate(statuses):
+        code = bindparam(f"status{i}", type_=Integer)
+        where.append(or_(Capture.status.is_(None), Capture.status != code) if negate
+                     else Capture.status == code)
+    if side == "before":
+        where.append(Capture.timestamp <= text("ts"))
+    elif side == "after":
+        where.append(Capture.timestamp > text("ts"))
+    keys: list[Any] = [*([col] if by_key else []), Capture.timestamp, Capture.id]
+    if rest:
+        last = tuple_(*(bindparam(f"after{i}", type_=k.type) for i, k in enumerate(keys)))
+        where.append(tuple_(*keys) < last if descending else tuple_(*keys) > last)
+    columns: list[Any] = [*_COLUMNS, *(k.label(f"_key{i}") for i, k in enumerate(keys))]
+    stmt: Select[Any] = (select(*columns).where(*where)
+                         .order_by(*(k.desc() for k in keys) if descending else keys))
+    if limited:
+        stmt = stmt.limit(bindparam("limit", type_=Integer))
+    return stmt.execution_options(yield_per=_FIRST) if rest else stmt
 
 
-def _stream(session: Session, where: list[ColumnElement[bool]], order: list[Any],
-            limit: int | None) -> Rows:
-    stmt = select(*_COLUMNS).where(*where).order_by(*order)
+def _stream(conn: Connection, shape: tuple[Any, ...], params: dict[str, Any], limit: int | None) -> Rows:
+    """The rows of the statement of `shape` (_select's arguments but `limited` and `rest`), at
+    most `limit`. The first _FIRST come from one plain SELECT: most answers fit, and on
+    PostgreSQL a streamed result is a server-side cursor (DECLARE, describe, FETCH, CLOSE), more
+    round trips. Any rest is streamed from after the last row seen (a keyset: no offset goes
+    stale between the two statements)."""
+    first = _FIRST if limit is None else min(limit, _FIRST)
+    head = conn.execute(_select(*shape, True, False), params | {"limit": first}).all()
+    for r in head:
+        yield _row(r)
+    if len(head) < first or first == limit:
+        return
+    params = params | {f"after{i}": v for i, v in enumerate(head[-1][len(_COLUMNS):])}
     if limit is not None:
-        stmt = stmt.limit(limit)
-    result = session.execute(stmt.execution_options(yield_per=500))
+        params["limit"] = limit - first
+    result = conn.execute(_select(*shape, limit is not None, True), params)
     try:
         for r in result:
             yield _row(r)
@@ -288,53 +351,45 @@ def _collapsed(rows: Iterator[CdxRow], collapse: list[tuple[str, int | None]]) -
         last = token
 
 
-def _pushed_down(f: _Filter) -> ColumnElement[bool] | None:
-    """The SQL form of a status filter with a literal code (the common `statuscode:200`), so a
-    filtered scan is not done row by row in Python. The Python filter still runs too."""
-    if f.field != "status" or not f.pattern.isdigit() or f.mode == "~":
-        return None
-    if f.negate:
-        return or_(Capture.status.is_(None), Capture.status != int(f.pattern))
-    return Capture.status == int(f.pattern)
+def _pushed_down(f: _Filter) -> bool:
+    """Whether a filter is a status filter with a literal code (the common `statuscode:200`),
+    which is done in SQL too, so a filtered scan is not done row by row in Python."""
+    return f.field == "status" and f.pattern.isdigit() and f.mode != "~"
 
 
 def query_rows(session: Session, q: CdxQuery) -> list[CdxRow]:
     """The rows answering `q`, in answer order (closest first for sort=closest)."""
-    col = _surt_col(session)
-    base: list[ColumnElement[bool]] = [Capture.warc.is_not(None)]
-    if q.from_ts:
-        base.append(Capture.timestamp >= q.from_ts)
-    if q.to_ts:
-        base.append(Capture.timestamp <= q.to_ts)
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    params: dict[str, Any] = {"from": q.from_ts, "to": q.to_ts, "ts": q.closest}
+    pushed = [f for f in q.filters if _pushed_down(f)]
+    params |= {f"status{i}": int(f.pattern) for i, f in enumerate(pushed)}
+    common = ((q.from_ts is not None, q.to_ts is not None), tuple(f.negate for f in pushed))
     if q.match_type == "exact":
-        scopes: list[ColumnElement[bool]] = [Capture.surt == q.key]
-        key_order: list[Any] = []
+        params["key"] = q.key
     else:
-        scopes = [and_(col >= lo, col < hi) for lo, hi in q.ranges]
-        key_order = [col]
-    base += [c for f in q.filters if (c := _pushed_down(f)) is not None]
+        for i, (lo, hi) in enumerate(q.ranges):
+            params |= {f"lo{i}": lo, f"hi{i}": hi}
     python_side = bool(q.filters or q.collapse)
     want = MAX_ROWS if q.limit is None else min(abs(q.limit), MAX_ROWS)
     sql_limit = None if python_side else want
 
+    ranges = len(q.ranges)
     if q.sort == "closest":
         assert q.closest is not None
-        scope = or_(*scopes) if len(scopes) > 1 else scopes[0]
-        before = _stream(session, [*base, scope, Capture.timestamp <= q.closest],
-                         [Capture.timestamp.desc(), Capture.id.desc()], sql_limit)
-        after = _stream(session, [*base, scope, Capture.timestamp > q.closest],
-                        [Capture.timestamp, Capture.id], sql_limit)
+        before = _stream(conn, (pg, ranges, False, "before", True, *common), params, sql_limit)
+        after = _stream(conn, (pg, ranges, False, "after", False, *common), params, sql_limit)
         rows: Rows = _by_distance(before, after, q.closest)
     else:
         newest_first = q.sort == "reverse" or (q.limit is not None and q.limit < 0)
 
         def chained() -> Rows:
-            if newest_first:
-                order = [*(c.desc() for c in key_order), Capture.timestamp.desc(), Capture.id.desc()]
-            else:
-                order = [*key_order, Capture.timestamp, Capture.id]
+            # One statement per SURT range, each range's bounds bound as lo0/hi0.
+            scopes = [params] if not ranges else [
+                params | {"lo0": lo, "hi0": hi} for lo, hi in q.ranges]
+            shape = (pg, min(ranges, 1), bool(ranges), "", newest_first, *common)
             for scope in (reversed(scopes) if newest_first else scopes):
-                yield from _stream(session, [*base, scope], order, sql_limit)
+                yield from _stream(conn, shape, scope, sql_limit)
 
         rows = chained()
     if q.filters:

@@ -2,4 +2,4 @@
 
 # The newest revision. `open_index` compares it with the database's and skips Alembic (slow to
 # import) when they match; tests/storage/test_index.py checks it against the scripts.
-HEAD = "p_search3_terms"
+HEAD = "p_cdx5_surt_c_ts_id"

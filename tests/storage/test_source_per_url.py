@@ -10,17 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from warcio.statusandheaders import StatusAndHeaders
 
 from citevault.archive import Archive
 from citevault.config import Settings
-from citevault.storage.db import _alembic_config, open_index
+from citevault.storage.db import open_index
 from citevault.storage.models import Capture, LinkCheck, Snapshot, Source
 from citevault.storage.reindex import reindex
 from citevault.storage.warcstore import ROLE_HEADER, SNAPSHOT_HEADER, WarcStore
+from tests.conftest import index_at
 
 URL = "https://example.org/cited"
 T0 = datetime(2024, 1, 1)
@@ -29,11 +29,7 @@ T0 = datetime(2024, 1, 1)
 def _legacy_index(db_url: str) -> Any:
     """An index at the revision before the unique index, with what an older version wrote:
     three sources of URL (the earliest without a schedule), one of another URL."""
-    index = open_index(db_url, migrate=False)
-    cfg = _alembic_config()
-    with index.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "f_evidence")
+    index = index_at(db_url, "f_evidence")
     with index.session() as s:
         rows = [(URL, "first note", None), ("https://example.org/other", None, None),
                 (URL, "second note", "every 6h"), (URL, None, "every 1d")]

@@ -195,6 +195,29 @@ def test_sort_closest(client: TestClient) -> None:
     assert col(near, 2) == ["http://example.com/missing", "http://example.com/img.png"]
 
 
+@pytest.mark.parametrize("first", [1, 2])
+def test_answers_longer_than_the_first_select_continue_after_its_last_row(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, first: int
+) -> None:
+    """A lookup reads _FIRST rows with one SELECT and streams the rest from after the last row it
+    read (cdx._stream): the answers are those of one SELECT, whatever the split."""
+    queries: list[dict[str, Any]] = [
+        {"url": "example.com"}, {"url": "example.com", "sort": "reverse"},
+        {"url": "example.com", "limit": "-2"}, {"url": "example.com", "limit": "3"},
+        {"url": "example.com/*"}, {"url": "example.com/*", "sort": "reverse"},
+        {"url": "example.com/*", "limit": "5"}, {"url": "example.com", "matchType": "domain"},
+        {"url": "example.com", "matchType": "domain", "sort": "reverse"},
+        {"url": "example.com", "sort": "closest", "closest": "20210101"},
+        {"url": "example.com/*", "sort": "closest", "closest": "20210106", "limit": "4"},
+        {"url": "example.com/*", "filter": "!statuscode:404"},
+        {"url": "example.com/*", "collapse": "urlkey", "limit": "3"},
+    ]
+    whole = [cdx(client, **q) for q in queries]
+    assert all(whole[:3]) and len(whole[4]) == 7
+    monkeypatch.setattr("citevault.cdx._FIRST", first)
+    assert [cdx(client, **q) for q in queries] == whole
+
+
 # -- output -----------------------------------------------------------------------------------------
 def test_json_output_header_and_fl(client: TestClient) -> None:
     doc = client.get("/cdx", params={"url": "example.com", "output": "json"}).json()
