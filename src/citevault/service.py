@@ -18,7 +18,6 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from citevault.crawler.forkserver import prestart
 from citevault.crawler.job import finish_snapshots
 from citevault.storage.errors import BadInput
 from citevault.storage.models import Snapshot
@@ -234,9 +233,6 @@ def run_service(settings: Settings, announce: Callable[[str], None] | None = Non
 
 def run_workers(settings: Settings) -> int:
     """`citevault worker`: capture workers taking snapshot ids from Redis, until SIGTERM/SIGINT."""
-    # The crawl's fork server, forked from this process while it has one thread and no
-    # connection: it shares what the worker has imported instead of importing it again.
-    prestart(settings.effective_database_url)
     archive = Archive(settings)
     archive.index  # noqa: B018  (open and migrate before the workers share it)
     queue = open_workqueue(settings, archive.index)
