@@ -67,8 +67,9 @@ def jobstart_bench(jobs: int, rounds: int, log: Any = print) -> dict[str, Any]:
                 got = json.loads(out.stdout.splitlines()[-1])
                 cpu[mode].append(got["cpu_per_job"])
                 wall[mode] += got["walls"][1:]  # the first job starts the fork server
+                median_wall = sorted(got["walls"])[len(got["walls"]) // 2]
                 log(f"  jobstart round {r + 1} {mode}: {got['cpu_per_job']:.3f} s CPU per job, "
-                    f"wall {sorted(got['walls'])[len(got['walls']) // 2]:.2f} s (load {os.getloadavg()[0]:.1f})")
+                    f"wall {median_wall:.2f} s (load {os.getloadavg()[0]:.1f})")
     res: dict[str, Any] = {f"cpu_{m}": summarize(v) for m, v in cpu.items()}
     res.update({f"wall_{m}": summarize(v) for m, v in wall.items()})
     res["cpu_ratio"] = summarize([s / f for f, s in zip(cpu["forkserver"], cpu["subprocess"], strict=True)])

@@ -41,8 +41,13 @@ __all__ = ["PRELOAD", "ForkedChild", "ForkServer", "available", "prestart", "sha
 
 # What a crawl imports before its first request (measured: the child's sys.modules after a
 # crawl, benchmarks/RESULTS.md (2a)); Twisted's reactor is not among them: it is installed
-# by Scrapy in the forked child, never in the server.
+# by Scrapy in the forked child, never in the server. Scrapy's two TLS modules come first: each
+# makes deprecated aliases whose creation calls inspect.stack(), a cost that grows with the
+# frames above it, and imported at the top of the chain they have the fewest (benchmarks/history/
+# 2026-12-07-p-jobs5.md).
 PRELOAD = (
+    "scrapy.core.downloader.tls",
+    "scrapy.core.downloader.contextfactory",
     "citevault.crawler.job",
     "scrapy.crawler",
     "citevault.storage.warcstore",
@@ -171,8 +176,19 @@ def prestart(database_url: str = "") -> None:
     with _shared_lock:
         if "server" not in _shared:
             atexit.register(_close_shared)
-            _shared["server"] = ForkServer(_preload_for(database_url),
-                                           fork_here=threading.active_count() == 1)
+            fork_here = threading.active_count() == 1
+            if fork_here:
+                _configure_orm()  # the caller uses the index too: configured once, for both
+            _shared["server"] = ForkServer(_preload_for(database_url), fork_here=fork_here)
+
+
+def _configure_orm() -> None:
+    """Configure the index's ORM mappers now if its models are loaded: SQLAlchemy does it on the
+    first query otherwise, in every crawl child again (a seventh of a one-page child's CPU)."""
+    if "citevault.storage.models" in sys.modules:
+        from sqlalchemy.orm import configure_mappers
+
+        configure_mappers()
 
 
 def _preload_for(database_url: str) -> tuple[str, ...]:
@@ -237,6 +253,7 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
             return  # the caller is gone already (a command that failed on its input)
         with contextlib.suppress(ImportError):  # an optional one (a database driver) is missing
             importlib.import_module(name)
+    _configure_orm()
     if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1:
         # Forking would hand every child a reactor or a thread it cannot use: refuse to serve.
         print("citevault: fork server preload installed a reactor or started a thread",

@@ -330,8 +330,9 @@ def crawl_in_subprocess(
                         if on_progress and line.strip():
                             with contextlib.suppress(ValueError):
                                 on_progress(json.loads(line))
-            elif eof:
-                time.sleep(0.05)
+            elif eof:  # exiting: its status comes at once (not after a fixed nap, per job)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(0.05)
             if stop_reason is None:
                 if time_limit is not None and time.monotonic() - started > time_limit:
                     stop_reason = f"stopped: capture exceeded its time limit of {time_limit:g}s"

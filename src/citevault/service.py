@@ -16,9 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
-
-import uvicorn
+from typing import TYPE_CHECKING, Any
 
 from citevault.crawler.job import finish_snapshots
 from citevault.storage.errors import BadInput
@@ -26,10 +24,12 @@ from citevault.storage.models import Snapshot
 
 from .archive import Archive, Queued
 from .config import Settings
-from .metrics import Metrics
-from .scheduler import Scheduler
-from .web import create_app
 from .workqueue import WorkQueue, open_workqueue
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from .metrics import Metrics
 
 __all__ = ["Service", "WorkerPool", "run_service", "run_workers"]
 
@@ -123,22 +123,27 @@ class WorkerPool:
         finish_snapshots(self.archive.settings.effective_database_url, [job.snapshot_id], error)
 
 
-class _ApiServer(uvicorn.Server):
-    """uvicorn, telling the service when a signal asks it to stop."""
+def _api_server(config: uvicorn.Config, on_signal: Callable[[], None]) -> uvicorn.Server:
+    """uvicorn, telling the service when a signal asks it to stop. Built here, not at import:
+    `citevault worker` imports this module and never serves HTTP (uvicorn, FastAPI and the
+    scheduler were half of each worker's start-up CPU)."""
+    import uvicorn
 
-    def __init__(self, config: uvicorn.Config, on_signal: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_signal = on_signal
+    class _ApiServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            on_signal()
+            super().handle_exit(sig, frame)
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self._on_signal()
-        super().handle_exit(sig, frame)
+    return _ApiServer(config)
 
 
 class Service:
     """API + scheduler + workers over one archive."""
 
     def __init__(self, settings: Settings) -> None:
+        from .scheduler import Scheduler
+        from .web import create_app
+
         self.settings = settings
         self.archive = Archive(settings)
         self.archive.index  # noqa: B018  (open and migrate before threads share it)
@@ -204,9 +209,11 @@ class Service:
         if restored:
             _log.warning("scheduled again %d job(s) the job store lacked: %s", len(restored), restored)
         self.pool.start()
+        import uvicorn
+
         config = uvicorn.Config(self.app, host=s.host, port=s.port, log_level="warning",
                                 access_log=False)
-        server = _ApiServer(config, self._on_uvicorn_signal)
+        server = _api_server(config, self._on_uvicorn_signal)
         try:
             if not self._signals:  # not told to stop while starting
                 server.run(sockets=[sock])

@@ -61,12 +61,18 @@ def serve(
 
 def worker() -> None:
     """Run capture workers that take their work from Redis (set CITEVAULT_REDIS_URL)."""
+    from citevault.crawler.forkserver import prestart
+
     from ..service import run_workers
 
     cfg = settings()
     if not cfg.redis_url:
         fail("`citevault worker` takes work from Redis: set CITEVAULT_REDIS_URL (for example "
              "redis://localhost:6379/0); without it, `citevault serve` runs the workers itself")
+    # The crawl's fork server, forked from this process now (one thread, no connection, logging
+    # not yet configured, as in a new interpreter): it shares what the worker has imported
+    # instead of importing it again.
+    prestart(cfg.effective_database_url)
     _logging()
     stderr().print(f"citevault worker: {max(1, cfg.workers)} capture worker(s) on {cfg.redis_url}",
                    soft_wrap=True)
