@@ -40,7 +40,11 @@ def level(record: ArcWarcRecord) -> int:
     gzip/br bodies) are stored (level 0): deflating them again saves nothing and costs 9x the time
     of storing (0.35 vs 0.04 ms for 32 KB). Only a response carries its payload: a revisit of an
     image is headers only, deflated like any other (stored, it took 800 B instead of 470: issue
-    15, target 3)."""
+    15, target 3). Metadata records are deflated at level 9: there are a few per snapshot, but
+    its manifest and provenance list every record (900 KB of JSON for 1,084 URLs: 12 ms more, 7 B
+    less per URL)."""
+    if record.rec_type == "metadata":
+        return 9
     stored = record.rec_type == "response" and _already_compressed(record.http_headers)
     return 0 if stored else 6
 

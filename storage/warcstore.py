@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 import threading
 from base64 import b32encode
@@ -39,6 +40,7 @@ __all__ = [
     "WrittenRecord",
     "metadata_target",
     "payload_digests",
+    "request_record_id",
 ]
 
 # An extension field naming why a record was captured (seed, cited, ...), so `reindex` can
@@ -80,6 +82,41 @@ def payload_digests(payload: bytes) -> tuple[str, str]:
 def metadata_target(kind: str, url: str) -> str:
     """The WARC-Target-URI of a metadata record about `url`: `urn:{kind}:{url}`."""
     return f"urn:{kind}:{url}"
+
+
+# A WARC-Record-ID that warcio makes: a random (version 4) UUID, as a URN.
+_UUID4_ID = re.compile(r"<urn:uuid:([0-9a-f]{8}-[0-9a-f]{4})-4([0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})>")
+# The request record's Content-Type: WARC 1.1 (Content-Type) names "application/http" and
+# "application/http; msgtype=request" alike; WARC-Type already says which message it is.
+_REQUEST_CONTENT_TYPE = "application/http"
+
+
+def request_record_id(concurrent_to: str) -> str:
+    """The WARC-Record-ID of the request record of a capture event whose response or revisit has
+    the id `concurrent_to`: the same UUID with version 8 (RFC 9562's "custom" UUIDs) in place of
+    version 4. It is as unique as that random UUID (no other record of ours has a version-8 id),
+    and within the request's gzip member it repeats its WARC-Concurrent-To, so deflate stores it
+    as a back-reference, as it does in the manifest that lists the two side by side: 22 B less in
+    the record and 21 B less in the manifest per capture (issue 15, target 3). An id of another
+    form gets a fresh random one."""
+    m = _UUID4_ID.fullmatch(concurrent_to)
+    if m is None:
+        return str(WARCWriter._make_warc_id())
+    return f"<urn:uuid:{m.group(1)}-8{m.group(2)}>"
+
+
+def _request_record(w: WARCWriter, url: str, request_head: StatusAndHeaders, date: str,
+                    concurrent_to: str) -> ArcWarcRecord:
+    """The request record of a capture event, its id derived from `concurrent_to`'s."""
+    return w.create_warc_record(
+        url, "request", payload=BytesIO(b""), length=0, http_headers=request_head,
+        warc_content_type=_REQUEST_CONTENT_TYPE,
+        warc_headers_dict={
+            "WARC-Date": date,
+            "WARC-Concurrent-To": concurrent_to,
+            "WARC-Record-ID": request_record_id(concurrent_to),
+        },
+    )
 
 
 def _warc_date(when: datetime) -> str:
@@ -255,13 +292,7 @@ class WarcStore:
             url, "response", payload=BytesIO(body), length=len(body),
             http_headers=response_head, warc_headers_dict=extra,
         )
-        req = w.create_warc_record(
-            url, "request", payload=BytesIO(b""), length=0, http_headers=request_head,
-            warc_headers_dict={
-                "WARC-Date": date,
-                "WARC-Concurrent-To": resp.rec_headers.get_header("WARC-Record-ID"),
-            },
-        )
+        req = _request_record(w, url, request_head, date, resp.rec_headers.get_header("WARC-Record-ID"))
         return self._write([resp, req])
 
     def write_revisit(
@@ -296,13 +327,7 @@ class WarcStore:
         )
         records = [rev]
         if request_head is not None:
-            req = w.create_warc_record(
-                url, "request", payload=BytesIO(b""), length=0, http_headers=request_head,
-                warc_headers_dict={
-                    "WARC-Date": date,
-                    "WARC-Concurrent-To": rev.rec_headers.get_header("WARC-Record-ID"),
-                },
-            )
+            req = _request_record(w, url, request_head, date, rev.rec_headers.get_header("WARC-Record-ID"))
             req.rec_headers.remove_header("WARC-Payload-Digest")
             records.append(req)
         return self._write(records, block_digests=False)

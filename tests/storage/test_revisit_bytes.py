@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 
-from citevault.storage.warcstore import WarcStore, payload_digests
+from citevault.storage.warcstore import WarcStore, payload_digests, request_record_id
 
 URL = "http://img.test/photo.jpg"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40
@@ -108,3 +109,23 @@ def test_one_member_for_a_revisit_and_its_request_is_refused_by_warcio(tmp_path:
     with pytest.raises(ArchiveLoadFailed):
         for rec in ArchiveIterator(io.BytesIO(data)):
             rec.raw_stream.read()
+
+
+def test_a_request_record_id_is_its_capture_events_uuid_as_version_8(tmp_path: Path) -> None:
+    """The request's id repeats the response's or revisit's with UUID version 8 for 4
+    (`request_record_id`), so its member deflates it to a back-reference; every id stays unique."""
+    records = list(ArchiveIterator(io.BytesIO(_capture_twice(tmp_path).read_bytes())))
+    ids = [r.rec_headers.get_header("WARC-Record-ID") for r in records]
+    assert len(set(ids)) == len(ids)
+    for event, request in ((records[1], records[2]), (records[3], records[4])):
+        event_id = event.rec_headers.get_header("WARC-Record-ID")
+        request_id = request.rec_headers.get_header("WARC-Record-ID")
+        assert request.rec_headers.get_header("WARC-Concurrent-To") == event_id
+        assert uuid.UUID(event_id[10:-1]).version == 4
+        derived = uuid.UUID(request_id[10:-1])
+        assert derived.version == 8 and derived.variant == uuid.RFC_4122
+        assert request_id == request_record_id(event_id)
+        assert request.rec_headers.get_header("Content-Type") == "application/http"
+    # An id of another form (not one warcio made) gets a fresh one, never a copy.
+    other = request_record_id("<urn:x-test:1>")
+    assert other != "<urn:x-test:1>" and uuid.UUID(other[10:-1]).version == 4

@@ -116,21 +116,22 @@ RESPONSE_HTTP = _crlf(
 )
 
 
-def _request_record(record_id: int, concurrent_to: int, *, digests: bool = True) -> bytes:
+def _request_record(concurrent_to: int, *, digests: bool = True) -> bytes:
     """The request record written with a response; with a revisit (`digests=False`) it carries
-    neither digest (see WarcStore.write_revisit)."""
+    neither digest (see WarcStore.write_revisit). Its id is its response's (or revisit's) with
+    UUID version 8 for 4 (warcstore.request_record_id)."""
     fields = [
         "WARC/1.1",
         "WARC-Date: 2026-11-03T12:00:00.123456Z",
         f"WARC-Concurrent-To: <urn:uuid:00000000-0000-4000-8000-{concurrent_to:012d}>",
+        f"WARC-Record-ID: <urn:uuid:00000000-0000-8000-8000-{concurrent_to:012d}>",
         "WARC-Type: request",
-        f"WARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{record_id:012d}>",
         f"WARC-Target-URI: {URL}",
     ]
     if digests:
         fields += ["WARC-Payload-Digest: sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ",
                    f"WARC-Block-Digest: {_sha1(REQUEST_HTTP)}"]
-    fields += ["Content-Type: application/http; msgtype=request", f"Content-Length: {len(REQUEST_HTTP)}", ""]
+    fields += ["Content-Type: application/http", f"Content-Length: {len(REQUEST_HTTP)}", ""]
     return _crlf(*fields) + REQUEST_HTTP + b"\r\n\r\n"
 
 
@@ -172,7 +173,7 @@ def test_response_then_request_record(store: WarcStore) -> None:
         "2026-11-03T12:00:00.123456Z",
     )
     members = _members(store)
-    assert members[1:] == [response, _request_record(2, concurrent_to=1)]
+    assert members[1:] == [response, _request_record(concurrent_to=1)]
     # The index row's (offset, length) is exactly the response's gzip member.
     raw = (store.directory / written.warc).read_bytes()[written.offset : written.offset + written.length]
     assert zlib.decompress(raw, 31) == response
@@ -215,7 +216,7 @@ def test_revisit_record_names_the_original(store: WarcStore) -> None:
         + RESPONSE_HTTP
         + b"\r\n\r\n"
     )
-    assert _members(store)[1:] == [revisit, _request_record(2, concurrent_to=1, digests=False)]
+    assert _members(store)[1:] == [revisit, _request_record(concurrent_to=1, digests=False)]
 
 
 def test_metadata_record(store: WarcStore) -> None:
