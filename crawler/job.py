@@ -99,6 +99,10 @@ class CrawlOptions:
             # spider yields requests only, which the engine schedules at once: one is enough
             # (benchmarks/RESULTS.md, p-cpu4: about a fifth of the crawl process's CPU).
             "CONCURRENT_ITEMS": 1,
+            # Pending requests: in memory up to CITEVAULT_QUEUE_MEMORY, on disk (JOBDIR) beyond,
+            # without Scrapy's directory and file per host's queue (pendingqueue.py).
+            "SCHEDULER_DISK_QUEUE": "citevault.crawler.pendingqueue.SpillingLifoQueue",
+            "CITEVAULT_QUEUE_MEMORY": 2000,
             "LOG_LEVEL": self.log_level,
             "LOG_ENABLED": self.log_level != "NONE",
             "DNS_RESOLVER": "citevault.crawler.guard.GuardedResolver",
@@ -172,9 +176,10 @@ def crawl(
     tls_ca = options.settings.tls_ca_file
     collector = ProvenanceCollector(str(tls_ca) if tls_ca else None)
     started = datetime.now(UTC)
-    # Pending requests wait on disk, not in memory, so a crawl's memory stays flat however many
-    # URLs it queues (a `--scope all` hub, hundreds of seeds). The directory lives for this crawl
-    # only: an interrupted crawl is queued again whole, never resumed from it.
+    # Pending requests beyond the first few thousand wait on disk, not in memory, so a crawl's
+    # memory stays flat however many URLs it queues (a `--scope all` hub, hundreds of seeds).
+    # The directory lives for this crawl only: an interrupted crawl is queued again whole, never
+    # resumed from it.
     queue_dir = tempfile.TemporaryDirectory(prefix="citevault-queue-")
     from .pageindex import PageIndexer  # trafilatura and lxml: only when a crawl runs
 
