@@ -20,6 +20,7 @@ from .warcstore import SNAPSHOT_HEADER
 
 __all__ = [
     "EVIDENCE_HEADER",
+    "FETCHED_TYPES",
     "MANIFEST_TYPE",
     "ManifestBook",
     "ManifestEntry",
@@ -37,6 +38,11 @@ __all__ = [
 # Names the kind of an evidence record (provenance|manifest|timestamp); also what a manifest skips.
 EVIDENCE_HEADER = "WARC-Citevault-Evidence"
 MANIFEST_TYPE = "citevault-manifest"
+
+
+# The types of the records a crawl fetched, as a manifest lists them (the rest are its requests
+# and the snapshot's metadata and evidence records).
+FETCHED_TYPES = ("response", "revisit", "resource")
 
 
 @dataclass(frozen=True)

@@ -86,9 +86,11 @@ def metadata_target(kind: str, url: str) -> str:
 
 # A WARC-Record-ID that warcio makes: a random (version 4) UUID, as a URN.
 _UUID4_ID = re.compile(r"<urn:uuid:([0-9a-f]{8}-[0-9a-f]{4})-4([0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})>")
-# The request record's Content-Type: WARC 1.1 (Content-Type) names "application/http" and
-# "application/http; msgtype=request" alike; WARC-Type already says which message it is.
-_REQUEST_CONTENT_TYPE = "application/http"
+# The Content-Type of request and revisit records: WARC 1.1 (Content-Type) names "application/http"
+# and "application/http; msgtype=request" alike; WARC-Type already says which message it is, and
+# warcio, pywb and cdxj-indexer read the HTTP message of both by their WARC-Type. 14 B less per
+# revisit gzipped (issue 15, target 3). Responses keep warcio's "msgtype=response" form.
+_HTTP_CONTENT_TYPE = "application/http"
 
 
 def request_record_id(concurrent_to: str) -> str:
@@ -110,7 +112,7 @@ def _request_record(w: WARCWriter, url: str, request_head: StatusAndHeaders, dat
     """The request record of a capture event, its id derived from `concurrent_to`'s."""
     return w.create_warc_record(
         url, "request", payload=BytesIO(b""), length=0, http_headers=request_head,
-        warc_content_type=_REQUEST_CONTENT_TYPE,
+        warc_content_type=_HTTP_CONTENT_TYPE,
         warc_headers_dict={
             "WARC-Date": date,
             "WARC-Concurrent-To": concurrent_to,
@@ -325,6 +327,7 @@ class WarcStore:
             url, digest, refers_to_uri, refers_to_date,
             http_headers=response_head, warc_headers_dict=headers,
         )
+        rev.content_type = _HTTP_CONTENT_TYPE  # what the writer puts in the header
         records = [rev]
         if request_head is not None:
             req = _request_record(w, url, request_head, date, rev.rec_headers.get_header("WARC-Record-ID"))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,4 +137,9 @@ def test_api_verify_and_provenance_page(at_home: dict[str, Path], monkeypatch: p
     page = client.get("/ui/snapshots/1/provenance")
     assert page.status_code == 200 and "Provenance of snapshot #1" in page.text
     assert "Origins contacted" in page.text and "stamped" in page.text
+    # The records fetched come from the manifest (a version 2 provenance record lists none).
+    assert "records" not in prov["provenance"]
+    count = re.search(r"(\d+) records fetched", page.text)
+    assert count is not None and int(count.group(1)) >= 2
+    assert page.text.split("Records fetched")[1].count("<tr><td>") == int(count.group(1))
     assert "Content-Security-Policy" in page.headers

@@ -209,7 +209,7 @@ def test_revisit_record_names_the_original(store: WarcStore) -> None:
             "WARC-Refers-To-Date: 2026-11-01T08:00:00Z",
             f"WARC-Payload-Digest: {digest}",
             # No WARC-Block-Digest: the manifest lists the block's SHA-256 (issue 15, target 3).
-            "Content-Type: application/http; msgtype=response",
+            "Content-Type: application/http",
             f"Content-Length: {len(RESPONSE_HTTP)}",
             "",
         )

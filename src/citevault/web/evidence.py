@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from citevault.storage.errors import BadInput, NotFound, StorageError
 from citevault.storage.index import get_snapshot
+from citevault.storage.manifest import FETCHED_TYPES
 from citevault.storage.models import EvidenceRecord
 from citevault.storage.warcreader import read_payload
 
@@ -66,20 +67,46 @@ async def verify(request: Request, settings: SettingsDep) -> dict[str, Any]:
             os.unlink(tmp)
 
 
+# The provenance page lists at most this many fetched records (a snapshot of 100,000 URLs would
+# make a page of tens of megabytes); the manifest record holds them all.
+_PAGE_RECORDS = 2_000
+
+
+def _evidence_where(s: Any, snapshot_id: int, kind: str) -> tuple[str, int] | None:
+    row = s.scalar(select(EvidenceRecord).where(
+        EvidenceRecord.snapshot_id == snapshot_id, EvidenceRecord.kind == kind
+    ).order_by(EvidenceRecord.id.desc()).limit(1))
+    if row is None or row.warc is None or row.offset is None:
+        return None
+    return row.warc, row.offset
+
+
 def _provenance(archive: Archive, snapshot_id: int) -> dict[str, Any]:
     with archive.index.session() as s:
         source_id = get_snapshot(s, snapshot_id).source_id  # NotFound for an unknown id
         evidence = snapshot_evidence(s, snapshot_id)
-        row = s.scalar(select(EvidenceRecord).where(
-            EvidenceRecord.snapshot_id == snapshot_id, EvidenceRecord.kind == "provenance"
-        ).order_by(EvidenceRecord.id.desc()).limit(1))
-        where = (row.warc, row.offset) if row is not None else None
-    if where is None or where[0] is None or where[1] is None:
+        where = _evidence_where(s, snapshot_id, "provenance")
+    if where is None:
         raise NotFound(f"snapshot {snapshot_id} has no provenance record (captured before provenance "
                        "existed, or not finished)")
-    body = read_payload(archive.warc_dir, where[0], where[1]).payload
+    body = read_payload(archive.warc_dir, *where).payload
     return {"snapshot_id": snapshot_id, "source_id": source_id, "evidence": evidence,
             "provenance": json.loads(body)}
+
+
+def _fetched(archive: Archive, snapshot_id: int, provenance: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fetched records to list: a version 1 provenance record's own list, else the manifest's
+    (uri, type, fetch time), which version 2 leaves to it (crawler/seal.py `_write_provenance`)."""
+    own = provenance.get("records")
+    if isinstance(own, list):
+        return own
+    with archive.index.session() as s:
+        where = _evidence_where(s, snapshot_id, "manifest")
+    if where is None:
+        return []
+    listed = json.loads(read_payload(archive.warc_dir, *where).payload).get("records", [])
+    return [{"fetched_at": e.get("date"), "type": e.get("type"), "uri": e.get("target_uri")}
+            for e in listed if e.get("type") in FETCHED_TYPES]
 
 
 @router.get("/api/snapshots/{snapshot_id}/provenance")
@@ -93,9 +120,10 @@ def provenance(snapshot_id: RowId, archive: ArchiveDep) -> dict[str, Any]:
 def provenance_page(request: Request, snapshot_id: RowId, archive: ArchiveDep) -> HTMLResponse:
     """The provenance summary: who captured what, how, from which addresses, over which TLS."""
     doc = _provenance(archive, snapshot_id)
+    fetched = _fetched(archive, snapshot_id, doc["provenance"])
     return get_templates(request).TemplateResponse(
         request, "provenance.html",
         {"root": get_root(request), "title": f"Provenance of snapshot {snapshot_id}", "query": "",
-         "refresh": 0, **doc},
+         "refresh": 0, "fetched": fetched[:_PAGE_RECORDS], "fetched_count": len(fetched), **doc},
         headers=page_headers(),
     )
