@@ -80,6 +80,10 @@ def _memory(res: dict[str, Any]) -> list[Row]:
                     f"PSS {tree:.0f} MB (summed RSS {r['tree_peak_mb']:.0f}, largest process "
                     f"{r['maxrss_mb']:.0f}), 'database is locked' x{r.get('locked', 0)}",
                     tree <= TREE_MB and not r.get("locked")))
+    for failed in mem.get("skipped", []):  # a size whose crawl failed is a missed row, never omitted
+        what, _, why = failed.partition(": ")
+        out.append((f"T4 (6) whole tree <= {TREE_MB} MB, no lock errors: {what}",
+                    f"the crawl failed: {why.splitlines()[0][:300] if why else failed}", False))
     return out or [("T4 (6) whole tree <= 300 MB at 10k, 100k URLs, a million-link page", "not run", None)]
 
 
