@@ -317,15 +317,16 @@ def _memory_run(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     locked = run.stderr.count("database is locked")
+    busy = run.stderr.count("database was busy")  # a skipped heartbeat (workqueue.keeper): no error
     per = ", ".join(f"{k} {v:.0f}" for k, v in run.by_name_mb.items())
     load = os.getloadavg()[0]
     log(f"  memory {what}: kernel peak {run.maxrss_mb:.0f} MB (largest process), tree summed RSS "
         f"{run.tree_peak_mb:.0f} MB, tree PSS {run.tree_pss_mb:.0f} MB; by process: {per}; "
         f"{delta['archived']:,} archived, {run.wall:.0f} s, {run.cpu:.0f} s CPU, load {load:.1f}, "
-        f"'database is locked' x{locked}")
+        f"'database is locked' x{locked}, heartbeats skipped as busy x{busy}")
     return {
         "urls": urls or delta["archived"], "links": links, "archived": delta["archived"], "wall": run.wall,
         "cpu": run.cpu, "maxrss_mb": run.maxrss_mb, "tree_peak_mb": run.tree_peak_mb,
         "child_peak_mb": run.child_peak_mb, "timeline": run.timeline, "by_name_mb": run.by_name_mb,
-        "tree_pss_mb": run.tree_pss_mb, "load": load, "locked": locked,
+        "tree_pss_mb": run.tree_pss_mb, "load": load, "locked": locked, "busy": busy,
     }

@@ -78,7 +78,8 @@ def _memory(res: dict[str, Any]) -> list[Row]:
         tree = r.get("tree_pss_mb") or r["tree_peak_mb"]
         out.append((f"T4 (6) whole tree <= {TREE_MB} MB, no lock errors: {what}",
                     f"PSS {tree:.0f} MB (summed RSS {r['tree_peak_mb']:.0f}, largest process "
-                    f"{r['maxrss_mb']:.0f}), 'database is locked' x{r.get('locked', 0)}",
+                    f"{r['maxrss_mb']:.0f}), 'database is locked' x{r.get('locked', 0)}"
+                    + (f", heartbeats skipped as busy x{r['busy']}" if r.get("busy") else ""),
                     tree <= TREE_MB and not r.get("locked")))
     for failed in mem.get("skipped", []):  # a size whose crawl failed is a missed row, never omitted
         what, _, why = failed.partition(": ")

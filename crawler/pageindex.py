@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import OperationalError
 
 from citevault.storage.db import Index, open_index
-from citevault.storage.errors import CitevaultError
+from citevault.storage.errors import CitevaultError, is_busy
 from citevault.storage.models import Capture
 from citevault.storage.pages import Page, store_pages
 from citevault.storage.warcreader import read_payload
@@ -35,7 +35,6 @@ _JSON = ("application/json", "application/json+oembed", "text/json")
 _MAX_PAYLOAD = 5_000_000  # bigger "pages" are data files: not parsed for metadata
 _BATCH = 32
 _POLL = 0.5  # seconds between looks for new captures while the crawl runs
-_BUSY = ("database is locked", "database is busy")
 _TRIM_AFTER = 256_000  # bytes of a payload after which freed memory is handed back (`_trim`)
 
 
@@ -95,7 +94,7 @@ def index_while_crawling(index: Index, warc_dir: Path, snapshot_ids: list[int]) 
     try:
         return index_pages(index, warc_dir, snapshot_ids)
     except OperationalError as exc:
-        if not any(busy in str(exc).lower() for busy in _BUSY):
+        if not is_busy(exc):
             raise
         return 0
 

@@ -23,7 +23,20 @@ __all__ = [
     "StorageError",
     "Unauthorized",
     "UnsupportedURL",
+    "is_busy",
 ]
+
+# How SQLite and PostgreSQL say that a write could not get its lock or its turn in time: the
+# server was reached and the statement was valid; another writer was in the way.
+_BUSY = ("database is locked", "database is busy", "deadlock detected", "could not serialize",
+         "lock timeout")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a database error says the database was busy (locked, deadlocked, serialization),
+    not that the statement, the schema or the connection is wrong."""
+    text = str(exc).lower()
+    return any(m in text for m in _BUSY)
 
 
 class CitevaultError(Exception):

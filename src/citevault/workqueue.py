@@ -16,6 +16,7 @@ so that a PostgreSQL queue could keep its jobs in the same rows.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -25,13 +26,17 @@ from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.exc import OperationalError
 
 from citevault.storage.db import Index
+from citevault.storage.errors import is_busy
 from citevault.storage.models import Capture, Snapshot, Source, utcnow
 from citevault.storage.snapshots import settle_state
 
 from .archive import Queued
 from .config import Settings
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["RedisWorkQueue", "WorkQueue", "open_workqueue", "worker_id"]
 
@@ -140,7 +145,17 @@ class WorkQueue:
             nonlocal last
             if time.monotonic() - last >= self.heartbeat_every:
                 last = time.monotonic()
-                self.heartbeat(snapshot_ids)
+                try:
+                    self.heartbeat(snapshot_ids)
+                except OperationalError as exc:
+                    # The crawl's own writes can keep SQLite's lock busier than the busy timeout
+                    # (a 100,000-URL crawl commits back to back, and SQLite's waiting writer is not
+                    # served in turn). A missed beat only shortens the lease's slack (beats come
+                    # every quarter lease): the next one renews it; the capture goes on.
+                    if not is_busy(exc):
+                        raise
+                    _log.warning("heartbeat of snapshot(s) %s skipped: the database was busy",
+                                 snapshot_ids)
             return stop is not None and stop.is_set()
 
         return should_stop

@@ -4,8 +4,10 @@ list, and workers running claimed captures (time limit, stop and requeue)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
@@ -148,6 +151,43 @@ def test_keeper_renews_the_lease_and_reports_stop(archive: Archive) -> None:
     assert beat is not None and beat > old + timedelta(minutes=59)
     stop.set()
     assert keep() is True
+
+
+def test_keeper_survives_a_busy_database_and_beats_again(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 100,000-URL crawl can keep SQLite's write lock busier than the busy timeout; the parent's
+    heartbeat then fails with "database is locked". That beat is skipped (the lease has slack for
+    three more), never the capture; any other database error still ends it."""
+    [sid] = _queue_urls(archive, 1)
+    q = WorkQueue(archive.index, lease=2)  # heartbeat every 0.5 s
+    assert q.claim(sid) is not None
+    real = q.heartbeat
+    errors = [sqlite3.OperationalError("database is locked")]
+
+    def beat(ids: list[int]) -> None:
+        if errors:
+            raise OperationalError("UPDATE snapshots ...", {}, errors.pop())
+        real(ids)
+
+    monkeypatch.setattr(q, "heartbeat", beat)
+    old = _naive_now() - timedelta(hours=1)
+    with archive.index.session() as s:
+        s.execute(update(Snapshot).where(Snapshot.id == sid).values(heartbeat_at=old))
+    keep = q.keeper([sid])
+    time.sleep(0.6)
+    with caplog.at_level(logging.WARNING, logger="citevault.workqueue"):
+        assert keep() is False  # the busy beat is skipped, not raised
+    assert "database was busy" in caplog.text
+    time.sleep(0.6)
+    assert keep() is False
+    with archive.index.session() as s:
+        beat_at = s.scalar(select(Snapshot.heartbeat_at).where(Snapshot.id == sid))
+    assert beat_at is not None and beat_at > old + timedelta(minutes=59)  # the next beat renewed it
+    errors.append(sqlite3.OperationalError("no such table: snapshots"))
+    time.sleep(0.6)
+    with pytest.raises(OperationalError):
+        keep()
 
 
 def test_redis_queue_hands_out_ids_and_resyncs(archive: Archive, redis_url: str) -> None:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from typer.core import TyperGroup
 
-from citevault.storage.errors import BadInput, CaptureFailed, CitevaultError
+from citevault.storage.errors import BadInput, CaptureFailed, CitevaultError, is_busy
 from citevault.storage.models import MAX_ROW_ID
 
 from ..config import Settings, load_settings
@@ -30,7 +30,6 @@ OptionalSource = Annotated[
 _SERVER_LIBS = {"redis": "Redis server (CITEVAULT_REDIS_URL)",
                 "sqlalchemy": "index database (CITEVAULT_DATABASE_URL)",
                 "psycopg": "index database (CITEVAULT_DATABASE_URL)"}
-_BUSY = ("database is locked", "deadlock detected", "could not serialize", "lock timeout")
 
 
 def stderr() -> Console:
@@ -124,6 +123,6 @@ class Root(TyperGroup):
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             # A server that was reached but failed the work (busy, deadlocked) is not bad input.
-            busy = any(m in first.lower() for m in _BUSY)
+            busy = is_busy(exc)
             fail(f"{'the work failed in' if busy else 'cannot use'} the {_SERVER_LIBS[lib]}: {first}",
                  1 if busy else 2)
