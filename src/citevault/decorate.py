@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from sqlalchemy import select
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import html_body_declared_encoding, read_bom, to_unicode
 
 from citevault.storage.errors import BadInput, CitevaultError, StorageError
 from citevault.storage.models import Capture
@@ -171,11 +171,15 @@ def _markdown_links(text: str) -> list[_Found]:
 
 def _decode_html(data: bytes) -> tuple[str, str]:
     """The text of an HTML file and the encoding to write it back in. w3lib reads the charset as
-    browsers do (BOM, then <meta>); a file that declares none is UTF-8 if it decodes as such."""
-    encoding, text = html_to_unicode(None, data, auto_detect_fun=_utf8_or_cp1252)
-    if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"  # write the BOM back
-    return text, encoding
+    browsers do (BOM, then <meta>); a file that declares none is UTF-8 if it decodes as such,
+    else Windows-1252. (Not `html_to_unicode(..., auto_detect_fun=...)`: w3lib 2.6 deprecates
+    that hook, and its own guess for an undeclared file depends on a URL a local file has not.)"""
+    bom_encoding, bom = read_bom(data)
+    if bom_encoding is not None and bom is not None:
+        text = to_unicode(data[len(bom):], bom_encoding)
+        return text, "utf-8-sig" if bom == codecs.BOM_UTF8 else bom_encoding  # write the BOM back
+    encoding = html_body_declared_encoding(data) or _utf8_or_cp1252(data)
+    return to_unicode(data, encoding), encoding
 
 
 def _utf8_or_cp1252(data: bytes) -> str:
