@@ -11,32 +11,20 @@ already compares code points.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Integer,
-    Select,
-    String,
-    and_,
-    bindparam,
-    or_,
-    select,
-    tuple_,
-)
 from sqlalchemy.orm import Session
 from warcio.timeutils import timestamp_to_sec
 
 from citevault.storage.errors import BadInput
 from citevault.storage.index import now_timestamp, parse_timestamp, surt_key
-from citevault.storage.models import Capture
+
+from .cdxsql import CdxRow, Rows, stream
 
 __all__ = [
     "FIELDS",
@@ -61,10 +49,6 @@ _OUTPUTS = {"cdxj": "text/x-cdxj; charset=utf-8", "json": "application/json",
             "text": "text/plain; charset=utf-8", "cdx": "text/plain; charset=utf-8"}
 _PAD_UP = "99991231235959"
 
-CdxRow = dict[str, str | None]
-# Rows a lookup fetches with one plain SELECT before it streams the rest (see _stream).
-_FIRST = 500
-Rows = Generator[CdxRow, None, None]
 
 
 def _canonical(name: str) -> str:
@@ -227,98 +211,7 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> CdxQuery:
     return q
 
 
-# -- running a query ---------------------------------------------------------------------------
-_COLUMNS = (Capture.surt, Capture.timestamp, Capture.url, Capture.mime, Capture.status,
-            Capture.digest, Capture.record_length, Capture.offset, Capture.warc,
-            Capture.redirect_to, Capture.record_type)
-
-
-def _row(r: Any) -> CdxRow:
-    digest = r.digest
-    if digest and digest.startswith("sha1:"):
-        digest = digest[5:]  # CDX convention: the base32 SHA-1 alone
-    return {
-        "urlkey": r.surt,
-        "timestamp": r.timestamp,
-        "url": r.url,
-        "mime": "warc/revisit" if r.record_type == "revisit" else r.mime,
-        "status": str(r.status) if r.status is not None else None,
-        "digest": digest,
-        "length": str(r.record_length) if r.record_length is not None else None,
-        "offset": str(r.offset) if r.offset is not None else None,
-        "filename": r.warc,
-        "redirect": r.redirect_to,
-        "robotflags": None,
-    }
-
-
-@functools.cache
-def _select(pg: bool, ranges: int, by_key: bool, side: str, descending: bool,
-            bounds: tuple[bool, bool], statuses: tuple[bool, ...], limited: bool, rest: bool) -> Select[Any]:
-    """The lookup statement of one query shape, built once: building a Select and its cache key
-    took more CPU than PostgreSQL spends answering it. Values are bound per call (_params): `key`
-    (ranges == 0) or `lo0`/`hi0`.. (SURT ranges, ORed), `from`/`to`, `ts` (side before/after
-    the closest timestamp), `status0`.. (pushed-down status filters, True: negated), `limit`, and
-    for the `rest` after a first batch `after0`.. (the last row's sort keys).
-    SURT ranges must compare code points, so on PostgreSQL they use COLLATE "C" and its index
-    on (surt COLLATE "C", timestamp, id), the whole sort order (migration p_cdx5_surt_c_ts_id);
-    SQLite's default BINARY collation already compares code points, and its (surt, timestamp)
-    index ends with the rowid, id."""
-    col = Capture.surt.collate("C") if pg else Capture.surt
-    text = functools.partial(bindparam, type_=String)
-    where: list[ColumnElement[bool]] = [Capture.warc.is_not(None)]
-    if bounds[0]:
-        where.append(Capture.timestamp >= text("from"))
-    if bounds[1]:
-        where.append(Capture.timestamp <= text("to"))
-    if ranges:
-        scopes = [and_(col >= text(f"lo{i}"), col < text(f"hi{i}")) for i in range(ranges)]
-        where.append(or_(*scopes) if ranges > 1 else scopes[0])
-    else:  # an equality means the same in either collation; "C" lets its index give the order
-        where.append(col == text("key"))
-    for i, negate in enumerate(statuses):
-        code = bindparam(f"status{i}", type_=Integer)
-        where.append(or_(Capture.status.is_(None), Capture.status != code) if negate
-                     else Capture.status == code)
-    if side == "before":
-        where.append(Capture.timestamp <= text("ts"))
-    elif side == "after":
-        where.append(Capture.timestamp > text("ts"))
-    keys: list[Any] = [*([col] if by_key else []), Capture.timestamp, Capture.id]
-    if rest:
-        last = tuple_(*(bindparam(f"after{i}", type_=k.type) for i, k in enumerate(keys)))
-        where.append(tuple_(*keys) < last if descending else tuple_(*keys) > last)
-    columns: list[Any] = [*_COLUMNS, *(k.label(f"_key{i}") for i, k in enumerate(keys))]
-    stmt: Select[Any] = (select(*columns).where(*where)
-                         .order_by(*(k.desc() for k in keys) if descending else keys))
-    if limited:
-        stmt = stmt.limit(bindparam("limit", type_=Integer))
-    return stmt.execution_options(yield_per=_FIRST) if rest else stmt
-
-
-def _stream(conn: Connection, shape: tuple[Any, ...], params: dict[str, Any], limit: int | None) -> Rows:
-    """The rows of the statement of `shape` (_select's arguments but `limited` and `rest`), at
-    most `limit`. The first _FIRST come from one plain SELECT: most answers fit, and on
-    PostgreSQL a streamed result is a server-side cursor (DECLARE, describe, FETCH, CLOSE), more
-    round trips. Any rest is streamed from after the last row seen (a keyset: no offset goes
-    stale between the two statements)."""
-    first = _FIRST if limit is None else min(limit, _FIRST)
-    head = conn.execute(_select(*shape, True, False), params | {"limit": first}).all()
-    for r in head:
-        yield _row(r)
-    if len(head) < first or first == limit:
-        return
-    params = params | {f"after{i}": v for i, v in enumerate(head[-1][len(_COLUMNS):])}
-    if limit is not None:
-        params["limit"] = limit - first
-    result = conn.execute(_select(*shape, limit is not None, True), params)
-    try:
-        for r in result:
-            yield _row(r)
-    finally:
-        result.close()  # a PostgreSQL server-side cursor, when the caller stops early
-
-
+# -- running a query (its SQL: cdxsql.py) -----------------------------------------------------
 def _seconds(ts: str) -> int:
     return int(timestamp_to_sec(ts))
 
@@ -377,8 +270,8 @@ def query_rows(session: Session, q: CdxQuery) -> list[CdxRow]:
     ranges = len(q.ranges)
     if q.sort == "closest":
         assert q.closest is not None
-        before = _stream(conn, (pg, ranges, False, "before", True, *common), params, sql_limit)
-        after = _stream(conn, (pg, ranges, False, "after", False, *common), params, sql_limit)
+        before = stream(conn, (pg, ranges, False, "before", True, *common), params, sql_limit)
+        after = stream(conn, (pg, ranges, False, "after", False, *common), params, sql_limit)
         rows: Rows = _by_distance(before, after, q.closest)
     else:
         newest_first = q.sort == "reverse" or (q.limit is not None and q.limit < 0)
@@ -389,7 +282,7 @@ def query_rows(session: Session, q: CdxQuery) -> list[CdxRow]:
                 params | {"lo0": lo, "hi0": hi} for lo, hi in q.ranges]
             shape = (pg, min(ranges, 1), bool(ranges), "", newest_first, *common)
             for scope in (reversed(scopes) if newest_first else scopes):
-                yield from _stream(conn, shape, scope, sql_limit)
+                yield from stream(conn, shape, scope, sql_limit)
 
         rows = chained()
     if q.filters:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, text
 
-from citevault.cdx import _select
+from citevault.cdxsql import _select
 from citevault.storage.db import open_index
 from citevault.storage.models import Capture
 from tests.conftest import index_at

@@ -200,7 +200,7 @@ def test_answers_longer_than_the_first_select_continue_after_its_last_row(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, first: int
 ) -> None:
     """A lookup reads _FIRST rows with one SELECT and streams the rest from after the last row it
-    read (cdx._stream): the answers are those of one SELECT, whatever the split."""
+    read (cdxsql.stream): the answers are those of one SELECT, whatever the split."""
     queries: list[dict[str, Any]] = [
         {"url": "example.com"}, {"url": "example.com", "sort": "reverse"},
         {"url": "example.com", "limit": "-2"}, {"url": "example.com", "limit": "3"},
@@ -214,7 +214,7 @@ def test_answers_longer_than_the_first_select_continue_after_its_last_row(
     ]
     whole = [cdx(client, **q) for q in queries]
     assert all(whole[:3]) and len(whole[4]) == 7
-    monkeypatch.setattr("citevault.cdx._FIRST", first)
+    monkeypatch.setattr("citevault.cdxsql._FIRST", first)
     assert [cdx(client, **q) for q in queries] == whole
 
 
