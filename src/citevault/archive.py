@@ -322,7 +322,7 @@ class Archive:
             raise NotFound(f"no archived copy of {cap.url} ({cap.error or 'no record'})")
         rec = read_payload(self.warc_dir, cap.warc, cap.offset)
         if rec.record_type == "revisit":
-            with self.index.session() as s:
+            with self.index.reading() as s:
                 orig = s.get(Capture, cap.refers_to_id) if cap.refers_to_id else None
                 if orig is None and cap.digest:  # e.g. rebuilt by reindex: find it by digest
                     target = rec.rec_headers.get_header("WARC-Refers-To-Target-URI") or cap.url
@@ -336,7 +336,7 @@ class Archive:
         return cap, rec
 
     def get(self, url: str, at: str | None = None) -> tuple[Capture, ArchivedPayload]:
-        with self.index.session() as s:
+        with self.index.reading() as s:
             cap = closest_capture(s, normalize_url(url), at)
         return self.resolve(cap)
 

@@ -1,5 +1,5 @@
 """The SQL of a CDX lookup (cdx.py): one statement per query shape, built once and run with bound
-values, its rows read in a plain first batch and any rest streamed from after the last row."""
+values, its rows read in keyset batches, each from after the last row of the one before."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ __all__ = ["CdxRow", "Rows", "stream"]
 
 CdxRow = dict[str, str | None]
 Rows = Generator[CdxRow, None, None]
-# Rows a lookup fetches with one plain SELECT before it streams the rest (see stream).
+# Rows of a lookup's first SELECT, and of each one after it (see stream).
 _FIRST = 500
+_BATCH = 5000
 
 
 _COLUMNS = (Capture.surt, Capture.timestamp, Capture.url, Capture.mime, Capture.status,
@@ -95,27 +96,24 @@ def _select(pg: bool, ranges: int, by_key: bool, side: str, descending: bool,
                          .order_by(*(k.desc() for k in keys) if descending else keys))
     if limited:
         stmt = stmt.limit(bindparam("limit", type_=Integer))
-    return stmt.execution_options(yield_per=_FIRST) if rest else stmt
+    return stmt
 
 
 def stream(conn: Connection, shape: tuple[Any, ...], params: dict[str, Any], limit: int | None) -> Rows:
     """The rows of the statement of `shape` (_select's arguments but `limited` and `rest`), at
-    most `limit`. The first _FIRST come from one plain SELECT: most answers fit, and on
-    PostgreSQL a streamed result is a server-side cursor (DECLARE, describe, FETCH, CLOSE), more
-    round trips. Any rest is streamed from after the last row seen (a keyset: no offset goes
-    stale between the two statements)."""
-    first = _FIRST if limit is None else min(limit, _FIRST)
-    head = conn.execute(_select(*shape, True, False), params | {"limit": first}).all()
-    for r in head:
-        yield _row(r)
-    if len(head) < first or first == limit:
-        return
-    params = params | {f"after{i}": v for i, v in enumerate(head[-1][len(_COLUMNS):])}
-    if limit is not None:
-        params["limit"] = limit - first
-    result = conn.execute(_select(*shape, limit is not None, True), params)
-    try:
-        for r in result:
+    most `limit`, read in keyset batches of plain SELECTs: the first _FIRST rows (most answers
+    fit), then _BATCH at a time from after the last row seen. No offset goes stale between two
+    statements, and no server-side cursor is held: on PostgreSQL one costs DECLARE, FETCH and
+    CLOSE round trips and needs a transaction, which lookups do without (Index.reading)."""
+    size, rest, left = _FIRST, False, limit
+    while True:
+        want = size if left is None else min(size, left)
+        rows = conn.execute(_select(*shape, True, rest), params | {"limit": want}).all()
+        for r in rows:
             yield _row(r)
-    finally:
-        result.close()  # a PostgreSQL server-side cursor, when the caller stops early
+        if len(rows) < want or (left is not None and left == want):
+            return
+        if left is not None:
+            left -= want
+        params = params | {f"after{i}": v for i, v in enumerate(rows[-1][len(_COLUMNS):])}
+        size, rest = _BATCH, True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from citevault.storage.db import open_index
 from citevault.storage.errors import BadInput, NotFound
@@ -110,3 +110,25 @@ def test_migrate_skips_alembic_when_current(db_url: str) -> None:
     assert index.current_revision() is not None
     index.migrate()  # no-op, and no error
     index.dispose()
+
+
+def test_reading_sessions_open_no_transaction_on_postgresql(pg_url: str) -> None:
+    """Index.reading (the web's lookups) runs in autocommit: a lookup is its statements' round
+    trips only, with no BEGIN before them nor COMMIT after; the pooled connection goes back to
+    transactions for the writers that use it next."""
+    from psycopg.pq import TransactionStatus
+
+    index = open_index(pg_url)
+    try:
+        with index.session() as s:
+            s.add(_cap("20200101000000"))
+        with index.reading() as s:
+            assert closest_capture(s, URL, None).timestamp == "20200101000000"
+            status = s.connection().connection.dbapi_connection.info.transaction_status  # type: ignore[union-attr]
+            assert status == TransactionStatus.IDLE
+        with index.session() as s:
+            assert s.scalar(select(Capture.timestamp)) == "20200101000000"
+            status = s.connection().connection.dbapi_connection.info.transaction_status  # type: ignore[union-attr]
+            assert status == TransactionStatus.INTRANS
+    finally:
+        index.dispose()

@@ -195,12 +195,12 @@ def test_sort_closest(client: TestClient) -> None:
     assert col(near, 2) == ["http://example.com/missing", "http://example.com/img.png"]
 
 
-@pytest.mark.parametrize("first", [1, 2])
+@pytest.mark.parametrize(("first", "batch"), [(1, 1), (2, 3)])
 def test_answers_longer_than_the_first_select_continue_after_its_last_row(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch, first: int
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, first: int, batch: int
 ) -> None:
-    """A lookup reads _FIRST rows with one SELECT and streams the rest from after the last row it
-    read (cdxsql.stream): the answers are those of one SELECT, whatever the split."""
+    """A lookup reads _FIRST rows with one SELECT, then _BATCH at a time, each from after the
+    last row read (cdxsql.stream): the answers are those of one SELECT, whatever the split."""
     queries: list[dict[str, Any]] = [
         {"url": "example.com"}, {"url": "example.com", "sort": "reverse"},
         {"url": "example.com", "limit": "-2"}, {"url": "example.com", "limit": "3"},
@@ -215,6 +215,7 @@ def test_answers_longer_than_the_first_select_continue_after_its_last_row(
     whole = [cdx(client, **q) for q in queries]
     assert all(whole[:3]) and len(whole[4]) == 7
     monkeypatch.setattr("citevault.cdxsql._FIRST", first)
+    monkeypatch.setattr("citevault.cdxsql._BATCH", batch)
     assert [cdx(client, **q) for q in queries] == whole
 
 

@@ -36,7 +36,7 @@ def cdx(request: Request, archive: ArchiveDep) -> Response:
     pywb's format) | json (Wayback: first row field names) | text, fl, filter, collapse."""
     params = {k: request.query_params.getlist(k) for k in request.query_params}
     q = parse_query(params)
-    with archive.index.session() as s:
+    with archive.index.reading() as s:
         rows = query_rows(s, q)
     return Response(render(rows, q), media_type=q.media_type)
 
@@ -47,7 +47,7 @@ def timegate(request: Request, url: str, archive: ArchiveDep, base: BaseUrlDep) 
     """302 to the memento closest to the Accept-Datetime header (default: the newest)."""
     target = archived_url(target_after(request, "/timegate/"))
     when = parse_accept_datetime(request.headers.get("accept-datetime"))
-    with archive.index.session() as s:
+    with archive.index.reading() as s:
         cap = closest_capture(s, target, when)
         chosen = Memento(cap.timestamp, cap.url)
         link = memento_link_header(s, base, cap.url, chosen)
@@ -65,7 +65,7 @@ def timemap(request: Request, fmt: str, url: str, archive: ArchiveDep, base: Bas
     if fmt not in ("link", "json"):
         raise NotFound(f"no TimeMap format {fmt!r}: use /timemap/link/ or /timemap/json/")
     target = archived_url(target_after(request, f"/timemap/{fmt}/"))
-    with archive.index.session() as s:
+    with archive.index.reading() as s:
         items = mementos(s, target)
     if fmt == "json":
         return JSONResponse(timemap_json(base, target, items))

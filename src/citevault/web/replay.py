@@ -79,7 +79,7 @@ def _not_found(
     source that asked for it, failed attempts, and the captures that really are close."""
     if _in_frame(request, modifier):
         return _replay_headers(HTMLResponse(_FRAME_PLACEHOLDER, status_code=404))
-    with archive.index.session() as s:
+    with archive.index.reading() as s:
         close = close_captures(s, url, parse_timestamp(ts) if ts else None)
         failures = s.execute(
             select(Capture.timestamp, Capture.error)
@@ -104,7 +104,7 @@ def web(request: Request, ts_mod: str, url: str, archive: ArchiveDep, base: Base
     prefix = _prefix(request)
     if ts_mod == "*":
         target = archived_url(target_after(request, "/web/*/"))
-        with archive.index.session() as s:
+        with archive.index.reading() as s:
             items = [(m.url, m.timestamp) for m in mementos(s, target)]
         if not items:
             return _not_found(request, archive, target, None)
@@ -115,7 +115,7 @@ def web(request: Request, ts_mod: str, url: str, archive: ArchiveDep, base: Base
         ts, mod = parse_ts_modifier(ts_mod)
         target = archived_url(target_after(request, f"/web/{ts_mod}/"))
     try:
-        with archive.index.session() as s:
+        with archive.index.reading() as s:
             cap = closest_capture(s, target, ts or None)
             if cap.timestamp != ts:
                 # CORS on the redirect too: a sandboxed page's font or fetch follows it.
@@ -124,7 +124,7 @@ def web(request: Request, ts_mod: str, url: str, archive: ArchiveDep, base: Base
             link = memento_link_header(s, base, cap.url, Memento(cap.timestamp, cap.url))
         cap, rec = archive.resolve(cap)
     except NotFound:
-        with archive.index.session() as s:  # a script's cache-buster differs: pywb's fuzzy match
+        with archive.index.reading() as s:  # a script's cache-buster differs: pywb's fuzzy match
             near = fuzzy_capture(s, target, ts or None)
         if near is not None:
             return RedirectResponse(f"{prefix}{near.timestamp}{mod}/{near.url}", status_code=302)
