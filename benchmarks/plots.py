@@ -83,18 +83,24 @@ def _storage(ax: Any, res: dict[str, Any]) -> None:
 def _memory(ax: Any, res: dict[str, Any]) -> None:
     mem = res["memory"]
     rows = mem.get("rows", [])
-    xs = [r["urls"] for r in rows]
-    ax.plot(xs, [r["child_peak_mb"] for r in rows], marker="o", label="crawl process")
-    ax.plot(xs, [r.get("tree_pss_mb") or r["tree_peak_mb"] for r in rows], marker="s",
-            label="whole tree (PSS)")
+    # Every point at the URLs its crawl archived: the page of a million links is a crawl of its
+    # first 10,000 links (the default limit), so it sits beside the 10,000-URL hub, not at 10^6.
+    xs = [r["archived"] for r in rows]
+    ax.plot(xs, [r["child_peak_mb"] for r in rows], marker="o", color="tab:blue",
+            label="hub of N links: crawl process")
+    ax.plot(xs, [r.get("tree_pss_mb") or r["tree_peak_mb"] for r in rows], marker="s", color="tab:orange",
+            label="hub of N links: whole tree (PSS)")
     if page := mem.get("page"):
-        ax.plot([page["links"]], [page.get("tree_pss_mb") or page["tree_peak_mb"]], "k^",
-                label=f"page of {page['links']:,} links (tree)")
+        what = f"one page of {page['links']:,} links"
+        ax.plot([page["archived"]], [page["child_peak_mb"]], "^", color="tab:blue", fillstyle="none",
+                markersize=9, label=f"{what}: crawl process")
+        ax.plot([page["archived"]], [page.get("tree_pss_mb") or page["tree_peak_mb"]], "^",
+                color="tab:orange", fillstyle="none", markersize=9, label=f"{what}: whole tree (PSS)")
     ax.axhline(300, color="red", linewidth=0.8, label="target: 300 MB")
     ax.set_xscale("log")
-    ax.legend(loc="upper left", fontsize=7)
-    ax.set_xlabel("URLs")
-    ax.set_title("(6) peak memory MB vs URLs crawled")
+    ax.legend(loc="best", fontsize=7)
+    ax.set_xlabel("URLs archived")
+    ax.set_title("(6) peak memory MB vs URLs archived")
 
 
 def _browser(ax: Any, res: dict[str, Any]) -> None:

@@ -26,7 +26,8 @@ _APP_ROOTS = ("root", "app", "react-root", "__next", "__nuxt", "main-app", "appl
 # shell: an article has thousands, an SPA shell a "Loading..." at most.
 _SHELL_TEXT = 200
 # Above this many bytes the page is read as a stream (`_Shell`), never as a tree: the tree of a
-# 68 MB page of a million links took 600 MB in the crawl process (benchmarks/RESULTS.md, (6)).
+# 68 MB page of a million links took 600 MB in the crawl process (benchmarks/history/2026-12-07-and-before.md,
+# p-perf3, item 5).
 _TREE_MAX = 1_000_000
 _HIDDEN = {"script", "style", "noscript", "template"}
 

@@ -89,7 +89,7 @@ class ForkedServer:
         alive_r, alive_w = os.pipe()
         # Everything the caller has built so far is left out of every later collection, here
         # and in the server: a collection writes to each object it scans, which would copy
-        # the pages the two processes share (benchmarks/RESULTS.md, (6)).
+        # the pages the two processes share (benchmarks/history/2026-12-07-and-before.md, p-perf3, item 2).
         gc.freeze()
         pid = os.fork()
         if pid == 0:

@@ -40,8 +40,9 @@ from .forkedprocess import STATUS, ForkedChild, ForkedServer
 __all__ = ["PRELOAD", "ForkedChild", "ForkServer", "available", "prestart", "shared_server", "start_child"]
 
 # What a crawl imports before its first request (measured: the child's sys.modules after a
-# crawl, benchmarks/RESULTS.md (2a)); Twisted's reactor is not among them: it is installed
-# by Scrapy in the forked child, never in the server. Scrapy's two TLS modules come first: each
+# crawl, benchmarks/history/2026-12-07-and-before.md, p-perf2's (2a)); Twisted's reactor is
+# not among them: it is installed by Scrapy in the forked child, never in the server. Scrapy's
+# two TLS modules come first: each
 # makes deprecated aliases whose creation calls inspect.stack(), a cost that grows with the
 # frames above it, and imported at the top of the chain they have the fewest (benchmarks/history/
 # 2026-12-07-p-jobs5.md).

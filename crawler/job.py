@@ -97,7 +97,7 @@ class CrawlOptions:
             # What a callback yields goes through at most this many asyncio tasks at a time, and
             # Scrapy starts all of them for every response (101 tasks with the default 100). The
             # spider yields requests only, which the engine schedules at once: one is enough
-            # (benchmarks/RESULTS.md, p-cpu4: about a fifth of the crawl process's CPU).
+            # (benchmarks/history/2026-12-07-and-before.md, p-cpu4: the crawl child's CPU 4.10 -> 3.69 s).
             "CONCURRENT_ITEMS": 1,
             # Pending requests: in memory up to CITEVAULT_QUEUE_MEMORY, on disk (JOBDIR) beyond,
             # without Scrapy's directory and file per host's queue (pendingqueue.py).

@@ -40,8 +40,9 @@ def parse_streamed(data: bytes, target: Any, *, encoding: str | None = None) -> 
 
     The parser reads `data` as a file, not through `feed()`: libxml2 (2.14) keeps every byte
     fed to its HTML push parser until the end, 73-76 MB for a 68 MB page whatever the size of
-    the pieces, where reading a file keeps a window (+0 MB, the same CPU; benchmarks/RESULTS.md,
-    (6)). A broken or empty document yields what was read."""
+    the pieces, where reading a file keeps a window (+0 MB, the same CPU;
+    benchmarks/history/2026-12-07-and-before.md, p-mem4). A broken or empty document yields
+    what was read."""
     parser = etree.HTMLParser(target=target, no_network=True, recover=True, huge_tree=True,
                               encoding=encoding)
     try:

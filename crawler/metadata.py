@@ -79,8 +79,9 @@ def _date_params() -> dict[str, Any]:
     """htmldate's options: the date a page declares (meta tags, JSON-LD, <time>, the URL, elements
     classed as dates), without its "extensive" last resort, a dozen regular expressions over the
     whole page's text. That resort was a third of the CPU of a crawl of the bench site
-    (benchmarks/RESULTS.md, p-cpu4: 5.3 of 6.8 ms per page); on the shared corpus's 31 news
-    articles every field stays the same; on its older pages (archive.org, 2008) 90 of 236 lose a
+    (benchmarks/history/2026-12-07-and-before.md, p-cpu4: 5.3 of 6.8 ms per page); on the
+    shared corpus's 31 news articles every field stays the same; on its older pages
+    (archive.org, 2008) 90 of 236 lose a
     date it guessed from the body: forum posts their day, but most were a footer's or a listing's
     date (a login page "2001-03-10", a concert list "1995-03-19"), wrong for a citation."""
     from trafilatura.settings import set_date_params

@@ -2,8 +2,9 @@
 
 trafilatura parses a page into an lxml tree and copies it while it looks for the main content:
 about 80 MB for a hub of 10,000 links (700 KB of HTML), 160 MB for 2 MB, in the page indexer
-that runs beside every crawl (benchmarks/RESULTS.md, (6)). Past `TRAFILATURA_MAX_TAGS` tags or
-`TRAFILATURA_MAX_BYTES` bytes a page is read here instead: lxml's HTML parser calls back per tag
+that runs beside every crawl (benchmarks/history/2026-12-07-and-before.md, p-perf3, item 1).
+Past `TRAFILATURA_MAX_TAGS` tags or `TRAFILATURA_MAX_BYTES` bytes a page is read here instead:
+lxml's HTML parser calls back per tag
 and per run of text, so memory holds the strings kept, however big the page. What it finds is
 coarser: the head's meta tags, not JSON-LD; the whole body's text, not its main content.
 """

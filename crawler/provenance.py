@@ -102,10 +102,11 @@ class ProvenanceCollector:
         chain: list[x509.Certificate] | list[str],
         cipher: str | None = None,
         error: str | None = None,
-    ) -> None:
+    ) -> dict[str, Any]:
         """One TLS handshake with `origin` ("https://host:443"): the protocol version, the chain the
         server sent (leaf first; cryptography certificates or PEM strings), and a handshake error
-        if any. The chain is validated here. Browser capture passes its proxy's facts in here."""
+        if any. The chain is validated here, and the entry returned (the snapshot's TLS record
+        reuses it: tlsfacts.py). Browser capture passes its proxy's facts in here."""
         certs = [x509.load_pem_x509_certificate(c.encode()) if isinstance(c, str) else c for c in chain]
         host = urlsplit(origin).hostname or ""
         validated, why = self._validate(host, certs) if certs else (False, error or "no certificate")
@@ -122,6 +123,7 @@ class ProvenanceCollector:
             facts = self._facts(origin)
             if entry not in facts.tls:
                 facts.tls.append(entry)
+        return entry
 
     def _validate(self, host: str, certs: list[x509.Certificate]) -> tuple[bool, str | None]:
         """Whether the chain validates for `host` against the trust store, now (and why not)."""

@@ -134,7 +134,7 @@ def seal_snapshot(
     # Entries are read from the book's file as they are used, and both records are written to a
     # temporary file, then compressed into the WARC from it: at 100,000 URLs, 200,000 entries as
     # objects, the manifest's 80 MB and the provenance record's 100,000 entries held whole were
-    # the crawl's peak (benchmarks/RESULTS.md, (6)).
+    # the crawl's peak (benchmarks/history/2026-12-07-and-before.md, p-perf3 item 3, p-mem4 item 1).
     with tempfile.TemporaryFile() as prov_file:
         _write_provenance(prov_file, book, collector, req)
         size = prov_file.tell()

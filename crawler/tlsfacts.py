@@ -3,24 +3,20 @@ whether the chain and the host name validated), for the evidence a capture carri
 
 Scrapy does not verify certificates (an archive wants the page even when its certificate is
 bad), so verification here never fails a connection: the chain the server presented is taken
-from the handshake and validated beside it (cryptography's path validation, the system trust
-store, the host name), and what was found is recorded, errors included.
+from the handshake and validated beside it, and what was found is recorded, errors included.
+
+Each handshake's facts are worked out once, by the crawl's provenance collector (chain
+validation against CITEVAULT_TLS_CA_FILE, PEM, subjects: crawler/provenance.py), and only for a
+handshake not seen before in the crawl (Scrapy opens several connections to one origin): the
+snapshot's TLS record takes its origin's first handshake from that same entry.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import ssl
 import threading
-import warnings
 from typing import Any, cast
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509.general_name import DNSName, IPAddress
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from OpenSSL import SSL, crypto
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
@@ -28,17 +24,25 @@ from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
-from .netpolicy import as_ip
-
-__all__ = ["RecordingHTTPSHandler", "TLSFacts", "validate_chain"]
+__all__ = ["RecordingHTTPSHandler", "TLSFacts"]
 
 
 class TLSFacts:
-    """Per crawl: origin ("https://host:port") -> what its TLS handshake showed. Thread-safe."""
+    """Per crawl: origin ("https://host:port") -> what its first TLS handshake showed, and which
+    handshakes were seen. Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.origins: dict[str, dict[str, Any]] = {}
+        self._handshakes: set[tuple[Any, ...]] = set()
+
+    def first_time(self, handshake: tuple[Any, ...]) -> bool:
+        """Whether `handshake` (origin, version, cipher, chain) is new to this crawl."""
+        with self._lock:
+            if handshake in self._handshakes:
+                return False
+            self._handshakes.add(handshake)
+            return True
 
     def add(self, origin: str, facts: dict[str, Any]) -> None:
         with self._lock:
@@ -47,35 +51,6 @@ class TLSFacts:
     def of(self, origins: set[str]) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {o: self.origins[o] for o in sorted(origins) if o in self.origins}
-
-
-@functools.lru_cache(maxsize=1)
-def _system_store() -> Store | None:
-    """The system's trust anchors (Debian's ca-certificates), loaded once per process."""
-    paths = ssl.get_default_verify_paths()
-    for cafile in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt"):
-        if cafile and os.path.isfile(cafile):
-            with open(cafile, "rb") as fh, warnings.catch_warnings():
-                # A few old anchors have non-positive serial numbers; they still anchor chains.
-                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-                certs = x509.load_pem_x509_certificates(fh.read())
-            return Store(certs) if certs else None
-    return None
-
-
-def validate_chain(host: str, chain: list[x509.Certificate]) -> list[str]:
-    """Why the chain (leaf first) does not validate for `host` against the system trust store,
-    with cryptography's X.509 path validation: empty when it does."""
-    store = _system_store()
-    if store is None:
-        return ["no system trust store to validate against"]
-    ip = as_ip(host)
-    subject: DNSName | IPAddress = IPAddress(ip) if ip is not None else DNSName(host)
-    try:
-        PolicyBuilder().store(store).build_server_verifier(subject).verify(chain[0], chain[1:])
-    except (VerificationError, ValueError) as exc:
-        return [" ".join(str(exc).split())]
-    return []
 
 
 @implementer(IOpenSSLClientConnectionCreator)
@@ -103,27 +78,29 @@ class _RecordingCreator:
         return conn
 
     def _record(self, conn: SSL.Connection, chain: list[x509.Certificate]) -> None:
-        collector = getattr(self.crawler.spider, "provenance", None)
-        if collector is not None:  # the snapshot's provenance record (crawler/provenance.py)
-            collector.add_tls(f"https://{self.host.lower()}:{self.port}", chain=list(chain),
-                              version=conn.get_protocol_version_name(), cipher=conn.get_cipher_name())
-        facts = getattr(self.crawler.spider, "tls_facts", None)
+        spider = self.crawler.spider
+        collector = getattr(spider, "provenance", None)  # the snapshot's provenance record's
+        if collector is None:
+            return
+        facts = getattr(spider, "tls_facts", None)
+        version, cipher = conn.get_protocol_version_name(), conn.get_cipher_name()
+        key = f"https://{self.host.lower()}:{self.port}"
+        if isinstance(facts, TLSFacts) and not facts.first_time((key, version, cipher, *chain)):
+            return  # the same facts again: the collector keeps distinct handshakes only
+        entry = collector.add_tls(key, chain=list(chain), version=version, cipher=cipher)
         if not isinstance(facts, TLSFacts):
             return
-        origin = f"https://{self.host}" + ("" if self.port == 443 else f":{self.port}")
-        if origin in facts.origins:
-            return
-        errors = validate_chain(self.host, chain)
         leaf = chain[0]
-        facts.add(origin, {
-            "tls_version": conn.get_protocol_version_name(),
-            "cipher": conn.get_cipher_name(),
-            "subject": leaf.subject.rfc4514_string(),
+        why = entry["validation_error"]
+        facts.add(f"https://{self.host}" + ("" if self.port == 443 else f":{self.port}"), {
+            "tls_version": version,
+            "cipher": cipher,
+            "subject": entry["subjects"][0],
             "issuer": leaf.issuer.rfc4514_string(),
             "not_after": leaf.not_valid_after_utc.isoformat(),
-            "validated": not errors,
-            "errors": errors,
-            "chain_pem": [c.public_bytes(serialization.Encoding.PEM).decode() for c in chain],
+            "validated": entry["validated"],
+            "errors": [" ".join(why.split())] if why else [],
+            "chain_pem": entry["chain"],
         })
 
 

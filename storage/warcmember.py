@@ -18,7 +18,8 @@ __all__ = ["STREAM_OVER", "block_sha256", "compress", "level", "serialize", "str
 
 # Records whose payload is larger are streamed into the file: a page of a million links is a
 # 68 MB payload, and serializing it in memory held it again as the serialization, the gzip member
-# and the write's join (benchmarks/RESULTS.md, (6)). Below this, one in-memory pass is cheaper.
+# and the write's join (benchmarks/history/2026-12-07-and-before.md, p-mem4, item 2). Below this, one
+# in-memory pass is cheaper.
 STREAM_OVER = 1 << 20
 
 _COMPRESSED_TYPES = ("image/", "video/", "audio/", "font/woff", "application/zip", "application/gzip",

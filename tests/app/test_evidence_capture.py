@@ -159,3 +159,8 @@ def test_certificate_chains_validate_against_a_given_trust_store(
     handshakes = [t for o in prov["origins"] for t in o["tls"]]
     assert handshakes and all(t["validated"] and t["version"].startswith("TLS") for t in handshakes)
     assert prov["tls_trust_store"] == str(fakeweb.ca_file)
+    # The snapshot's TLS record says the same of each origin: the same handshakes' facts.
+    tls = next(json.loads(body) for h, body in metadata_records(home)
+               if h.get("WARC-Target-URI", "").startswith("urn:citevault:tls:"))
+    assert tls["origins"] and all(o["validated"] and o["errors"] == [] for o in tls["origins"].values())
+    assert all(o["chain_pem"] in [t["chain"] for t in handshakes] for o in tls["origins"].values())

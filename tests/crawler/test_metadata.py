@@ -53,7 +53,7 @@ def test_a_date_is_what_the_page_declares_not_one_of_its_body_text() -> None:
     """The publication date comes from where a page declares it (meta tags, <time>, an element
     classed as a date), not from a date guessed out of the running text: htmldate's "extensive"
     regex search over the whole page took a third of a crawl's CPU, and on old pages mostly found
-    footers and listings (benchmarks/RESULTS.md, p-cpu4)."""
+    footers and listings (benchmarks/history/2026-12-07-and-before.md, p-cpu4)."""
     body = ARTICLE.replace('<meta property="article:published_time" content="2026-10-14T08:00:00Z">', "")
     footer = "<footer>Copyright The Harbour Gazette. Terms of use revised March 10, 2001.</footer>"
     guessed = body.replace("<footer>Copyright The Harbour Gazette. Subscribe to our newsletter.</footer>",

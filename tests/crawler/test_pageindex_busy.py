@@ -1,5 +1,6 @@
 """The page indexer beside a crawl outlives a write lock held past the busy timeout: that pass's
-pages wait for the next one (a 100,000-URL run lost its indexer so, benchmarks/RESULTS.md (6))."""
+pages wait for the next one (a 100,000-URL run lost its indexer so:
+benchmarks/history/2026-12-07-and-before.md, p-perf3, "Lock errors")."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from citevault.archive import Archive
-from citevault.auth import create_token, hash_token, revoke_token
+from citevault.auth import check_access, checks_tokens, create_token, hash_token, revoke_token
 from citevault.cli import get_app
 from citevault.config import Settings
 from citevault.storage.models import ApiToken
@@ -89,6 +89,32 @@ def test_closed_reads_need_a_token(closed_api: tuple[TestClient, Archive]) -> No
         assert client.get(path).status_code == 401, path
         assert client.get(path, headers=bearer(token)).status_code == 200, path
     assert client.get("/healthz").status_code == 200
+
+
+class _NoIndex:
+    """An index that counts the sessions asked of it and refuses them."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def session(self) -> Any:
+        self.asked += 1
+        raise AssertionError("the tokens were read")
+
+
+@pytest.mark.parametrize("write", [False, True])
+@pytest.mark.parametrize("reads_closed", [False, True])
+def test_checks_tokens_says_when_check_access_reads_them(write: bool, reads_closed: bool) -> None:
+    """The app-wide dependency (web/deps.py) skips its hop to a thread when `checks_tokens` says
+    no: then check_access must let the request through without the database."""
+    index = _NoIndex()
+    if checks_tokens(write=write, reads_closed=reads_closed):
+        with pytest.raises(AssertionError):
+            check_access(index, None, write=write, reads_closed=reads_closed)  # type: ignore[arg-type]
+        assert index.asked == 1
+    else:
+        check_access(index, None, write=write, reads_closed=reads_closed)  # type: ignore[arg-type]
+        assert index.asked == 0 and not write and not reads_closed
 
 
 def run(*args: str) -> Any:

@@ -74,9 +74,10 @@ def main() -> None:
     try:
         first = sys.argv[1] if len(sys.argv) > 1 else ""
         # Importing the command's modules makes some 140,000 objects and no garbage: the
-        # collections they would trigger are a sixth of the import CPU (benchmarks/RESULTS.md,
-        # (2a)). Afterwards the imported objects are left out of every later collection (and so
-        # stay shared with the crawl's fork server, forked from this process).
+        # collections they would trigger are a sixth of the import CPU
+        # (benchmarks/history/2026-12-07-and-before.md, p-perf3, start-up (a)). Afterwards
+        # the imported objects are left out of every later collection (and so stay shared with
+        # the crawl's fork server, forked from this process).
         gc.disable()
         try:
             app = get_app(COMMAND_MODULES.get(first))

@@ -96,7 +96,7 @@ def add(
         err.print(note_line, highlight=False, markup=False)
     # The seeds' SURT keys need surt here (with tldextract and requests, about a tenth of a
     # second); imported before the fork server is forked, it inherits them instead of importing
-    # them again for the crawl (benchmarks/RESULTS.md, (2a)).
+    # them again for the crawl (benchmarks/history/2026-12-07-and-before.md, p-perf3, start-up (b)).
     import surt  # noqa: F401
 
     # Now, before any database connection or thread (Rich's live display) exists: the crawl's
@@ -110,7 +110,8 @@ def add(
                 if_not_archived_within=if_not_archived_within, on_progress=view.update,
             )
         # A crawl can hold 100,000 captures: they are streamed to the JSON document and counted
-        # in SQL for the table, never all loaded at once (benchmarks/RESULTS.md, (6)).
+        # in SQL for the table, never all loaded at once (benchmarks/history/2026-12-07-and-before.md,
+        # p-perf3, item 4).
         with archive.index.session() as s:
             results: list[dict[str, Any]] = []
             for q in done.queued:

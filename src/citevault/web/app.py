@@ -21,7 +21,7 @@ from ..archive import Archive
 from ..config import Settings
 from ..metrics import Metrics
 from . import api, asseen, cite, evidence, linkrot, memento, replay, search, session, sources, ui
-from .deps import authorize_request, get_root, init_state
+from .deps import authorize, get_root, init_state
 from .origin import refuse_cross_site_writes
 from .pages import make_templates, page_headers
 from .session import Sessions, load_secret
@@ -37,7 +37,7 @@ def create_app(settings: Settings, archive: Archive | None = None) -> FastAPI:
         version="0.1.0",
         description="Keeps cited web sources alive: capture, index, re-check and replay them.",
         # Bearer tokens for writes (and reads, if closed); no writes from other origins (CSRF).
-        dependencies=[Depends(authorize_request), Depends(refuse_cross_site_writes)],
+        dependencies=[Depends(authorize), Depends(refuse_cross_site_writes)],
         docs_url=None,  # served below from our own copy of Swagger UI: /docs works offline
         redoc_url=None,
     )

@@ -15,7 +15,7 @@ from starlette.datastructures import State
 from citevault.storage.models import MAX_ROW_ID
 
 from ..archive import Archive
-from ..auth import check_access
+from ..auth import check_access, checks_tokens
 from ..config import Settings
 from ..workqueue import WorkQueue, open_workqueue
 
@@ -32,7 +32,6 @@ __all__ = [
     "TemplatesDep",
     "WorkQueueDep",
     "authorize",
-    "authorize_request",
     "get_archive",
     "get_base_url",
     "get_root",
@@ -106,32 +105,30 @@ def session_hash(request: Request) -> str | None:
     return sessions.read(request.cookies.get(COOKIE))
 
 
-def authorize(request: Request) -> None:
+async def authorize(request: Request) -> None:
     """App-wide dependency: reads (GET, HEAD, OPTIONS) and writes (the rest) checked against the
     bearer tokens, as auth.check_access decides. A browser session opens reads only: writes
     through the API keep needing the bearer header (the forms check the session themselves,
-    with the origin: forms.py)."""
+    with the origin: forms.py).
+
+    A coroutine, so that a request that needs no database (an open read) is let through on the
+    event loop: FastAPI runs every plain `def` dependency in the thread pool, and a hop there
+    costs 0.1-1 ms on a busy machine (benchmarks/search_bench.py, over HTTP). Reading the tokens
+    goes to the thread pool."""
     if request.url.path in _OPEN_PATHS:
         return
     write = request.method not in _READ_METHODS
-    check_access(
+    reads_closed = get_settings(request).read_token_required
+    if not checks_tokens(write=write, reads_closed=reads_closed):
+        return
+    await run_in_threadpool(
+        check_access,
         get_archive(request).index,
         request.headers.get("authorization"),
         write=write,
-        reads_closed=get_settings(request).read_token_required,
+        reads_closed=reads_closed,
         session=None if write else session_hash(request),
     )
-
-
-async def authorize_request(request: Request) -> None:
-    """`authorize` as the app runs it: on the event loop when it needs no database (an open read),
-    in the thread pool otherwise. FastAPI runs every plain `def` dependency in the thread pool,
-    and a hop there costs 0.1-1 ms on a busy machine (benchmarks/search_bench.py, over HTTP)."""
-    if request.url.path in _OPEN_PATHS:
-        return
-    if request.method in _READ_METHODS and not get_settings(request).read_token_required:
-        return
-    await run_in_threadpool(authorize, request)
 
 
 # The aliases routes declare use coroutines: these read app.state only, no hop to a thread.

@@ -14,7 +14,8 @@ down_revision = 'p_search2_title'
 branch_labels = None
 depends_on = None
 
-# Why (citevault.storage.search has the queries, benchmarks/RESULTS.md the numbers):
+# Why (citevault.storage.search has the queries, benchmarks/history/2026-12-07-and-before.md's
+# full-text search, p-search3's pass, the numbers):
 # - A search's bitmap heap scan visits the row of every match to find the newest few hundred.
 #   In `pages` a row carries the metadata and the start of the text (a few rows a block), here
 #   an id and two TOAST pointers: a word on 13,000 pages reads ~100 blocks instead of ~3,000.

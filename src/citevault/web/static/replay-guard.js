@@ -25,6 +25,13 @@
 // origin and only has to keep frames and the page's own navigations from leaking: images, fetches
 // and beacons are already kept in by the CSP, and the as-seen view shows what scripts built at
 // capture time.
+//
+// One file, not two: its parts share one closure (the settings read from this script's element,
+// the registry of its wrappers, the windows' proxies and stand-ins) and all must run before any
+// archived script. Split, every rewritten page and srcdoc document would need a second <script>,
+// in order, and the parts a global that archived scripts can reach. The one part that stands
+// alone, the port of jsrewrite.py (rewriteScript, about 75 lines), would still leave this file
+// over 400 lines.
 "use strict";
 (function () {
   var me = document.currentScript;
