@@ -21,6 +21,7 @@ __all__ = [
     "main_text",
     "is_tweet_status",
     "oembed_url",
+    "page_tree",
     "srcset_candidates",
     "srcset_urls",
 ]
@@ -235,22 +236,32 @@ def oembed_url(url: str) -> str | None:
     return None
 
 
+def page_tree(html: bytes | str, base_url: str, encoding: str | None = None) -> etree._Element | None:
+    """A page parsed as `extract_page_links` reads it (None when lxml finds no document). The
+    crawl parses a page once, for its links and for the browser choice (browserchoice.py).
+    `encoding` is the page's (from its headers): without it libxml2 reads a page that does not
+    declare its charset in a meta tag as Latin-1, mangling every non-ASCII link."""
+    parser = lxml.html.HTMLParser(encoding=encoding) if encoding and isinstance(html, bytes) else None
+    try:
+        return lxml.html.document_fromstring(html, parser=parser, base_url=base_url)
+    except (etree.ParserError, ValueError):
+        return None
+
+
 def extract_page_links(
     html: bytes | str, base_url: str, *, guess_favicon: bool = True, main_links: Collection[str] = (),
-    encoding: str | None = None,
+    encoding: str | None = None, doc: etree._Element | None = None,
 ) -> PageLinks:
     """Sort the links of an HTML page into requisites, cited, navigation and embeds.
     `guess_favicon` adds /favicon.ico, which browsers ask for, when the page declares no icon.
     `main_links`, the links of the main content as an extractor found them (metadata.main_links),
     decide which links are cited instead of the container heuristics here; on MediaWiki pages
     the references and "External links" decide (mediawiki.py).
-    `encoding` is the page's (from its headers): without it libxml2 reads a page that does not
-    declare its charset in a meta tag as Latin-1, mangling every non-ASCII link."""
+    `encoding`: as `page_tree` reads it; `doc`, the page already parsed so (`html` unused)."""
     out = PageLinks()
-    parser = lxml.html.HTMLParser(encoding=encoding) if encoding and isinstance(html, bytes) else None
-    try:
-        doc = lxml.html.document_fromstring(html, parser=parser, base_url=base_url)
-    except (etree.ParserError, ValueError):
+    if doc is None:
+        doc = page_tree(html, base_url, encoding)
+    if doc is None:
         return out
     base_el = doc.find(".//base[@href]")
     base = _http_url(base_url, base_el.get("href")) if base_el is not None else None
