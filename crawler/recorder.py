@@ -23,6 +23,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import timestamp_to_iso_date
 
 from citevault.storage.db import Index
+from citevault.storage.driverstatement import DriverStatement
 from citevault.storage.index import now_timestamp, revisit_original, surt_key
 from citevault.storage.models import HTML_TYPES, Capture, Link, Snapshot, Source, utcnow
 from citevault.storage.records import capture_row
@@ -184,10 +185,12 @@ class CaptureRecorder:
 
     @staticmethod
     def _insert(s: Session, row: dict[str, Any]) -> Recorded:
-        # A Core INSERT ... RETURNING, built once and run on the connection: the ORM's unit of
-        # work, and building the statement per row, cost more than the rest of the row's
-        # bookkeeping (benchmarks/record_cpu.py).
-        cid = s.connection().execute(_insert_capture(), row).scalar_one()
+        # A Core INSERT ... RETURNING, built once and run on the driver's cursor: the ORM's unit
+        # of work, building the statement per row (benchmarks/record_cpu.py), then SQLAlchemy's
+        # execution (storage/driverstatement.py) cost more than the rest of the row's bookkeeping.
+        returned = _insert_capture().first(s.connection(), row)
+        assert returned is not None  # RETURNING id: one row
+        cid = int(returned[0])
         return Recorded(
             id=cid, url=row["url"], status=row["status"], role=row["role"], mime=row["mime"],
             timestamp=row["timestamp"], warc=row["warc"], offset=row["offset"],
@@ -365,8 +368,8 @@ class CaptureRecorder:
 
 
 @functools.cache
-def _insert_capture() -> Insert:
-    return insert(Capture).returning(Capture.id)
+def _insert_capture() -> DriverStatement:
+    return DriverStatement(insert(Capture).returning(Capture.id))
 
 
 @functools.cache
