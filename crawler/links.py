@@ -163,11 +163,15 @@ class _Page:
     ASP.NET `<form>`), never boilerplate, whatever its class says."""
 
     def __init__(self, doc: etree._Element) -> None:
-        body = doc.find("body")
-        self._total = len((body if body is not None else doc).text_content())
+        self._doc = doc
+        self._total: int | None = None  # the page's text length, read when first needed
         self._lengths: dict[etree._Element, int] = {}
 
     def _wrapper(self, node: etree._Element) -> bool:
+        if self._total is None:
+            # Only a page with a node marked as boilerplate asks (most pages' links never do).
+            body = self._doc.find("body")
+            self._total = len((body if body is not None else self._doc).text_content())
         n = self._lengths.get(node)
         if n is None:
             n = self._lengths[node] = len(node.text_content())
