@@ -8,6 +8,7 @@ import io
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
@@ -147,3 +148,20 @@ def test_many_snapshots_written_in_turn_keep_every_entry(tmp_path: Path) -> None
         _write(store, "k0", "https://example.test/k0/again", b"<p>y</p>")
         assert [e.target_uri for e in book.entries("k0")][0] == "https://example.test/k0/again"
     book.close()
+
+
+def test_the_books_entry_is_entry_of_the_record(tmp_path: Path) -> None:
+    """What the book writes per record is `entry_of(...).as_dict()`, key for key, in order (a
+    repeated header counts by its first value, as warcio's get_header reads it)."""
+    from citevault.storage.manifest import _entry_dict, entry_of
+
+    seen: list[tuple[str, list[Any]]] = []
+    with WarcStore(tmp_path, prefix="e") as store:
+        store.listeners.append(lambda warc, written: seen.append((warc, written)))
+        _write(store, "k1", "https://example.test/a", b"<p>a</p>")
+    (warc, written), = seen
+    for offset, length, rec, digest in written:
+        rec.rec_headers.headers.append(("WARC-Target-URI", "https://elsewhere.test/"))
+        got = _entry_dict(rec, digest, warc, offset, length)
+        assert list(got.items()) == list(entry_of(rec, digest, warc, offset, length).as_dict().items())
+        assert got["target_uri"] == "https://example.test/a"
