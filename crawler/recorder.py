@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Insert, insert, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import timestamp_to_iso_date
@@ -310,10 +310,10 @@ class CaptureRecorder:
             for start in range(0, len(links), _LINK_BATCH):
                 # Bounded transactions: SQLite's write lock is never held long enough for other
                 # writers (the parent's heartbeat, another capture) to time out.
-                # On the connection (Core), as `_insert`: the ORM's bulk INSERT of one page's
-                # rows cost 180 us against 27 us (benchmarks/history/2026-12-07-p-cpu6-eve.md).
-                self._tx().connection().execute(
-                    _insert_links(),
+                # On the driver's cursor, as `_insert`: the ORM's bulk INSERT of one page's rows
+                # cost 180 us, Core's 27 us (benchmarks/history/2026-12-07-p-cpu6-eve.md).
+                _insert_links().run_many(
+                    self._tx().connection(),
                     [{"capture_id": capture_id, "url": u, "text": t or None, "kind": k}
                      for u, t, k in links[start:start + _LINK_BATCH]],
                 )
@@ -373,8 +373,8 @@ def _insert_capture() -> DriverStatement:
 
 
 @functools.cache
-def _insert_links() -> Insert:
-    return insert(Link)
+def _insert_links() -> DriverStatement:
+    return DriverStatement(insert(Link))
 
 
 def _dt(when: datetime | None) -> str | None:

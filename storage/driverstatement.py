@@ -1,5 +1,5 @@
-"""Statements of the per-record path (the revisit lookup, the capture row's INSERT), compiled by
-SQLAlchemy once per dialect and column set, then run on the driver's own cursor.
+"""Statements of the per-record path (the revisit lookup, the capture row's INSERT, a page's link
+rows), compiled by SQLAlchemy once per dialect and column set, then run on the driver's own cursor.
 
 Why not `Connection.execute`: its per-statement bookkeeping (binding parameters through the
 compiled object, the execution context, the result object) cost 115-124 us a statement in the
@@ -16,11 +16,11 @@ on the way in or out is run by SQLAlchemy itself: no converter is ever skipped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import ClauseElement, Executable
 
 __all__ = ["DriverStatement"]
@@ -40,6 +40,11 @@ class _Compiled:
         self.plain = not any(t.dialect_impl(dialect).bind_processor(dialect) for t in ins) and not any(
             t.dialect_impl(dialect).result_processor(dialect, None) for t in outs
         )
+
+    def args(self, params: Mapping[str, Any]) -> Any:
+        """The driver's parameters: a tuple in the statement's order, or a dict by name."""
+        values = {**self.defaults, **params}
+        return tuple(values[k] for k in self.order) if self.order is not None else values
 
 
 class DriverStatement:
@@ -62,15 +67,35 @@ class DriverStatement:
         if not compiled.plain:
             row = conn.execute(self.stmt, dict(params)).first()
             return tuple(row) if row is not None else None
-        values = {**compiled.defaults, **params}
-        args: Any = tuple(values[k] for k in compiled.order) if compiled.order is not None else values
-        dbapi = conn.dialect.loaded_dbapi
+        args = compiled.args(params)
         cursor = conn.connection.cursor()
         try:
             cursor.execute(compiled.sql, args)
             found = cursor.fetchone() if cursor.description else None
-        except dbapi.Error as exc:
-            raise DBAPIError.instance(compiled.sql, args, exc, dbapi.Error, dialect=conn.dialect) from exc
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, compiled.sql, args, exc) from exc
         finally:
             cursor.close()
         return tuple(found) if found is not None else None
+
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once per row (the driver's executemany); the rows share their keys."""
+        if not rows:
+            return
+        compiled = self._for(conn, tuple(rows[0]))
+        if not compiled.plain:
+            conn.execute(self.stmt, [dict(r) for r in rows])
+            return
+        args = [compiled.args(r) for r in rows]
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(compiled.sql, args)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, compiled.sql, args, exc) from exc
+        finally:
+            cursor.close()
+
+
+def _wrapped(conn: Connection, sql: str, args: Any, exc: Exception) -> StatementError:
+    """A driver error as SQLAlchemy raises it (OperationalError, IntegrityError, ...)."""
+    return DBAPIError.instance(sql, args, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from citevault.storage.db import open_index
 from citevault.storage.driverstatement import DriverStatement
-from citevault.storage.models import Capture, Snapshot, Source, utcnow
+from citevault.storage.models import Capture, Link, Snapshot, Source, utcnow
 
 ROW = dict(url="https://site.test/a", surt="test,site)/a", timestamp="20261207000000", status=200,
            mime="text/html", digest="sha1:AAAA", record_type="response", role="seed", via="http")
@@ -37,12 +37,31 @@ def test_insert_returning_and_select_as_sqlalchemy_gives_them(db_url: str) -> No
     index.dispose()
 
 
+def test_rows_run_many_are_all_there_in_order(db_url: str) -> None:
+    index = open_index(db_url)
+    with index.session() as s:
+        cid = DriverStatement(insert(Capture).returning(Capture.id)).first(s.connection(), ROW)
+        assert cid is not None
+        rows = [{"capture_id": cid[0], "url": f"https://site.test/{i}",
+                 "text": None if i % 2 else f"link {i}", "kind": "cited"} for i in range(2500)]
+        DriverStatement(insert(Link)).run_many(s.connection(), rows)
+        DriverStatement(insert(Link)).run_many(s.connection(), [])  # nothing to do
+    with index.session() as s:
+        got = s.execute(select(Link.capture_id, Link.url, Link.text, Link.kind).order_by(Link.id)).all()
+        assert [tuple(r) for r in got] == [(r["capture_id"], r["url"], r["text"], r["kind"]) for r in rows]
+    index.dispose()
+
+
 def test_a_driver_error_comes_out_as_sqlalchemys(db_url: str) -> None:
     index = open_index(db_url)
     ins = DriverStatement(insert(Capture).returning(Capture.id))
     with Session(index.engine) as s, pytest.raises(IntegrityError) as caught:
         ins.first(s.connection(), {**ROW, "url": None})  # url is NOT NULL
     assert "INSERT INTO captures" in str(caught.value)
+    links = DriverStatement(insert(Link))
+    with Session(index.engine) as s, pytest.raises(IntegrityError):
+        links.run_many(s.connection(), [{"capture_id": None, "url": "https://site.test/", "text": None,
+                                         "kind": "cited"}])  # capture_id is NOT NULL
     index.dispose()
 
 
