@@ -3,7 +3,7 @@ rows), compiled by SQLAlchemy once per dialect and column set, then run on the d
 
 Why not `Connection.execute`: its per-statement bookkeeping (binding parameters through the
 compiled object, the execution context, the result object) cost 115-124 us a statement in the
-crawl process, against 16 us for sqlite3 running the same SQL on the same connection (thread CPU
+crawl process, where sqlite3 ran the same SELECT on the same connection in 16 us (thread CPU
 over a 500-page crawl, 1,084 records; benchmarks/history/2026-12-07-p-cpu6-eve.md). Two of them
 per archived record were 7% of the crawl process's CPU.
 
