@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from lxml import etree
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
@@ -66,8 +67,12 @@ class BrowserCapture:
                 ),
             )
 
-    def wants(self, response: Response, role: str, mime: str, mode: str | None = None) -> str | None:
-        """Why this page goes to the browser, or None. `mode` is the source's own, if it has one."""
+    def wants(
+        self, response: Response, role: str, mime: str, mode: str | None = None, *,
+        tree: etree._Element | None = None,
+    ) -> str | None:
+        """Why this page goes to the browser, or None. `mode` is the source's own, if it has one;
+        `tree`, the page already parsed (the spider parses it once, for this and its links)."""
         mode = mode or self.mode
         if role not in ("seed", "cited") or mime not in HTML_TYPES or not 200 <= response.status < 300:
             return None
@@ -75,7 +80,7 @@ class BrowserCapture:
             return "--browser always"
         if mode != "auto" or self.pool is None:  # auto without Chromium: the HTTP path
             return None
-        return browser_reason(response.url, response.body, self.hosts)
+        return browser_reason(response.url, response.body, self.hosts, tree=tree)
 
     # -- the front: the browser's requests through our downloader --------------------------------
     async def _fetch(self, task: PageTask, req: BrowserRequest) -> Fetched:

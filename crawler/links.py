@@ -21,23 +21,47 @@ __all__ = [
     "main_text",
     "is_tweet_status",
     "oembed_url",
+    "page_tree",
     "srcset_candidates",
     "srcset_urls",
 ]
 
-# Containers that hold the article itself, most specific first.
-_MAIN_XPATHS = (
-    "//*[@itemprop='articleBody']",
-    "//*[contains(concat(' ', normalize-space(@class), ' '), ' article-body ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' story-body ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' entry-content ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' post-content ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' article-content ')]",
-    "//article",
-    "//*[@role='main']",
-    "//main",
-    "//*[@id='main' or @id='content' or @id='main-content' or @id='maincontent']",
+# Containers that hold the article itself, most specific first: an itemprop, a class token, the
+# <article> element, the main role, the <main> element, an id.
+_MAIN_CLASSES = frozenset({"article-body", "story-body", "entry-content", "post-content", "article-content"})
+_MAIN_IDS = frozenset({"main", "content", "main-content", "maincontent"})
+_MAIN_RULES = 6
+# Every element that one of the rules takes, in one walk of the page: an XPath per rule walked
+# it six times (3-5 ms of an article page's link extraction, benchmarks/history/
+# 2026-12-07-p-cpu6-eve.md). Class tokens are matched in Python (`_main_rules`); the XPath
+# only keeps elements whose class could hold one.
+_MAIN_CANDIDATES = etree.XPath(
+    "//*[self::article or self::main or @itemprop='articleBody' or @role='main'"
+    " or @id='main' or @id='content' or @id='main-content' or @id='maincontent'"
+    " or contains(@class, '-body') or contains(@class, '-content')]"
 )
+_XML_SPACE = re.compile(r"[ \t\r\n]+")  # what XPath's normalize-space() folds, no more
+
+
+def _main_rules(el: etree._Element) -> list[int]:
+    """The rules (indexes, most specific first) that take `el` as the main-content container."""
+    tag = el.tag
+    rules = []
+    if el.get("itemprop") == "articleBody":
+        rules.append(0)
+    if _MAIN_CLASSES.intersection(_XML_SPACE.split(el.get("class") or "")):
+        rules.append(1)
+    if tag == "article":
+        rules.append(2)
+    if el.get("role") == "main":
+        rules.append(3)
+    if tag == "main":
+        rules.append(4)
+    if el.get("id") in _MAIN_IDS:
+        rules.append(5)
+    return rules
+
+
 # A link inside a paragraph of at least this many words is prose, so a citation, wherever it is.
 _PROSE_WORDS = 12
 # Boilerplate blocks inside or around the main content: their links are navigation.
@@ -139,11 +163,15 @@ class _Page:
     ASP.NET `<form>`), never boilerplate, whatever its class says."""
 
     def __init__(self, doc: etree._Element) -> None:
-        body = doc.find("body")
-        self._total = len((body if body is not None else doc).text_content())
+        self._doc = doc
+        self._total: int | None = None  # the page's text length, read when first needed
         self._lengths: dict[etree._Element, int] = {}
 
     def _wrapper(self, node: etree._Element) -> bool:
+        if self._total is None:
+            # Only a page with a node marked as boilerplate asks (most pages' links never do).
+            body = self._doc.find("body")
+            self._total = len((body if body is not None else self._doc).text_content())
         n = self._lengths.get(node)
         if n is None:
             n = self._lengths[node] = len(node.text_content())
@@ -167,8 +195,12 @@ class _Page:
         return False
 
     def main_content(self, doc: etree._Element) -> etree._Element | None:
-        for xp in _MAIN_XPATHS:
-            found = [e for e in doc.xpath(xp) if not self.boilerplate(e, None)]
+        by_rule: list[list[etree._Element]] = [[] for _ in range(_MAIN_RULES)]
+        for el in _MAIN_CANDIDATES(doc):
+            for rule in _main_rules(el):
+                by_rule[rule].append(el)
+        for candidates in by_rule:
+            found = [e for e in candidates if not self.boilerplate(e, None)]
             if found:
                 # The container with the most text is the article (pages list teasers in <article>s).
                 return max(found, key=lambda e: len(e.text_content()))
@@ -235,22 +267,32 @@ def oembed_url(url: str) -> str | None:
     return None
 
 
+def page_tree(html: bytes | str, base_url: str, encoding: str | None = None) -> etree._Element | None:
+    """A page parsed as `extract_page_links` reads it (None when lxml finds no document). The
+    crawl parses a page once, for its links and for the browser choice (browserchoice.py).
+    `encoding` is the page's (from its headers): without it libxml2 reads a page that does not
+    declare its charset in a meta tag as Latin-1, mangling every non-ASCII link."""
+    parser = lxml.html.HTMLParser(encoding=encoding) if encoding and isinstance(html, bytes) else None
+    try:
+        return lxml.html.document_fromstring(html, parser=parser, base_url=base_url)
+    except (etree.ParserError, ValueError):
+        return None
+
+
 def extract_page_links(
     html: bytes | str, base_url: str, *, guess_favicon: bool = True, main_links: Collection[str] = (),
-    encoding: str | None = None,
+    encoding: str | None = None, doc: etree._Element | None = None,
 ) -> PageLinks:
     """Sort the links of an HTML page into requisites, cited, navigation and embeds.
     `guess_favicon` adds /favicon.ico, which browsers ask for, when the page declares no icon.
     `main_links`, the links of the main content as an extractor found them (metadata.main_links),
     decide which links are cited instead of the container heuristics here; on MediaWiki pages
     the references and "External links" decide (mediawiki.py).
-    `encoding` is the page's (from its headers): without it libxml2 reads a page that does not
-    declare its charset in a meta tag as Latin-1, mangling every non-ASCII link."""
+    `encoding`: as `page_tree` reads it; `doc`, the page already parsed so (`html` unused)."""
     out = PageLinks()
-    parser = lxml.html.HTMLParser(encoding=encoding) if encoding and isinstance(html, bytes) else None
-    try:
-        doc = lxml.html.document_fromstring(html, parser=parser, base_url=base_url)
-    except (etree.ParserError, ValueError):
+    if doc is None:
+        doc = page_tree(html, base_url, encoding)
+    if doc is None:
         return out
     base_el = doc.find(".//base[@href]")
     base = _http_url(base_url, base_el.get("href")) if base_el is not None else None

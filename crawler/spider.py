@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from lxml import etree
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -19,7 +20,7 @@ from twisted.python.failure import Failure
 from citevault.storage.models import HTML_TYPES
 
 from .browsercapture import BrowserCapture, PageTask
-from .links import PageLinks, css_links, extract_page_links, oembed_url
+from .links import PageLinks, css_links, extract_page_links, oembed_url, page_tree
 from .linkstream import STREAM_ABOVE, cap_links, extract_streamed
 from .metadata import looks_like_article, main_links
 from .middlewares import RAW_META_KEY
@@ -198,12 +199,18 @@ class CaptureSpider(scrapy.Spider):
     def parse(self, response: Response) -> Iterable[scrapy.Request] | AsyncIterator[scrapy.Request]:
         meta = response.meta
         exchange: Exchange | None = meta.get(RAW_META_KEY)
+        mime = (exchange.mime() if exchange is not None else None) or ""
+        # A page whose links are read is parsed once, here: the browser choice reads the same tree.
+        tree = None
+        if (mime in HTML_TYPES and meta["cv_role"] in ("seed", "cited") and 200 <= response.status < 300
+                and isinstance(response, TextResponse) and len(response.body) <= STREAM_ABOVE):
+            tree = page_tree(response.body, response.url, response.encoding)
         if self.browser is not None and exchange is not None:
             seed: Seed = meta["cv_seed"]
-            why = self.browser.wants(response, meta["cv_role"], exchange.mime() or "", seed.browser)
+            why = self.browser.wants(response, meta["cv_role"], mime, seed.browser, tree=tree)
             if why is not None:
                 return self._browse(response)
-        return self._parse_http(response)
+        return self._parse_http(response, tree)
 
     async def _browse(self, response: Response) -> AsyncIterator[scrapy.Request]:
         """A page that needs the browser: archived as sent, then rendered (browsercapture.py)."""
@@ -221,7 +228,9 @@ class CaptureSpider(scrapy.Spider):
         async for req in self.browser.capture(task, meta["cv_level"], seed):
             yield req
 
-    async def _parse_http(self, response: Response) -> AsyncIterator[scrapy.Request]:
+    async def _parse_http(
+        self, response: Response, tree: etree._Element | None = None
+    ) -> AsyncIterator[scrapy.Request]:
         meta = response.meta
         seed: Seed = meta["cv_seed"]
         role: str = meta["cv_role"]
@@ -281,21 +290,23 @@ class CaptureSpider(scrapy.Spider):
                 guess_favicon=role == "seed", encoding=response.encoding,
             ))
         for r in self.follow_page(seed, rec, level, response.body, response.url,
-                                  encoding=response.encoding, page=page):
+                                  encoding=response.encoding, page=page, tree=tree):
             yield r
 
     def follow_page(
         self, seed: Seed, rec: Recorded, level: int, body: bytes, base_url: str, *,
-        encoding: str | None = None, page: PageLinks | None = None,
+        encoding: str | None = None, page: PageLinks | None = None, tree: etree._Element | None = None,
     ) -> Iterable[scrapy.Request]:
         """Record a page's links, and request its requisites and (within depth) what it cites.
-        `page` is given when the links were already extracted (a huge page, streamed in a thread)."""
+        `page` is given when the links were already extracted (a huge page, streamed in a thread);
+        `tree`, when the page was already parsed (links.page_tree)."""
         if page is None:
             # The seed's citations decide what is fetched: trafilatura finds them better (about 30 ms,
             # once per snapshot; benchmarks/extraction.py); a cited page's links are only recorded.
             main = main_links(body, base_url) if rec.role == "seed" and looks_like_article(body) else set()
             page = cap_links(extract_page_links(body, base_url, guess_favicon=rec.role == "seed",
-                                                main_links=main, encoding=encoding), self.max_links)
+                                                main_links=main, encoding=encoding, doc=tree),
+                             self.max_links)
         kept = len(page.cited) + len(page.navigation)
         if page.found > kept:
             self.recorder.record_failure(

@@ -5,17 +5,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, String, bindparam, func, select
+from sqlalchemy import Select, String, bindparam, func, select
 from sqlalchemy.orm import Session
 from warcio.timeutils import datetime_to_timestamp
 from warcio.timeutils import timestamp_to_datetime as _timestamp_to_datetime
 
+from .driverstatement import DriverStatement
 from .errors import BadInput, NotFound
 from .models import Capture, Snapshot, Source
 
 __all__ = [
+    "Original",
     "closest_capture",
     "get_source",
     "history",
@@ -123,10 +125,11 @@ def latest_with_digest(session: Session, url: str, digest: str) -> Capture | Non
 
 
 @functools.cache
-def _revisit_query() -> Select[int, str, str]:
+def _revisit_query() -> DriverStatement:
     # Built once: building a Select and its cache key cost more than running it (benchmarks/
-    # record_cpu.py), and only the three columns a revisit record names are fetched.
-    return (
+    # record_cpu.py), and only the three columns a revisit record names are fetched; run on the
+    # driver's cursor (driverstatement.py: SQLAlchemy's execution was most of its cost).
+    return DriverStatement(
         select(Capture.id, Capture.url, Capture.timestamp)
         .where(Capture.surt == bindparam("surt"), Capture.digest == bindparam("digest"),
                Capture.record_type == "response", Capture.url == bindparam("url"))
@@ -135,13 +138,20 @@ def _revisit_query() -> Select[int, str, str]:
     )
 
 
-def revisit_original(
-    session: Session, url: str, digest: str, surt: str | None = None
-) -> Row[int, str, str] | None:
-    """What `latest_with_digest` finds, as a row of (id, url, timestamp): the capture flow's
-    cheap form, run once per archived record. `surt` spares computing the key again."""
+class Original(NamedTuple):
+    """The capture a revisit record refers to."""
+
+    id: int
+    url: str
+    timestamp: str
+
+
+def revisit_original(session: Session, url: str, digest: str, surt: str | None = None) -> Original | None:
+    """What `latest_with_digest` finds, as (id, url, timestamp): the capture flow's cheap form,
+    run once per archived record. `surt` spares computing the key again."""
     params = {"surt": surt if surt is not None else surt_key(url), "digest": digest, "url": url}
-    return session.connection().execute(_revisit_query(), params).first()
+    row = _revisit_query().first(session.connection(), params)
+    return Original(*row) if row is not None else None
 
 
 def get_source(session: Session, source_id: int) -> Source:

@@ -141,3 +141,27 @@ def test_layout_wrappers_with_boilerplate_words_are_not_boilerplate() -> None:
         "https://records.example.test/vote", "https://records.example.test/tally"]
     nav = [u for u, _ in links.navigation]
     assert "https://news.example.test/promo/" in nav and "https://records.example.test/aside" in nav
+
+
+@pytest.mark.parametrize(("container", "cited"), [
+    # A class token (whitespace as XPath's normalize-space folds it) comes before <article>.
+    ('<div class="wide\tarticle-body\nx">{a}</div><article>{b}</article>', "a"),
+    # Not a token: part of a longer one, or joined by a no-break space (not XML whitespace).
+    ('<div class="article-bodyx">{a}</div><article>{b}</article>', "b"),
+    ('<div class="wide\u00a0article-body">{a}</div><article>{b}</article>', "b"),
+    # itemprop before everything; the main role before <main>; <main> before an id.
+    ('<article>{b}</article><section itemprop="articleBody">{a}</section>', "a"),
+    ('<main>{b}</main><div role="main">{a}</div>', "a"),
+    ('<div id="content">{b}</div><main>{a}</main>', "a"),
+    # One element taken by several rules is found by the first.
+    ('<div id="main">{b}</div><main class="post-content">{a}</main>', "a"),
+])
+def test_the_main_content_rules_go_most_specific_first(container: str, cited: str) -> None:
+    """The container of the article is the first rule's (itemprop, class token, article, main
+    role, main, id), its links cited, the other container's navigation."""
+    body = container.format(a='<a href="/a">A</a>', b='<a href="/b">B</a>')
+    html = f"<html><body>{body}</body></html>"
+    links = extract_page_links(html, "https://site.test/", guess_favicon=False)
+    other = {"a": "b", "b": "a"}[cited]
+    assert [u for u, _ in links.cited] == [f"https://site.test/{cited}"]
+    assert [u for u, _ in links.navigation] == [f"https://site.test/{other}"]

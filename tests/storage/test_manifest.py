@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
@@ -123,3 +125,43 @@ def test_manifest_streamed_from_the_book_to_the_warc(tmp_path: Path) -> None:
         urls = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(fh)]
     assert urls[-2:] == ["https://example.test/after", "https://example.test/after"]
     assert len(urls) == 1 + 2 * 10 + 1 + 2  # the warcinfo record first
+
+
+def test_many_snapshots_written_in_turn_keep_every_entry(tmp_path: Path) -> None:
+    """More snapshots than the book keeps files open for, written in turn: each lists all of its
+    records in order, and the book's open files stay bounded."""
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    book = ManifestBook()
+    keys = [f"k{i}" for i in range(40)]
+    with WarcStore(tmp_path, prefix="n") as store:
+        store.listeners.append(book)
+        for round_ in range(3):
+            for key in keys:
+                _write(store, key, f"https://example.test/{key}/{round_}", b"<p>x</p>")
+        if fds is not None:
+            # The WARC file and a few of its own, and at most 16 of the book (not 40).
+            assert len(os.listdir("/proc/self/fd")) <= fds + 4 + 16
+        for key in keys:
+            responses = [e.target_uri for e in book.entries(key) if e.type == "response"]
+            assert responses == [f"https://example.test/{key}/{r}" for r in range(3)]
+        book.forget("k0")
+        _write(store, "k0", "https://example.test/k0/again", b"<p>y</p>")
+        assert [e.target_uri for e in book.entries("k0")][0] == "https://example.test/k0/again"
+    book.close()
+
+
+def test_the_books_entry_is_entry_of_the_record(tmp_path: Path) -> None:
+    """What the book writes per record is `entry_of(...).as_dict()`, key for key, in order (a
+    repeated header counts by its first value, as warcio's get_header reads it)."""
+    from citevault.storage.manifest import _entry_dict, entry_of
+
+    seen: list[tuple[str, list[Any]]] = []
+    with WarcStore(tmp_path, prefix="e") as store:
+        store.listeners.append(lambda warc, written: seen.append((warc, written)))
+        _write(store, "k1", "https://example.test/a", b"<p>a</p>")
+    (warc, written), = seen
+    for offset, length, rec, digest in written:
+        rec.rec_headers.headers.append(("WARC-Target-URI", "https://elsewhere.test/"))
+        got = _entry_dict(rec, digest, warc, offset, length)
+        assert list(got.items()) == list(entry_of(rec, digest, warc, offset, length).as_dict().items())
+        assert got["target_uri"] == "https://example.test/a"
