@@ -4,12 +4,14 @@ for it, and a run of one command does not import the other tasks' heavy modules.
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 
 import typer
 
 from citevault.cli import _MODULES, COMMAND_MODULES, get_app
+from tests.fakeweb import FakeWeb
 
 
 def _names(app: typer.Typer) -> set[str]:
@@ -73,3 +75,21 @@ def test_the_cli_imports_with_the_collector_off_then_freezes() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-2:] == ["True", "True"]
+
+
+def test_add_json_off_a_terminal_does_not_import_rich(web: FakeWeb) -> None:
+    """Rich draws the live line on a terminal and the summary table; `add --json` with standard
+    error on a pipe (a script's run) draws neither, so it does not import Rich at all."""
+    url = "http://news.test/lazy"
+    web.add(url, "<html><head><title>t</title></head><body><p>hello</p></body></html>")
+    code = (
+        "import sys; from citevault.cli import main\n"
+        f"sys.argv = ['citevault', 'add', {url!r}, '--depth', '0', '--json']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    sys.stderr.write(f'exit {exc.code}\\n')\n"
+        "sys.stderr.write(f'rich loaded: {\"rich\" in sys.modules}\\n')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert '"state": "done"' in done.stdout, done.stderr
+    assert "rich loaded: False" in done.stderr, done.stderr
