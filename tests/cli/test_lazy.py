@@ -14,6 +14,13 @@ from citevault.cli import _MODULES, COMMAND_MODULES, get_app
 from tests.fakeweb import FakeWeb
 
 
+def _loaded_after(code: str, names: tuple[str, ...]) -> list[str]:
+    """Which of `names` a new interpreter has imported once it has run `code`."""
+    probe = f"{code}\nimport sys; print(' '.join(m for m in {names!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
 def _names(app: typer.Typer) -> set[str]:
     cmd = typer.main.get_command(app)
     if not hasattr(cmd, "commands"):  # a task with a single command (search)
@@ -47,13 +54,8 @@ def test_one_command_imports_only_what_it_needs() -> None:
 def test_the_crawl_imports_no_tsa_client_and_one_database_driver() -> None:
     """The fork server preloads the crawl's modules for every `add`: the RFC 3161 client (httpx
     with it) only when a snapshot is stamped, and only the configured database's driver."""
-    code = (
-        "import sys; import citevault.crawler.seal, citevault.crawler.job; "
-        "print(' '.join(m for m in ('httpx', 'rfc3161_client', 'citevault.crawler.timestamps') "
-        "if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == []
+    assert _loaded_after("import citevault.crawler.seal, citevault.crawler.job",
+                         ("httpx", "rfc3161_client", "citevault.crawler.timestamps")) == []
     from citevault.crawler.forkserver import PRELOAD, _preload_for
 
     sqlite = _preload_for("sqlite:////tmp/index.db")
@@ -63,6 +65,20 @@ def test_the_crawl_imports_no_tsa_client_and_one_database_driver() -> None:
     assert "sqlalchemy.dialects.postgresql.psycopg" in pg and "sqlalchemy.dialects.sqlite" not in pg
     assert set(PRELOAD) - set(sqlite) == {"sqlalchemy.dialects.postgresql.psycopg"}
     assert _preload_for("") == PRELOAD
+
+
+def test_add_imports_the_index_driver_before_the_fork() -> None:
+    """`add` imports the index's dialect and driver (storage.db.import_driver) before it forks its
+    crawl's fork server, which preloads them: connecting to nothing, and a bad URL is left to
+    open_index to report in one line."""
+    code = "from citevault.storage.db import import_driver; import_driver('sqlite:////nonexistent/x.db')"
+    assert _loaded_after(code, ("sqlalchemy.dialects.sqlite.pysqlite", "sqlite3")) == [
+        "sqlalchemy.dialects.sqlite.pysqlite", "sqlite3"]
+    assert _loaded_after("import citevault.storage.db", ("sqlite3",)) == []
+    from citevault.storage.db import import_driver
+
+    for bad in ("not a url", "bogus://x", "mysql+nodriver://h/db"):
+        import_driver(bad)  # no exception
 
 
 def test_the_cli_imports_with_the_collector_off_then_freezes() -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citevault.crawler.forkserver import prestart
+from citevault.storage.db import import_driver
 from citevault.storage.errors import BadInput, CaptureFailed
 from citevault.storage.models import Capture, Snapshot
 
@@ -101,6 +102,9 @@ def add(
     # them again for the crawl (benchmarks/RESULTS.md, (2a)).
     import surt  # noqa: F401
 
+    # The index's driver too: the fork server preloads it for the crawl, and the index is opened
+    # here after the fork.
+    import_driver(cfg.effective_database_url)
     # Now, before any database connection or thread (Rich's live display) exists: the crawl's
     # fork server is then forked from this process, and preloads while the index is opened.
     prestart(cfg.effective_database_url)
