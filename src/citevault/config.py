@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import difflib
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field
 from pydantic_settings import (
     BaseSettings,
@@ -21,6 +19,12 @@ __all__ = ["Settings", "load_settings"]
 
 
 def _default_home() -> Path:
+    # Imported here, as tomllib below, only when used: every command reads its settings, and
+    # with CITEVAULT_HOME set (the container, the services) and no citevault.toml the two
+    # imports were half a percent of a one-page `add`'s instructions
+    # (benchmarks/history/2026-12-07-p-start6-eve.md).
+    from platformdirs import user_data_dir
+
     return Path(user_data_dir("citevault", appauthor=False))
 
 
@@ -246,6 +250,8 @@ class _StrictToml(TomlConfigSettingsSource):
     leave the setting at its default without a word."""
 
     def __init__(self, settings_cls: type[BaseSettings], toml_file: Path) -> None:
+        import tomllib
+
         try:
             super().__init__(settings_cls, toml_file=toml_file)
         except tomllib.TOMLDecodeError as exc:

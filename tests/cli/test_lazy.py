@@ -4,12 +4,21 @@ for it, and a run of one command does not import the other tasks' heavy modules.
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 
 import typer
 
 from citevault.cli import _MODULES, COMMAND_MODULES, get_app
+from tests.fakeweb import FakeWeb
+
+
+def _loaded_after(code: str, names: tuple[str, ...]) -> list[str]:
+    """Which of `names` a new interpreter has imported once it has run `code`."""
+    probe = f"{code}\nimport sys; print(' '.join(m for m in {names!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return out.stdout.split()
 
 
 def _names(app: typer.Typer) -> set[str]:
@@ -45,13 +54,8 @@ def test_one_command_imports_only_what_it_needs() -> None:
 def test_the_crawl_imports_no_tsa_client_and_one_database_driver() -> None:
     """The fork server preloads the crawl's modules for every `add`: the RFC 3161 client (httpx
     with it) only when a snapshot is stamped, and only the configured database's driver."""
-    code = (
-        "import sys; import citevault.crawler.seal, citevault.crawler.job; "
-        "print(' '.join(m for m in ('httpx', 'rfc3161_client', 'citevault.crawler.timestamps') "
-        "if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == []
+    assert _loaded_after("import citevault.crawler.seal, citevault.crawler.job",
+                         ("httpx", "rfc3161_client", "citevault.crawler.timestamps")) == []
     from citevault.crawler.forkserver import PRELOAD, _preload_for
 
     sqlite = _preload_for("sqlite:////tmp/index.db")
@@ -61,6 +65,20 @@ def test_the_crawl_imports_no_tsa_client_and_one_database_driver() -> None:
     assert "sqlalchemy.dialects.postgresql.psycopg" in pg and "sqlalchemy.dialects.sqlite" not in pg
     assert set(PRELOAD) - set(sqlite) == {"sqlalchemy.dialects.postgresql.psycopg"}
     assert _preload_for("") == PRELOAD
+
+
+def test_add_imports_the_index_driver_before_the_fork() -> None:
+    """`add` imports the index's dialect and driver (storage.db.import_driver) before it forks its
+    crawl's fork server, which preloads them: connecting to nothing, and a bad URL is left to
+    open_index to report in one line."""
+    code = "from citevault.storage.db import import_driver; import_driver('sqlite:////nonexistent/x.db')"
+    assert _loaded_after(code, ("sqlalchemy.dialects.sqlite.pysqlite", "sqlite3")) == [
+        "sqlalchemy.dialects.sqlite.pysqlite", "sqlite3"]
+    assert _loaded_after("import citevault.storage.db", ("sqlite3",)) == []
+    from citevault.storage.db import import_driver
+
+    for bad in ("not a url", "bogus://x", "mysql+nodriver://h/db"):
+        import_driver(bad)  # no exception
 
 
 def test_the_cli_imports_with_the_collector_off_then_freezes() -> None:
@@ -73,3 +91,21 @@ def test_the_cli_imports_with_the_collector_off_then_freezes() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-2:] == ["True", "True"]
+
+
+def test_add_json_off_a_terminal_does_not_import_rich(web: FakeWeb) -> None:
+    """Rich draws the live line on a terminal and the summary table; `add --json` with standard
+    error on a pipe (a script's run) draws neither, so it does not import Rich at all."""
+    url = "http://news.test/lazy"
+    web.add(url, "<html><head><title>t</title></head><body><p>hello</p></body></html>")
+    code = (
+        "import sys; from citevault.cli import main\n"
+        f"sys.argv = ['citevault', 'add', {url!r}, '--depth', '0', '--json']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    sys.stderr.write(f'exit {exc.code}\\n')\n"
+        "sys.stderr.write(f'rich loaded: {\"rich\" in sys.modules}\\n')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert '"state": "done"' in done.stdout, done.stderr
+    assert "rich loaded: False" in done.stderr, done.stderr

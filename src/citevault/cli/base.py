@@ -6,17 +6,19 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from typer.core import TyperGroup
 
 from citevault.storage.errors import BadInput, CaptureFailed, CitevaultError, is_busy
 from citevault.storage.models import MAX_ROW_ID
 
 from ..config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["JsonOpt", "OptionalSource", "Root", "SourceArg", "fail", "print_json", "settings", "stderr"]
 
@@ -34,6 +36,10 @@ _SERVER_LIBS = {"redis": "Redis server (CITEVAULT_REDIS_URL)",
 
 def stderr() -> Console:
     """The console for progress and messages: standard error, so --json output stays clean."""
+    # Rich (50 modules, a tenth of a second of start-up CPU) is imported by the commands that
+    # draw with it, when they do: a one-page `add --json` off a terminal never does.
+    from rich.console import Console
+
     return Console(stderr=True)
 
 

@@ -3,20 +3,17 @@ of a document and write it back with the archived copies)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.filesize import decimal
-from rich.live import Live
-from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citevault.crawler.forkserver import prestart
+from citevault.storage.db import import_driver
 from citevault.storage.errors import BadInput, CaptureFailed
 from citevault.storage.models import Capture, Snapshot
 
@@ -24,6 +21,10 @@ from ..archive import Archive
 from ..config import Settings
 from ..serializers import iter_captures, snapshot_json
 from .base import JsonOpt, fail, print_json, settings, stderr
+
+# Rich is imported where it draws (the live line on a terminal, the summary table), not
+# here: `add --json` off a terminal (a script's, a benchmark's) never draws, and Rich is a
+# tenth of its start-up CPU (benchmarks/history/2026-12-07-p-start6-eve.md).
 
 __all__ = ["add", "commands", "decorate"]
 
@@ -63,6 +64,9 @@ class _ProgressView:
         self.state.update(msg)
 
     def __rich__(self) -> str:
+        from rich.filesize import decimal
+        from rich.markup import escape
+
         s = self.state
         last = s.get("last_url") or ""
         return (
@@ -91,20 +95,22 @@ def add(
     """Capture URLs now, in the foreground: the page, what it cites, and their requisites."""
     cfg = settings()
     wanted = _read_urls(urls or [], from_file)
-    err = stderr()
     if (note_line := browser_check(cfg, browser)) is not None:
-        err.print(note_line, highlight=False, markup=False)
+        typer.echo(note_line, err=True)
     # The seeds' SURT keys need surt here (with tldextract and requests, about a tenth of a
     # second); imported before the fork server is forked, it inherits them instead of importing
     # them again for the crawl (benchmarks/history/2026-12-07-and-before.md, p-perf3, start-up (b)).
     import surt  # noqa: F401
 
+    # The index's driver too: the fork server preloads it for the crawl, and the index is opened
+    # here after the fork.
+    import_driver(cfg.effective_database_url)
     # Now, before any database connection or thread (Rich's live display) exists: the crawl's
     # fork server is then forked from this process, and preloads while the index is opened.
     prestart(cfg.effective_database_url)
     with Archive(cfg) as archive:
         view = _ProgressView()
-        with Live(view, console=err, refresh_per_second=8, transient=True):
+        with _live(view):
             done = archive.capture_now(
                 wanted, depth=depth, scope=scope, every=every, cron=cron, note=note, browser=browser,
                 if_not_archived_within=if_not_archived_within, on_progress=view.update,
@@ -129,8 +135,8 @@ def add(
             else:
                 _print_add_summary(s, results)
                 for k in done.skipped:
-                    err.print(f"skipped {escape(k.url)}: archived at {k.capture.timestamp}, "
-                              f"within {if_not_archived_within}")
+                    typer.echo(f"skipped {k.url}: archived at {k.capture.timestamp}, "
+                               f"within {if_not_archived_within}", err=True)
             kept = sum(_tally(s, r["snapshot"]["id"])["captured"] for r in results) if done.interrupted else 0
     if done.interrupted:
         fail(f"interrupted: kept {kept} record(s) of what was captured so far", 130)
@@ -139,6 +145,16 @@ def add(
         first = failed[0]
         what = "" if len(results) == 1 else f"{len(failed)} of {len(results)} URLs failed; "
         raise CaptureFailed(f"{what}could not capture {first['url']}: {first['snapshot']['error']}")
+
+
+def _live(view: _ProgressView) -> contextlib.AbstractContextManager[Any]:
+    """The live progress line, on a terminal only: elsewhere Rich's transient display draws
+    nothing anyway (and would still start its refresh thread)."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.live import Live
+
+    return Live(view, console=stderr(), refresh_per_second=8, transient=True)
 
 
 def browser_check(cfg: Settings, browser: str | None) -> str | None:
@@ -184,6 +200,11 @@ def _tally(s: Session, snapshot_id: int) -> dict[str, Any]:
 
 
 def _print_add_summary(s: Session, results: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.filesize import decimal
+    from rich.markup import escape
+    from rich.table import Table
+
     out = Console()
     table = Table(title="citevault add")
     for col in ("source", "url", "state", "status", "captured", "cited", "requisites", "failed", "bytes"):
