@@ -253,6 +253,8 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
             return  # the caller is gone already (a command that failed on its input)
         with contextlib.suppress(ImportError):  # an optional one (a database driver) is missing
             importlib.import_module(name)
+            if name in _DIALECTS:
+                _import_driver(name)
     _configure_orm()
     if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1:
         # Forking would hand every child a reactor or a thread it cannot use: refuse to serve.
@@ -317,6 +319,13 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
                 status_of[pid] = status_w
                 with contextlib.suppress(OSError):
                     os.write(status_w, STATUS.pack(pid))
+
+
+def _import_driver(dialect_module: str) -> None:
+    """Import the DB-API driver of a preloaded SQLAlchemy dialect (psycopg, sqlite3): the dialect
+    module leaves it to the first engine, which was every crawl child's and page indexer's own
+    (psycopg: 55-90 ms of CPU a process, twice a job; benchmarks/history/2026-12-07-p-job6-eve.md)."""
+    sys.modules[dialect_module].dialect.import_dbapi()
 
 
 def _scrapy_components() -> list[str]:
