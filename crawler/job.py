@@ -18,21 +18,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from citevault.config import Settings
-from citevault.storage.db import Index, open_index
+from citevault.storage.db import open_index
 from citevault.storage.manifest import ManifestBook
 from citevault.storage.snapshots import finish_snapshots as settle
 
 from . import forkserver
 from .progress import Progress, Seed
-
-if TYPE_CHECKING:
-    from citevault.storage.warcstore import WarcStore
-
-    from .provenance import ProvenanceCollector
-    from .recorder import CaptureRecorder
 
 __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
 
@@ -163,9 +157,11 @@ def crawl(
 
     from .provenance import ProvenanceCollector
     from .recorder import CaptureRecorder
+    from .seal import seal_crawl
     from .spider import CaptureSpider
 
-    index = open_index(options.database_url)
+    # The caller opened (and migrated) the index before it started this crawl (Archive.capture).
+    index = open_index(options.database_url, migrate=False)
     store = WarcStore(
         options.warc_dir, prefix=options.settings.warc_prefix, max_size=options.settings.warc_max_size,
         software="citevault (Scrapy, warcio)",
@@ -186,33 +182,38 @@ def crawl(
     pages = PageIndexer(options.database_url, str(options.warc_dir), [s.snapshot_id for s in seeds])
     if options.settings.index_pages:
         pages.start()
-    reason = None
+    reason, errors = None, 0
     try:
-        settings = options.scrapy_settings()
-        settings["JOBDIR"] = queue_dir.name
-        process = CrawlerProcess(settings)
-        crawler = process.create_crawler(CaptureSpider)
-        process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress,
-                      provenance=collector)
-        process.start()
-        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
-        # An exception in a callback loses that page's links without a failure row: never done.
-        errors = crawler.stats.get_value("spider_exceptions/count", 0) if crawler.stats else 0
+        try:
+            settings = options.scrapy_settings()
+            settings["JOBDIR"] = queue_dir.name
+            process = CrawlerProcess(settings)
+            crawler = process.create_crawler(CaptureSpider)
+            process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress,
+                          provenance=collector)
+            process.start()
+            reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+            # An exception in a callback loses that page's links without a failure row: never done.
+            errors = crawler.stats.get_value("spider_exceptions/count", 0) if crawler.stats else 0
+        finally:
+            recorder.commit()  # rows still pending when the crawl was stopped
+            seal_crawl(options.settings, seeds, index, store, recorder.snapshot_key, book, collector,
+                       started)
+            book.close()
+            store.close()
+            queue_dir.cleanup()
+            if reason is None:
+                pages.finish(5.0)  # the crawl failed: what is left is indexed by `reindex`
+        # Stopped by a signal before the queue ran dry: what was captured stays, the rest was not
+        # fetched, so the snapshot is partial at best, never done.
+        stopped = None if reason == "finished" else "interrupted: the crawl stopped before it finished"
+        if stopped is None and errors:
+            stopped = f"internal error: {errors} fetched page(s) could not be processed (see the log)"
+        # Through the crawl's own engine: a second one here was a second database session per
+        # job (on PostgreSQL a server process started for one transaction).
+        settle(index, [s.snapshot_id for s in seeds], stopped, keep_captured=True)
     finally:
-        recorder.commit()  # rows still pending when the crawl was stopped
-        _seal(options, seeds, index, store, recorder, book, collector, started)
-        book.close()
-        store.close()
         index.dispose()
-        queue_dir.cleanup()
-        if reason is None:
-            pages.finish(5.0)  # the crawl failed: what is left is indexed by `reindex`
-    # Stopped by a signal before the queue ran dry: what was captured stays, the rest was not
-    # fetched, so the snapshot is partial at best, never done.
-    stopped = None if reason == "finished" else "interrupted: the crawl stopped before it finished"
-    if stopped is None and errors:
-        stopped = f"internal error: {errors} fetched page(s) could not be processed (see the log)"
-    finish_snapshots(options.database_url, [s.snapshot_id for s in seeds], stopped, keep_captured=True)
     # Settled first, so that readers see the snapshot done while the last pages are indexed;
     # the indexer's last pass sees every committed row.
     pages.finish()
@@ -240,36 +241,6 @@ def _die_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
-def _seal(
-    options: CrawlOptions, seeds: list[Seed], index: Index, store: WarcStore, recorder: CaptureRecorder,
-    book: ManifestBook, collector: ProvenanceCollector, started: datetime,
-) -> None:
-    """Seal each snapshot the crawl started (provenance, manifest, timestamps). A failure here
-    is reported, never allowed to lose the capture itself."""
-    from .seal import SealRequest, seal_snapshot
-
-    for seed in seeds:
-        key = recorder.snapshot_key(seed.snapshot_id)
-        if key is None:
-            continue
-        c = options.settings
-        capture = {
-            "mode": "http", "engine": "Scrapy", "user_agent": c.user_agent, "seed": seed.url,
-            "depth": seed.depth, "scope": seed.scope, "obey_robots": c.obey_robots,
-            "limits": {
-                "timeout_s": c.timeout, "max_response_bytes": c.max_response_size,
-                "retries": c.retries, "concurrency": c.concurrency,
-                "concurrency_per_host": c.concurrency_per_host,
-            },
-        }
-        tsa_urls = [u.strip() for u in c.tsa_urls.split(",") if u.strip()]
-        req = SealRequest(seed.snapshot_id, key, capture, started, tsa_urls, c.tsa_timeout)
-        try:
-            seal_snapshot(index, store, book, collector, req)
-        except Exception as exc:
-            print(f"citevault: sealing snapshot {seed.snapshot_id} failed: {exc}", file=sys.stderr)
 
 
 def _child_main(parent: int | None = None) -> None:
