@@ -37,3 +37,18 @@ def test_one_task_handles_what_a_callback_yields(tmp_path: Path) -> None:
 def test_switched_off_for_other_spiders() -> None:
     with pytest.raises(NotConfigured):
         RecorderLifecycle.from_crawler(get_crawler(scrapy.Spider))
+
+
+@pytest.mark.parametrize(("level", "looked_up"), [("CRITICAL", False), ("INFO", True)])
+def test_library_versions_are_looked_up_only_for_a_log_that_shows_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str, looked_up: bool
+) -> None:
+    """Scrapy's start-up line lists ten libraries' versions, computed whatever the log level:
+    every forked crawl child paid for it at the default (CRITICAL)."""
+    from scrapy.utils import log
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(log, "get_versions", lambda software: calls.append(software) or [])
+    crawler = get_crawler(CaptureSpider, CrawlOptions(Settings(home=tmp_path), level).scrapy_settings())
+    log.log_scrapy_info(crawler.settings)
+    assert bool(calls) is looked_up
