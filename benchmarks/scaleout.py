@@ -39,6 +39,30 @@ def _admin(sql: str) -> None:
         eng.dispose()
 
 
+def _db_stats(name: str) -> dict[str, float]:
+    """What the run cost the database server, from pg_stat_database once every session to it has
+    ended (a backend reports its counts as it exits): sessions opened, transactions, and the
+    seconds its backends spent executing statements (PostgreSQL's own CPU is not in the tree)."""
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with eng.connect() as conn:
+            deadline = time.monotonic() + 10
+            while conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = :n"), {"n": name}):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            time.sleep(0.2)  # the last backend's counts land as it exits
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            row = conn.execute(text(
+                "SELECT sessions, xact_commit + xact_rollback, active_time FROM pg_stat_database "
+                "WHERE datname = :n"), {"n": name}).one()
+    finally:
+        eng.dispose()
+    return {"sessions": row[0], "xacts": row[1], "active_s": row[2] / 1000}
+
+
 def _cpu_of(pid: int) -> float:
     """User + system seconds of a live process and its live descendants (/proc), so that
     workers killed at the end still count."""
@@ -128,22 +152,33 @@ def _one(spec: SiteSpec, web: WebFarm, workers: int, log: Any) -> dict[str, Any]
             "not_done": sum(1 for st in states if st != "done"), "requests": delta["requests"],
             "expected": sum(len(v) for v in expected.values()),
         }
+        _stop(procs)
+        db = _db_stats(name)
+        res.update({f"db_{k}_per_job": v / len(ids) for k, v in db.items()})
+        res["load"] = os.getloadavg()[0]
         log(f"  scaleout {workers} worker(s): {wall:.1f} s, {res['urls_per_s']:.1f} URLs/s, "
             f"{urls} of {res['expected']} URLs, twice {twice}, missed {missed}, reruns {reruns}, "
-            f"not done {res['not_done']}, CPU {cpu:.1f} s")
+            f"not done {res['not_done']}, CPU {cpu:.1f} s ({1000 * cpu / len(ids):.0f} ms a job); "
+            f"database per job: {db['sessions'] / len(ids):.2f} sessions, "
+            f"{db['xacts'] / len(ids):.1f} transactions, {1000 * db['active_s'] / len(ids):.1f} ms "
+            f"active (load {res['load']:.1f})")
         return res
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        _stop(procs)
         shutil.rmtree(work, ignore_errors=True)
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def scaleout_bench(
