@@ -7,6 +7,7 @@ was captured exactly once per snapshot and every snapshot ran once.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import signal
@@ -142,6 +143,7 @@ def _one(spec: SiteSpec, web: WebFarm, workers: int, log: Any) -> dict[str, Any]
         for sid, url in by_url.items():
             k = articles.index(url)
             missed += sum(1 for u in expected[k] if (sid, u) not in seen)
+        job_s, gap_s = _job_times(list(snaps.values()))
         states = [sn.state for sn in snaps.values()]
         reruns = sum(1 for sn in snaps.values() if sn.attempts != 1)
         urls = sum(seen.values())
@@ -151,6 +153,7 @@ def _one(spec: SiteSpec, web: WebFarm, workers: int, log: Any) -> dict[str, Any]
             "twice": twice, "missed": missed, "reruns": reruns,
             "not_done": sum(1 for st in states if st != "done"), "requests": delta["requests"],
             "expected": sum(len(v) for v in expected.values()),
+            "job_s": job_s, "gap_s": gap_s,
         }
         _stop(procs)
         db = _db_stats(name)
@@ -161,12 +164,29 @@ def _one(spec: SiteSpec, web: WebFarm, workers: int, log: Any) -> dict[str, Any]
             f"not done {res['not_done']}, CPU {cpu:.1f} s ({1000 * cpu / len(ids):.0f} ms a job); "
             f"database per job: {db['sessions'] / len(ids):.2f} sessions, "
             f"{db['xacts'] / len(ids):.1f} transactions, {1000 * db['active_s'] / len(ids):.1f} ms "
-            f"active (load {res['load']:.1f})")
+            f"active; median job {1000 * job_s:.0f} ms, between a worker's jobs {1000 * gap_s:.0f} ms "
+            f"(load {res['load']:.1f})")
         return res
     finally:
         _stop(procs)
         shutil.rmtree(work, ignore_errors=True)
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _job_times(snaps: list[Any]) -> tuple[float, float]:
+    """Medians of a snapshot's crawl (its spider opened to its settling) and of a worker's time
+    between two jobs (settled to the next one's spider opened: the crawl child's exit with the
+    page indexer's last pass, the claim, the fork and the crawl's set-up), from the index."""
+    jobs, gaps = [], []
+    by_worker: dict[str, list[Any]] = {}
+    for sn in snaps:
+        if sn.started_at and sn.finished_at:
+            jobs.append((sn.finished_at - sn.started_at).total_seconds())
+            by_worker.setdefault(sn.claimed_by or "", []).append(sn)
+    for done in by_worker.values():
+        done.sort(key=lambda sn: sn.started_at)
+        gaps += [(b.started_at - a.finished_at).total_seconds() for a, b in itertools.pairwise(done)]
+    return (summarize(jobs).median if jobs else 0.0), (summarize(gaps).median if gaps else 0.0)
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
