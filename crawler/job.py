@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import logging
 import os
 import selectors
 import signal
@@ -103,7 +104,7 @@ class CrawlOptions:
             # whatever the level: 4-5 ms of every forked crawl child's CPU, for a line only shown
             # at INFO and below.
             "LOG_VERSIONS": _log_versions(self.log_level),
-            "DNS_RESOLVER": "citevault.crawler.guard.GuardedResolver",
+            _resolver_setting(): "citevault.crawler.guard.GuardedResolver",
             "CITEVAULT_ALLOW_PRIVATE_NETWORKS": c.allow_private_networks,
             "DOWNLOADER_MIDDLEWARES": {
                 "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
@@ -143,6 +144,21 @@ def _log_versions(level: str) -> list[str]:
     from scrapy.settings import default_settings
 
     return list(default_settings.LOG_VERSIONS) if level in ("DEBUG", "INFO") else []
+
+
+def _quiet_scrapy(level: str) -> None:
+    """Scrapy filters its log in its root handler and leaves its loggers at NOTSET, so each DEBUG
+    line of every response (a few a page) was built, caller looked up, then dropped: its loggers
+    now drop what the handler would, before building it."""
+    logging.getLogger("scrapy").setLevel(logging.CRITICAL + 1 if level == "NONE" else level)
+
+
+def _resolver_setting() -> str:
+    """Scrapy 2.19 renamed DNS_RESOLVER and warns about the old name in every crawl (the warning
+    reads Scrapy's source for its line, in each crawl child): the new name where it exists."""
+    from scrapy.settings import default_settings
+
+    return "TWISTED_DNS_RESOLVER" if hasattr(default_settings, "TWISTED_DNS_RESOLVER") else "DNS_RESOLVER"
 
 
 def finish_snapshots(
@@ -198,6 +214,7 @@ def crawl(
             settings = options.scrapy_settings()
             settings["JOBDIR"] = queue_dir.name
             process = CrawlerProcess(settings)
+            _quiet_scrapy(options.log_level)
             crawler = process.create_crawler(CaptureSpider)
             process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress,
                           provenance=collector)
