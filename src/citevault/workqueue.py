@@ -53,7 +53,6 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -141,14 +140,10 @@ class WorkQueue:
     def keeper(self, snapshot_ids: list[int], stop: threading.Event | None = None
                ) -> Iterator[Callable[[], bool]]:
         """While the block runs, renew the claims' lease every `heartbeat_every` seconds from a
-        thread of its own; yields a `should_stop` callable for Archive.capture, which says
-        whether `stop` is set and raises what ended the heartbeat (a database error other than
-        a busy one).
-
-        Its own thread (with its own pooled connection), not the capture's progress loop: a
-        beat waits for a busy database (SQLite's busy timeout, 30 s; a row lock on PostgreSQL,
-        without limit), and the loop must keep reading the crawl's progress and watching its
-        time limit meanwhile."""
+        thread of its own (and its own pooled connection); yields a `should_stop` callable for
+        Archive.capture: whether `stop` is set, raising what ended the heartbeat (a database
+        error other than a busy one). Not in the capture's progress loop: a beat waits for a busy
+        database (SQLite's 30 s busy timeout; a PostgreSQL row lock, without limit)."""
         done = threading.Event()
         failed: list[Exception] = []
 
@@ -156,19 +151,16 @@ class WorkQueue:
             while not done.wait(self.heartbeat_every):
                 try:
                     self.heartbeat(snapshot_ids)
-                except OperationalError as exc:
+                except Exception as exc:
                     # The crawl's own writes can keep SQLite's lock busier than the busy timeout
                     # (a 100,000-URL crawl commits back to back, and SQLite's waiting writer is
                     # not served in turn). A missed beat only shortens the lease's slack (beats
                     # come every quarter lease): the next one renews it; the capture goes on.
-                    if not is_busy(exc):
+                    if not (isinstance(exc, OperationalError) and is_busy(exc)):
                         failed.append(exc)
                         return
                     _log.warning("heartbeat of snapshot(s) %s skipped: the database was busy",
                                  snapshot_ids)
-                except Exception as exc:
-                    failed.append(exc)
-                    return
 
         def should_stop() -> bool:
             if failed:
@@ -177,8 +169,7 @@ class WorkQueue:
 
         # A daemon, never joined: a beat stuck on a lock must not hold up the end of the capture
         # either, and one that lands late renews nothing (only running claims of ours).
-        threading.Thread(target=beat, name=f"heartbeat-{snapshot_ids[0] if snapshot_ids else 0}",
-                         daemon=True).start()
+        threading.Thread(target=beat, name=f"heartbeat-{snapshot_ids}", daemon=True).start()
         try:
             yield should_stop
         finally:
