@@ -17,6 +17,7 @@ from typing import Any
 
 from .capture import citevault_env
 from .measure import summarize
+from .scaleout import PG_ADMIN, _admin
 from .webfarm import SiteSpec, WebFarm
 
 __all__ = ["jobstart_bench"]
@@ -47,23 +48,32 @@ def _drive(mode: str, jobs: int, seed: str) -> dict[str, Any]:
     return {"cpu_per_job": cpu / jobs, "walls": walls}
 
 
-def jobstart_bench(jobs: int, rounds: int, log: Any = print) -> dict[str, Any]:
+def jobstart_bench(jobs: int, rounds: int, log: Any = print, *, postgres: bool = False,
+                   modes: tuple[str, ...] = MODES) -> dict[str, Any]:
+    """`postgres`: the index in a scratch PostgreSQL database (as `citevault worker` has it)
+    instead of SQLite in the home."""
     spec = SiteSpec(pages=4, hosts=1, delay=0.0, requisites=False)
     seed = spec.page_url(0)
-    cpu: dict[str, list[float]] = {m: [] for m in MODES}
-    wall: dict[str, list[float]] = {m: [] for m in MODES}
+    cpu: dict[str, list[float]] = {m: [] for m in modes}
+    wall: dict[str, list[float]] = {m: [] for m in modes}
     with WebFarm(spec) as web:
         for r in range(rounds):
-            for mode in MODES if r % 2 == 0 else MODES[::-1]:
+            for mode in modes if r % 2 == 0 else modes[::-1]:
                 home = Path(os.environ.get("TMPDIR", "/tmp")) / f"cvbench-jobs-{os.getpid()}-{mode}"
+                env = citevault_env(home, web.proxy_url)
+                db = f"cvbench_jobs_{os.getpid()}_{mode}" if postgres else ""
+                if db:
+                    _admin(f'CREATE DATABASE "{db}"')
+                    env["CITEVAULT_DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + f"/{db}"
                 try:
                     out = subprocess.run(
                         [sys.executable, "-m", "benchmarks.jobstart", "--drive", mode, str(jobs), seed],
-                        env=citevault_env(home, web.proxy_url), capture_output=True, text=True,
-                        check=True, cwd=Path(__file__).parents[1],
+                        env=env, capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1],
                     )
                 finally:
                     shutil.rmtree(home, ignore_errors=True)
+                    if db:
+                        _admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
                 got = json.loads(out.stdout.splitlines()[-1])
                 cpu[mode].append(got["cpu_per_job"])
                 wall[mode] += got["walls"][1:]  # the first job starts the fork server
@@ -72,7 +82,9 @@ def jobstart_bench(jobs: int, rounds: int, log: Any = print) -> dict[str, Any]:
                     f"wall {median_wall:.2f} s (load {os.getloadavg()[0]:.1f})")
     res: dict[str, Any] = {f"cpu_{m}": summarize(v) for m, v in cpu.items()}
     res.update({f"wall_{m}": summarize(v) for m, v in wall.items()})
-    res["cpu_ratio"] = summarize([s / f for f, s in zip(cpu["forkserver"], cpu["subprocess"], strict=True)])
+    if set(MODES) <= set(modes):
+        pairs = zip(cpu["forkserver"], cpu["subprocess"], strict=True)
+        res["cpu_ratio"] = summarize([s / f for f, s in pairs])
     return res
 
 
@@ -82,9 +94,10 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--drive"]:
         print(json.dumps(_drive(sys.argv[2], int(sys.argv[3]), sys.argv[4])))
         sys.exit(0)
-    args = [int(a) for a in sys.argv[1:3]]
+    pg = "--pg" in sys.argv  # the index on the local PostgreSQL, crawl children forked only
+    args = [int(a) for a in sys.argv[1:] if a != "--pg"][:2]
     n_jobs, n_rounds = (args + [10, 2][len(args):])[:2]
     print(f"load before: {os.getloadavg()}")
-    for key, value in jobstart_bench(n_jobs, n_rounds).items():
+    for key, value in jobstart_bench(n_jobs, n_rounds, postgres=pg, modes=MODES[:1] if pg else MODES).items():
         print(key, value.fmt() if hasattr(value, "fmt") else value)
     print(f"load after: {os.getloadavg()}")

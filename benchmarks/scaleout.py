@@ -7,6 +7,7 @@ was captured exactly once per snapshot and every snapshot ran once.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import signal
@@ -37,6 +38,30 @@ def _admin(sql: str) -> None:
             conn.execute(text(sql))
     finally:
         eng.dispose()
+
+
+def _db_stats(name: str) -> dict[str, float]:
+    """What the run cost the database server, from pg_stat_database once every session to it has
+    ended (a backend reports its counts as it exits): sessions opened, transactions, and the
+    seconds its backends spent executing statements (PostgreSQL's own CPU is not in the tree)."""
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with eng.connect() as conn:
+            deadline = time.monotonic() + 10
+            while conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = :n"), {"n": name}):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            time.sleep(0.2)  # the last backend's counts land as it exits
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            row = conn.execute(text(
+                "SELECT sessions, xact_commit + xact_rollback, active_time FROM pg_stat_database "
+                "WHERE datname = :n"), {"n": name}).one()
+    finally:
+        eng.dispose()
+    return {"sessions": row[0], "xacts": row[1], "active_s": row[2] / 1000}
 
 
 def _cpu_of(pid: int) -> float:
@@ -118,6 +143,7 @@ def _one(spec: SiteSpec, web: WebFarm, workers: int, log: Any) -> dict[str, Any]
         for sid, url in by_url.items():
             k = articles.index(url)
             missed += sum(1 for u in expected[k] if (sid, u) not in seen)
+        job_s, gap_s = _job_times(list(snaps.values()))
         states = [sn.state for sn in snaps.values()]
         reruns = sum(1 for sn in snaps.values() if sn.attempts != 1)
         urls = sum(seen.values())
@@ -127,23 +153,52 @@ def _one(spec: SiteSpec, web: WebFarm, workers: int, log: Any) -> dict[str, Any]
             "twice": twice, "missed": missed, "reruns": reruns,
             "not_done": sum(1 for st in states if st != "done"), "requests": delta["requests"],
             "expected": sum(len(v) for v in expected.values()),
+            "job_s": job_s, "gap_s": gap_s,
         }
+        _stop(procs)
+        db = _db_stats(name)
+        res.update({f"db_{k}_per_job": v / len(ids) for k, v in db.items()})
+        res["load"] = os.getloadavg()[0]
         log(f"  scaleout {workers} worker(s): {wall:.1f} s, {res['urls_per_s']:.1f} URLs/s, "
             f"{urls} of {res['expected']} URLs, twice {twice}, missed {missed}, reruns {reruns}, "
-            f"not done {res['not_done']}, CPU {cpu:.1f} s")
+            f"not done {res['not_done']}, CPU {cpu:.1f} s ({1000 * cpu / len(ids):.0f} ms a job); "
+            f"database per job: {db['sessions'] / len(ids):.2f} sessions, "
+            f"{db['xacts'] / len(ids):.1f} transactions, {1000 * db['active_s'] / len(ids):.1f} ms "
+            f"active; median job {1000 * job_s:.0f} ms, between a worker's jobs {1000 * gap_s:.0f} ms "
+            f"(load {res['load']:.1f})")
         return res
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        _stop(procs)
         shutil.rmtree(work, ignore_errors=True)
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _job_times(snaps: list[Any]) -> tuple[float, float]:
+    """Medians of a snapshot's crawl (its spider opened to its settling) and of a worker's time
+    between two jobs (settled to the next one's spider opened: the crawl child's exit with the
+    page indexer's last pass, the claim, the fork and the crawl's set-up), from the index."""
+    jobs, gaps = [], []
+    by_worker: dict[str, list[Any]] = {}
+    for sn in snaps:
+        if sn.started_at and sn.finished_at:
+            jobs.append((sn.finished_at - sn.started_at).total_seconds())
+            by_worker.setdefault(sn.claimed_by or "", []).append(sn)
+    for done in by_worker.values():
+        done.sort(key=lambda sn: sn.started_at)
+        gaps += [(b.started_at - a.finished_at).total_seconds() for a, b in itertools.pairwise(done)]
+    return (summarize(jobs).median if jobs else 0.0), (summarize(gaps).median if gaps else 0.0)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def scaleout_bench(

@@ -1,9 +1,12 @@
 """Handles on processes forked without an exec (crawler/forkserver.py): a child the fork server
-forked, as its caller sees it, and the fork server itself when forked from its caller."""
+forked, as its caller sees it, and the fork server itself when forked from its caller; and the
+server's side of them: reaping children (their exit codes down their status pipes) and naming
+each process."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import os
 import select
@@ -14,9 +17,10 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-__all__ = ["STATUS", "ForkedChild", "ForkedServer"]
+__all__ = ["STATUS", "ForkedChild", "ForkedServer", "reap", "set_name"]
 
 STATUS = struct.Struct("q")  # the child's pid, then its exit code, over the job's status pipe
+_PR_SET_NAME = 15  # linux/prctl.h
 
 
 class ForkedChild:
@@ -146,3 +150,26 @@ def _become_server(alive_r: int) -> None:
     # and are never flushed (the server leaves through os._exit).
     sys.stdin = open(0, closefd=False)  # noqa: SIM115
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+
+
+def reap(status_of: dict[int, int]) -> None:
+    """In the fork server: collect ended children and send each one's exit code down its status
+    pipe (`status_of`: child pid -> that pipe, closed once used)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        fd = status_of.pop(pid, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(fd, STATUS.pack(os.waitstatus_to_exitcode(status)))
+            os.close(fd)
+
+
+def set_name(name: str) -> None:
+    """The name `ps` and /proc/PID/comm show (15 bytes): forked processes share a command line."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_NAME, ctypes.c_char_p(name[:15].encode()), 0, 0, 0)

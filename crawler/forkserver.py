@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import gc
 import importlib
 import logging
@@ -35,7 +34,7 @@ import sys
 import threading
 from typing import Any
 
-from .forkedprocess import STATUS, ForkedChild, ForkedServer
+from .forkedprocess import STATUS, ForkedChild, ForkedServer, reap, set_name
 
 __all__ = ["PRELOAD", "ForkedChild", "ForkServer", "available", "prestart", "shared_server", "start_child"]
 
@@ -71,7 +70,6 @@ PRELOAD = (
 )
 
 _DIALECTS = {"sqlalchemy.dialects.sqlite": "sqlite", "sqlalchemy.dialects.postgresql.psycopg": "postgresql"}
-_PR_SET_NAME = 15  # linux/prctl.h
 
 
 def available() -> bool:
@@ -93,7 +91,7 @@ class ForkServer:
             if fork_here:
                 def serve() -> None:
                     ours.close()
-                    _name("citevault-forks")
+                    set_name("citevault-forks")
                     # The caller's other descriptors stay open here (closing them under the
                     # caller's objects could close a reused number later): none is a database's.
                     _serve(theirs, list(preload))
@@ -180,6 +178,10 @@ def prestart(database_url: str = "") -> None:
             fork_here = threading.active_count() == 1
             if fork_here:
                 _configure_orm()  # the caller uses the index too: configured once, for both
+                for name in _preload_for(database_url) if database_url else ():
+                    if name in _DIALECTS:  # and opens it next: its driver imported once, for both
+                        with contextlib.suppress(ImportError):  # opening it says what is missing
+                            _import_dialect(name)
             _shared["server"] = ForkServer(_preload_for(database_url), fork_here=fork_here)
 
 
@@ -253,7 +255,10 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
         if select.select([0], [], [], 0)[0]:
             return  # the caller is gone already (a command that failed on its input)
         with contextlib.suppress(ImportError):  # an optional one (a database driver) is missing
-            importlib.import_module(name)
+            if name in _DIALECTS:
+                _import_dialect(name)
+            else:
+                importlib.import_module(name)
     _configure_orm()
     if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1:
         # Forking would hand every child a reactor or a thread it cannot use: refuse to serve.
@@ -283,7 +288,7 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
             if sig_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(sig_r, 4096)
-                _reap(status_of)
+                reap(status_of)
             for fd in ready & set(channels):
                 try:
                     msg, fds, _, _ = socket.recv_fds(channels[fd], 4096, 3)
@@ -320,6 +325,13 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
                     os.write(status_w, STATUS.pack(pid))
 
 
+def _import_dialect(name: str) -> None:
+    """A SQLAlchemy dialect module and its DB-API driver (psycopg, sqlite3), which the dialect
+    leaves to the first engine: that was every crawl child's and page indexer's own (psycopg:
+    55-90 ms of CPU a process, twice a job; benchmarks/history/2026-12-07-p-job6-eve.md)."""
+    importlib.import_module(name).dialect.import_dbapi()
+
+
 def _scrapy_components() -> list[str]:
     """The modules of the components Scrapy loads by name in every crawl (its default
     middlewares, extensions, handlers, queues): imported once here, not in each child."""
@@ -333,21 +345,6 @@ def _scrapy_components() -> list[str]:
     return [p.rpartition(".")[0] for p in paths if isinstance(p, str) and not p.endswith(".RemoteControl")]
 
 
-def _reap(status_of: dict[int, int]) -> None:
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        fd = status_of.pop(pid, None)
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.write(fd, STATUS.pack(os.waitstatus_to_exitcode(status)))
-            os.close(fd)
-
-
 def _child(entry: str, job_r: int, out_w: int, channel: socket.socket, server: int) -> None:
     """In the forked child: its own session, the job's pipes as stdin/stdout, its own connection
     to the server (for children of its own: the crawl's page indexer), then the entry."""
@@ -355,7 +352,7 @@ def _child(entry: str, job_r: int, out_w: int, channel: socket.socket, server: i
     try:
         os.setsid()
         _shared["server"] = ForkServer.inherited(channel, server)
-        _name("citevault-" + entry.partition(":")[0].rpartition(".")[2])
+        set_name("citevault-" + entry.partition(":")[0].rpartition(".")[2])
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.dup2(job_r, 0)
         os.dup2(out_w, 1)
@@ -376,12 +373,6 @@ def _child(entry: str, job_r: int, out_w: int, channel: socket.socket, server: i
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code)
-
-
-def _name(name: str) -> None:
-    """The name `ps` and /proc/PID/comm show (15 bytes): forked processes share a command line."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(_PR_SET_NAME, ctypes.c_char_p(name[:15].encode()), 0, 0, 0)
 
 
 def _main(argv: list[str]) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import logging
 import os
 import selectors
 import signal
@@ -18,21 +19,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from citevault.config import Settings
-from citevault.storage.db import Index, open_index
+from citevault.storage.db import open_index
 from citevault.storage.manifest import ManifestBook
 from citevault.storage.snapshots import finish_snapshots as settle
 
 from . import forkserver
 from .progress import Progress, Seed
-
-if TYPE_CHECKING:
-    from citevault.storage.warcstore import WarcStore
-
-    from .provenance import ProvenanceCollector
-    from .recorder import CaptureRecorder
 
 __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
 
@@ -105,7 +100,11 @@ class CrawlOptions:
             "CITEVAULT_QUEUE_MEMORY": 2000,
             "LOG_LEVEL": self.log_level,
             "LOG_ENABLED": self.log_level != "NONE",
-            "DNS_RESOLVER": "citevault.crawler.guard.GuardedResolver",
+            # Scrapy looks up ten libraries' versions (and the platform) for its start-up line
+            # whatever the level: 4-5 ms of every forked crawl child's CPU, for a line only shown
+            # at INFO and below.
+            "LOG_VERSIONS": _log_versions(self.log_level),
+            _resolver_setting(): "citevault.crawler.guard.GuardedResolver",
             "CITEVAULT_ALLOW_PRIVATE_NETWORKS": c.allow_private_networks,
             "DOWNLOADER_MIDDLEWARES": {
                 "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
@@ -141,6 +140,27 @@ def _extensions_base() -> dict[str, int]:
     return {k: v for k, v in base.items() if not k.endswith(".RemoteControl")}
 
 
+def _log_versions(level: str) -> list[str]:
+    from scrapy.settings import default_settings
+
+    return list(default_settings.LOG_VERSIONS) if level in ("DEBUG", "INFO") else []
+
+
+def _quiet_scrapy(level: str) -> None:
+    """Scrapy filters its log in its root handler and leaves its loggers at NOTSET, so each DEBUG
+    line of every response (a few a page) was built, caller looked up, then dropped: its loggers
+    now drop what the handler would, before building it."""
+    logging.getLogger("scrapy").setLevel(logging.CRITICAL + 1 if level == "NONE" else level)
+
+
+def _resolver_setting() -> str:
+    """Scrapy 2.19 renamed DNS_RESOLVER and warns about the old name in every crawl (the warning
+    reads Scrapy's source for its line, in each crawl child): the new name where it exists."""
+    from scrapy.settings import default_settings
+
+    return "TWISTED_DNS_RESOLVER" if hasattr(default_settings, "TWISTED_DNS_RESOLVER") else "DNS_RESOLVER"
+
+
 def finish_snapshots(
     database_url: str, snapshot_ids: list[int], error: str | None = None, *, keep_captured: bool = False
 ) -> None:
@@ -163,9 +183,11 @@ def crawl(
 
     from .provenance import ProvenanceCollector
     from .recorder import CaptureRecorder
+    from .seal import seal_crawl
     from .spider import CaptureSpider
 
-    index = open_index(options.database_url)
+    # The caller opened (and migrated) the index before it started this crawl (Archive.capture).
+    index = open_index(options.database_url, migrate=False)
     store = WarcStore(
         options.warc_dir, prefix=options.settings.warc_prefix, max_size=options.settings.warc_max_size,
         software="citevault (Scrapy, warcio)",
@@ -186,33 +208,39 @@ def crawl(
     pages = PageIndexer(options.database_url, str(options.warc_dir), [s.snapshot_id for s in seeds])
     if options.settings.index_pages:
         pages.start()
-    reason = None
+    reason, errors = None, 0
     try:
-        settings = options.scrapy_settings()
-        settings["JOBDIR"] = queue_dir.name
-        process = CrawlerProcess(settings)
-        crawler = process.create_crawler(CaptureSpider)
-        process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress,
-                      provenance=collector)
-        process.start()
-        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
-        # An exception in a callback loses that page's links without a failure row: never done.
-        errors = crawler.stats.get_value("spider_exceptions/count", 0) if crawler.stats else 0
+        try:
+            settings = options.scrapy_settings()
+            settings["JOBDIR"] = queue_dir.name
+            process = CrawlerProcess(settings)
+            _quiet_scrapy(options.log_level)
+            crawler = process.create_crawler(CaptureSpider)
+            process.crawl(crawler, seeds=seeds, recorder=recorder, on_progress=on_progress,
+                          provenance=collector)
+            process.start()
+            reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+            # An exception in a callback loses that page's links without a failure row: never done.
+            errors = crawler.stats.get_value("spider_exceptions/count", 0) if crawler.stats else 0
+        finally:
+            recorder.commit()  # rows still pending when the crawl was stopped
+            seal_crawl(options.settings, seeds, index, store, recorder.snapshot_key, book, collector,
+                       started)
+            book.close()
+            store.close()
+            queue_dir.cleanup()
+            if reason is None:
+                pages.finish(5.0)  # the crawl failed: what is left is indexed by `reindex`
+        # Stopped by a signal before the queue ran dry: what was captured stays, the rest was not
+        # fetched, so the snapshot is partial at best, never done.
+        stopped = None if reason == "finished" else "interrupted: the crawl stopped before it finished"
+        if stopped is None and errors:
+            stopped = f"internal error: {errors} fetched page(s) could not be processed (see the log)"
+        # Through the crawl's own engine: a second one here was a second database session per
+        # job (on PostgreSQL a server process started for one transaction).
+        settle(index, [s.snapshot_id for s in seeds], stopped, keep_captured=True)
     finally:
-        recorder.commit()  # rows still pending when the crawl was stopped
-        _seal(options, seeds, index, store, recorder, book, collector, started)
-        book.close()
-        store.close()
         index.dispose()
-        queue_dir.cleanup()
-        if reason is None:
-            pages.finish(5.0)  # the crawl failed: what is left is indexed by `reindex`
-    # Stopped by a signal before the queue ran dry: what was captured stays, the rest was not
-    # fetched, so the snapshot is partial at best, never done.
-    stopped = None if reason == "finished" else "interrupted: the crawl stopped before it finished"
-    if stopped is None and errors:
-        stopped = f"internal error: {errors} fetched page(s) could not be processed (see the log)"
-    finish_snapshots(options.database_url, [s.snapshot_id for s in seeds], stopped, keep_captured=True)
     # Settled first, so that readers see the snapshot done while the last pages are indexed;
     # the indexer's last pass sees every committed row.
     pages.finish()
@@ -240,36 +268,6 @@ def _die_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
-def _seal(
-    options: CrawlOptions, seeds: list[Seed], index: Index, store: WarcStore, recorder: CaptureRecorder,
-    book: ManifestBook, collector: ProvenanceCollector, started: datetime,
-) -> None:
-    """Seal each snapshot the crawl started (provenance, manifest, timestamps). A failure here
-    is reported, never allowed to lose the capture itself."""
-    from .seal import SealRequest, seal_snapshot
-
-    for seed in seeds:
-        key = recorder.snapshot_key(seed.snapshot_id)
-        if key is None:
-            continue
-        c = options.settings
-        capture = {
-            "mode": "http", "engine": "Scrapy", "user_agent": c.user_agent, "seed": seed.url,
-            "depth": seed.depth, "scope": seed.scope, "obey_robots": c.obey_robots,
-            "limits": {
-                "timeout_s": c.timeout, "max_response_bytes": c.max_response_size,
-                "retries": c.retries, "concurrency": c.concurrency,
-                "concurrency_per_host": c.concurrency_per_host,
-            },
-        }
-        tsa_urls = [u.strip() for u in c.tsa_urls.split(",") if u.strip()]
-        req = SealRequest(seed.snapshot_id, key, capture, started, tsa_urls, c.tsa_timeout)
-        try:
-            seal_snapshot(index, store, book, collector, req)
-        except Exception as exc:
-            print(f"citevault: sealing snapshot {seed.snapshot_id} failed: {exc}", file=sys.stderr)
 
 
 def _child_main(parent: int | None = None) -> None:

@@ -13,6 +13,7 @@ import socket
 import ssl
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -34,9 +35,13 @@ from citevault.storage.warcreader import read_payload
 from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore, WrittenRecord
 
 if TYPE_CHECKING:
+    from citevault.config import Settings
+
+    from .progress import Seed
     from .provenance import ProvenanceCollector
 
-__all__ = ["PROVENANCE_TYPE", "SealRequest", "TSA_HEADER", "evidence_urn", "seal_snapshot", "stamp_pending"]
+__all__ = ["PROVENANCE_TYPE", "SealRequest", "TSA_HEADER", "evidence_urn", "seal_crawl", "seal_snapshot",
+           "stamp_pending"]
 
 PROVENANCE_TYPE = "citevault-provenance"
 PROVENANCE_VERSION = 2
@@ -164,6 +169,32 @@ def seal_snapshot(
         ]
     for row_id in pending:
         _stamp(index, store, row_id, body, man.record_id, req.tsa_timeout)
+
+
+def seal_crawl(
+    settings: Settings, seeds: list[Seed], index: Index, store: WarcStore,
+    snapshot_key: Callable[[int], str | None], book: ManifestBook, collector: ProvenanceCollector,
+    started: datetime,
+) -> None:
+    """Seal each snapshot a crawl started (`snapshot_key` is None for the others). A failure here
+    is reported, never allowed to lose the capture itself."""
+    c = settings
+    limits = {"timeout_s": c.timeout, "max_response_bytes": c.max_response_size, "retries": c.retries,
+              "concurrency": c.concurrency, "concurrency_per_host": c.concurrency_per_host}
+    tsa_urls = [u.strip() for u in c.tsa_urls.split(",") if u.strip()]
+    for seed in seeds:
+        key = snapshot_key(seed.snapshot_id)
+        if key is None:
+            continue
+        capture = {
+            "mode": "http", "engine": "Scrapy", "user_agent": c.user_agent, "seed": seed.url,
+            "depth": seed.depth, "scope": seed.scope, "obey_robots": c.obey_robots, "limits": limits,
+        }
+        req = SealRequest(seed.snapshot_id, key, capture, started, tsa_urls, c.tsa_timeout)
+        try:
+            seal_snapshot(index, store, book, collector, req)
+        except Exception as exc:
+            print(f"citevault: sealing snapshot {seed.snapshot_id} failed: {exc}", file=sys.stderr)
 
 
 def _stamp(

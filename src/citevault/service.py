@@ -99,7 +99,8 @@ class WorkerPool:
         """Capture one claimed snapshot; returns its outcome (done, partial, failed, requeued)."""
         started = time.monotonic()
         try:
-            self.archive.capture([job], None, self.queue.keeper([job.snapshot_id], self._abort))
+            with self.queue.keeper([job.snapshot_id], self._abort) as should_stop:
+                self.archive.capture([job], None, should_stop)
         except Exception as exc:
             _log.exception("capture of snapshot %s failed to run", job.snapshot_id)
             self._fail(job, f"the capture could not run: {exc}")

@@ -21,7 +21,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, cast
 
@@ -50,7 +51,6 @@ _TERMINAL = ("done", "partial", "failed")
 def worker_id() -> str:
     """Who claims work: `host:pid`."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
 
 
 def _pid_alive(pid: int) -> bool:
@@ -136,29 +136,44 @@ class WorkQueue:
                 self._wake.clear()
 
     # -- running ---------------------------------------------------------------------------------
-    def keeper(self, snapshot_ids: list[int], stop: threading.Event | None = None) -> Callable[[], bool]:
-        """A `should_stop` callable for Archive.capture: renews the claims' lease now and then,
-        and says whether `stop` is set."""
-        last = time.monotonic()
+    @contextmanager
+    def keeper(self, snapshot_ids: list[int], stop: threading.Event | None = None
+               ) -> Iterator[Callable[[], bool]]:
+        """While the block runs, renew the claims' lease every `heartbeat_every` seconds from a
+        thread of its own (and its own pooled connection); yields a `should_stop` callable for
+        Archive.capture: whether `stop` is set, raising what ended the heartbeat (a database
+        error other than a busy one). Not in the capture's progress loop: a beat waits for a busy
+        database (SQLite's 30 s busy timeout; a PostgreSQL row lock, without limit)."""
+        done = threading.Event()
+        failed: list[Exception] = []
 
-        def should_stop() -> bool:
-            nonlocal last
-            if time.monotonic() - last >= self.heartbeat_every:
-                last = time.monotonic()
+        def beat() -> None:
+            while not done.wait(self.heartbeat_every):
                 try:
                     self.heartbeat(snapshot_ids)
-                except OperationalError as exc:
+                except Exception as exc:
                     # The crawl's own writes can keep SQLite's lock busier than the busy timeout
-                    # (a 100,000-URL crawl commits back to back, and SQLite's waiting writer is not
-                    # served in turn). A missed beat only shortens the lease's slack (beats come
-                    # every quarter lease): the next one renews it; the capture goes on.
-                    if not is_busy(exc):
-                        raise
+                    # (a 100,000-URL crawl commits back to back, and SQLite's waiting writer is
+                    # not served in turn). A missed beat only shortens the lease's slack (beats
+                    # come every quarter lease): the next one renews it; the capture goes on.
+                    if not (isinstance(exc, OperationalError) and is_busy(exc)):
+                        failed.append(exc)
+                        return
                     _log.warning("heartbeat of snapshot(s) %s skipped: the database was busy",
                                  snapshot_ids)
+
+        def should_stop() -> bool:
+            if failed:
+                raise failed.pop()
             return stop is not None and stop.is_set()
 
-        return should_stop
+        # A daemon, never joined: a beat stuck on a lock must not hold up the end of the capture
+        # either, and one that lands late renews nothing (only running claims of ours).
+        threading.Thread(target=beat, name=f"heartbeat-{snapshot_ids}", daemon=True).start()
+        try:
+            yield should_stop
+        finally:
+            done.set()
 
     def heartbeat(self, snapshot_ids: list[int]) -> None:
         with self.index.session() as s:
@@ -199,7 +214,8 @@ class WorkQueue:
         self.recover()  # settle what an earlier `add` that crashed left running
         mine = [q for q in queued if self.claim(q.snapshot_id) is not None]
         if mine:
-            archive.capture(mine, on_progress, self.keeper([q.snapshot_id for q in mine]))
+            with self.keeper([q.snapshot_id for q in mine]) as should_stop:
+                archive.capture(mine, on_progress, should_stop)
         limit = timeout if timeout is not None else archive.settings.capture_time_limit
         self.wait_finished([q.snapshot_id for q in queued], timeout=limit)
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,22 +135,36 @@ def test_recover_requeues_lost_work_only(archive: Archive) -> None:
     assert [states[i] for i in ids] == ["queued", "queued", "running", "queued", "running"]
 
 
-def test_keeper_renews_the_lease_and_reports_stop(archive: Archive) -> None:
-    [sid] = _queue_urls(archive, 1)
+def _wait_for(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _beat_at(archive: Archive, sid: int) -> datetime | None:
+    with archive.index.session() as s:
+        return s.scalar(select(Snapshot.heartbeat_at).where(Snapshot.id == sid))
+
+
+def _claimed_long_ago(archive: Archive, sid: int) -> tuple[WorkQueue, datetime]:
     q = WorkQueue(archive.index, lease=2)  # heartbeat every 0.5 s
     assert q.claim(sid) is not None
     old = _naive_now() - timedelta(hours=1)
     with archive.index.session() as s:
         s.execute(update(Snapshot).where(Snapshot.id == sid).values(heartbeat_at=old))
+    return q, old
+
+
+def test_keeper_renews_the_lease_and_reports_stop(archive: Archive) -> None:
+    [sid] = _queue_urls(archive, 1)
+    q, old = _claimed_long_ago(archive, sid)
     stop = threading.Event()
-    keep = q.keeper([sid], stop)
-    time.sleep(0.6)
-    assert keep() is False
-    with archive.index.session() as s:
-        beat = s.scalar(select(Snapshot.heartbeat_at).where(Snapshot.id == sid))
-    assert beat is not None and beat > old + timedelta(minutes=59)
-    stop.set()
-    assert keep() is True
+    with q.keeper([sid], stop) as keep:
+        assert keep() is False
+        _wait_for(lambda: (_beat_at(archive, sid) or old) > old + timedelta(minutes=59), "a beat")
+        stop.set()
+        assert keep() is True
 
 
 def test_keeper_survives_a_busy_database_and_beats_again(
@@ -160,34 +174,70 @@ def test_keeper_survives_a_busy_database_and_beats_again(
     heartbeat then fails with "database is locked". That beat is skipped (the lease has slack for
     three more), never the capture; any other database error still ends it."""
     [sid] = _queue_urls(archive, 1)
-    q = WorkQueue(archive.index, lease=2)  # heartbeat every 0.5 s
-    assert q.claim(sid) is not None
+    q, old = _claimed_long_ago(archive, sid)
     real = q.heartbeat
     errors = [sqlite3.OperationalError("database is locked")]
+    tried: list[int] = []
 
     def beat(ids: list[int]) -> None:
+        tried.append(len(errors))
         if errors:
             raise OperationalError("UPDATE snapshots ...", {}, errors.pop())
         real(ids)
 
     monkeypatch.setattr(q, "heartbeat", beat)
-    old = _naive_now() - timedelta(hours=1)
-    with archive.index.session() as s:
-        s.execute(update(Snapshot).where(Snapshot.id == sid).values(heartbeat_at=old))
-    keep = q.keeper([sid])
-    time.sleep(0.6)
-    with caplog.at_level(logging.WARNING, logger="citevault.workqueue"):
-        assert keep() is False  # the busy beat is skipped, not raised
-    assert "database was busy" in caplog.text
-    time.sleep(0.6)
-    assert keep() is False
-    with archive.index.session() as s:
-        beat_at = s.scalar(select(Snapshot.heartbeat_at).where(Snapshot.id == sid))
-    assert beat_at is not None and beat_at > old + timedelta(minutes=59)  # the next beat renewed it
-    errors.append(sqlite3.OperationalError("no such table: snapshots"))
-    time.sleep(0.6)
-    with pytest.raises(OperationalError):
-        keep()
+    with caplog.at_level(logging.WARNING, logger="citevault.workqueue"), q.keeper([sid]) as keep:
+        _wait_for(lambda: (_beat_at(archive, sid) or old) > old + timedelta(minutes=59), "a beat")
+        assert tried[0] == 1 and keep() is False  # the busy beat was skipped; the next renewed it
+        assert "database was busy" in caplog.text
+        errors.append(sqlite3.OperationalError("no such table: snapshots"))
+        with pytest.raises(OperationalError):  # any other error reaches the capture
+            _wait_for(lambda: keep(), "the error to reach the keeper")
+
+
+def test_a_beat_waiting_for_a_busy_database_does_not_hold_up_the_capture(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The capture's progress loop asks the keeper whether to stop several times a second; a
+    beat that waits for a locked snapshot row (SQLite: the whole database, up to its 30 s busy
+    timeout; PostgreSQL: the row, without limit) must not make it wait too."""
+    [sid] = _queue_urls(archive, 1)
+    q, old = _claimed_long_ago(archive, sid)
+    real = q.heartbeat
+    started, ended = threading.Event(), threading.Event()
+
+    def beat(ids: list[int]) -> None:
+        started.set()
+        try:
+            real(ids)
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(q, "heartbeat", beat)
+    locked, unlock = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:  # another writer, in the middle of its transaction
+        with archive.index.engine.connect() as conn, conn.begin():
+            conn.execute(update(Snapshot).where(Snapshot.id == sid).values(error=None))
+            locked.set()
+            unlock.wait(120)  # the bound matters only when the keeper does block (the bug)
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert locked.wait(30)
+        with q.keeper([sid]) as keep:
+            _wait_for(lambda: keep() is False and started.is_set(), "a beat to start")
+            assert keep() is False
+            # keep() answered while the beat waits for the lock: it cannot have ended, nor
+            # been skipped, before the other writer lets go.
+            assert not ended.is_set()
+            unlock.set()
+            _wait_for(ended.is_set, "the beat to end")
+            assert (_beat_at(archive, sid) or old) > old + timedelta(minutes=59)
+    finally:
+        unlock.set()
+        holder.join()
 
 
 def test_redis_queue_hands_out_ids_and_resyncs(archive: Archive, redis_url: str) -> None:

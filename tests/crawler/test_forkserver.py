@@ -28,7 +28,8 @@ def echo_entry(parent: int) -> None:
     job = json.loads(sys.stdin.readline())
     print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "parent": parent, "sid": os.getsid(0),
                       "reactor": "twisted.internet.reactor" in sys.modules,
-                      "scrapy": "scrapy.crawler" in sys.modules}), flush=True)
+                      "scrapy": "scrapy.crawler" in sys.modules,
+                      "drivers": [m for m in ("psycopg", "sqlite3") if m in sys.modules]}), flush=True)
     if job.get("wait_for_eof"):
         while os.read(0, 1024):
             pass
@@ -56,6 +57,18 @@ _started: list[forkserver.ForkedChild] = []
 def server() -> Iterator[forkserver.ForkServer]:
     s = forkserver.ForkServer(preload=("scrapy.crawler",))
     yield s
+    _stop(s)
+
+
+@pytest.fixture
+def db_server() -> Iterator[forkserver.ForkServer]:
+    s = forkserver.ForkServer(
+        preload=("sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql.psycopg"))
+    yield s
+    _stop(s)
+
+
+def _stop(s: forkserver.ForkServer) -> None:
     for child in _started:
         child.stdin.close()
         child.stdout.close()
@@ -81,6 +94,26 @@ def test_children_are_forked_preloaded_in_their_own_session(server: forkserver.F
     assert child.wait(30) == 7
     second, _ = _start(server)  # the same server forks the next one
     assert second.wait(30) == 0
+
+
+def test_children_find_the_database_drivers_loaded(db_server: forkserver.ForkServer) -> None:
+    """A preloaded SQLAlchemy dialect brings its DB-API driver along: SQLAlchemy imports it only
+    on the first engine, which was every crawl child's and page indexer's own (psycopg's import
+    was a sixth of a small crawl child's CPU, and twice a job)."""
+    child, seen = _start(db_server)
+    assert seen["drivers"] == ["psycopg", "sqlite3"]
+    assert child.wait(30) == 0
+
+
+def test_prestart_loads_the_callers_database_driver_before_forking() -> None:
+    """The caller opens the index right after `prestart`: its driver is imported there once, and
+    the server forked from it shares it (psycopg is 55-90 ms of import CPU), not the other one."""
+    code = ("import sys; from citevault.crawler import forkserver; "
+            "forkserver.prestart('postgresql+psycopg://nobody@127.0.0.1:9/none'); "
+            "print('psycopg' in sys.modules, 'sqlite3' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=120)
+    assert out.stdout.split() == ["True", "False"]
 
 
 def test_signals_reach_the_child_and_its_end_is_seen(server: forkserver.ForkServer) -> None:
