@@ -81,8 +81,6 @@ class ForkedChild:
                 os.close(fd)
 
 
-
-
 class ForkedServer:
     """The fork server forked from its caller (no interpreter start, and what the caller has
     imported is not imported again), with the part of subprocess.Popen's interface that

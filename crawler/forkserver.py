@@ -73,9 +73,17 @@ _DIALECTS = {"sqlalchemy.dialects.sqlite": "sqlite", "sqlalchemy.dialects.postgr
 
 
 def available() -> bool:
-    """Whether crawl children can be forked here (Linux: fd passing and pidfds)."""
-    return (sys.platform == "linux" and hasattr(os, "fork") and hasattr(os, "pidfd_open")
-            and hasattr(socket, "send_fds") and hasattr(signal, "pidfd_send_signal"))
+    """Whether crawl children can be forked here (Linux: fd passing and pidfds). A kernel before
+    5.3, a seccomp sandbox or valgrind has the functions but refuses pidfd_open: then children are
+    new interpreters, as elsewhere, not a traceback at the first fork."""
+    if not (sys.platform == "linux" and hasattr(os, "fork") and hasattr(os, "pidfd_open")
+            and hasattr(socket, "send_fds") and hasattr(signal, "pidfd_send_signal")):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return False
+    return True
 
 
 class ForkServer:

@@ -196,3 +196,16 @@ def test_add_crawls_in_a_forked_child(web: FakeWeb, home: Path) -> None:
     [source] = json.loads(out)["sources"]
     assert source["snapshot"]["state"] == "done"
     _wait_for(lambda: not _alive(server) and not _alive(crawl), "nothing left after add")
+
+
+def test_no_fork_server_where_pidfd_open_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel before 5.3, a seccomp sandbox or valgrind has os.pidfd_open but refuses it: crawl
+    children are then new interpreters (start_child's other path), not a traceback at the first
+    fork."""
+    assert forkserver.available()
+
+    def refused(pid: int, flags: int = 0) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", refused)
+    assert not forkserver.available()
