@@ -56,8 +56,9 @@ def level(record: ArcWarcRecord) -> int:
     """How `record` is deflated. Most records: `FAST`, ISA-L's level 1 (python-isal), for 0.11x
     the CPU of zlib's level 6 and 16% more bytes on 494 real HTML, CSS and JS files (23.6% of
     their size against 20.3%; the benchmark farm's pages: 8.6x less CPU, 8% more bytes), and as
-    small a revisit or request (402 against 400 B, half the CPU). Deflating was 21% of the crawl
-    child's CPU at zlib's level 6 (issue 15, target 1); zlib-ng's level 6 (0.55x CPU, +0.6%) and
+    small a revisit or request (402 against 400 B, half the CPU). Deflating was the largest leaf
+    of the crawl child's py-spy samples (issue 15, target 1); measured by CPU time it is less: the
+    farm's crawl takes 1-3% less CPU with ISA-L. zlib-ng's level 6 (0.55x CPU, +0.6%) and
     level 4 (0.41x, +3%) and ISA-L's level 3 (0.23x, +10%) were the other choices measured
     (benchmarks/history/2026-12-07-p-write6-eve.md). Text that arrives gzip- or br-encoded, as
     most of the web's does, is stored whatever this level: the bytes it adds are those of
