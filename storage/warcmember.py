@@ -1,20 +1,24 @@
 """One WARC record as one gzip member, written two ways with the same bytes: serialized and
-compressed in memory (small records: one zlib call, the least CPU), or streamed through warcio
-into the file (big records: never held whole). With each, the SHA-256 of the record's block,
-which a snapshot's manifest lists (citevault.storage.manifest)."""
+compressed in memory (small records: one pass, the least CPU), or streamed through warcio into
+the file (big records: never held whole). With each, the SHA-256 of the record's block, which a
+snapshot's manifest lists (citevault.storage.manifest)."""
 
 from __future__ import annotations
 
 import hashlib
 import zlib
 from io import BytesIO
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
+from isal import isal_zlib
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-__all__ = ["STREAM_OVER", "block_sha256", "compress", "level", "serialize", "streamable", "write_streamed"]
+__all__ = [
+    "FAST", "SMALLEST", "STORED", "STREAM_OVER", "Deflater", "block_sha256", "compress", "level",
+    "serialize", "write_streamed",
+]
 
 # Records whose payload is larger are streamed into the file: a page of a million links is a
 # 68 MB payload, and serializing it in memory held it again as the serialization, the gzip member
@@ -22,8 +26,22 @@ __all__ = ["STREAM_OVER", "block_sha256", "compress", "level", "serialize", "str
 # in-memory pass is cheaper.
 STREAM_OVER = 1 << 20
 
+# How a record is deflated (`level`): stored, ISA-L's fastest deflate, or zlib's smallest.
+STORED, FAST, SMALLEST = 0, 1, 9
+
+# The compressor sees its input in pieces of this size (the last one shorter), however it was
+# written: ISA-L's output, unlike zlib's, depends on how its input is split (and zlib's stored
+# blocks do too), and the streamed and the in-memory path must give the same bytes.
+_PIECE = 1 << 16
+
 _COMPRESSED_TYPES = ("image/", "video/", "audio/", "font/woff", "application/zip", "application/gzip",
                      "application/pdf", "application/x-font-woff", "application/octet-stream")
+
+
+class _Compressor(Protocol):
+    def compress(self, data: Any, /) -> bytes: ...
+
+    def flush(self, mode: int = ..., /) -> bytes: ...
 
 
 def _already_compressed(http: StatusAndHeaders | None) -> bool:
@@ -36,41 +54,86 @@ def _already_compressed(http: StatusAndHeaders | None) -> bool:
 
 
 def level(record: ArcWarcRecord) -> int:
-    """warcio's own gzip wrapper compresses at level 9; level 6 costs about half the CPU for a
-    size within a few percent. Payloads that are already compressed (images, fonts, archives,
-    gzip/br bodies) are stored (level 0): deflating them again saves nothing and costs 9x the time
-    of storing (0.35 vs 0.04 ms for 32 KB). Only a response carries its payload: a revisit of an
-    image is headers only, deflated like any other (stored, it took 800 B instead of 470: issue
-    15, target 3). Metadata records are deflated at level 9: there are a few per snapshot, but
-    its manifest and provenance list every record (900 KB of JSON for 1,084 URLs: 12 ms more, 7 B
-    less per URL)."""
+    """How `record` is deflated. Most records: `FAST`, ISA-L's level 1 (python-isal), for 0.11x
+    the CPU of zlib's level 6 and 16% more bytes on 494 real HTML, CSS and JS files (23.6% of
+    their size against 20.3%; the benchmark farm's pages: 8.6x less CPU, 8% more bytes), and as
+    small a revisit or request (402 against 400 B, half the CPU). Deflating was the largest leaf
+    of the crawl child's py-spy samples (issue 15, target 1); measured by CPU time it is less: the
+    farm's crawl takes 1-3% less CPU with ISA-L. zlib-ng's level 6 (0.55x CPU, +0.6%) and
+    level 4 (0.41x, +3%) and ISA-L's level 3 (0.23x, +10%) were the other choices measured
+    (benchmarks/history/2026-12-07-p-write6-eve.md). Text that arrives gzip- or br-encoded, as
+    most of the web's does, is stored whatever this level: the bytes it adds are those of
+    identity-encoded text. Payloads that are already compressed (images, fonts, archives,
+    gzip/br bodies) are `STORED` by zlib: deflating them again saves nothing and costs 9x the
+    time of storing (0.35 vs 0.04 ms for 32 KB; ISA-L has no stored level). Only a response
+    carries its payload: a revisit of an image is headers only, deflated like any other (stored,
+    it took 800 B instead of 470: issue 15, target 3). Metadata records are deflated by zlib at
+    level 9 (`SMALLEST`): there are a few per snapshot, but its manifest and provenance list
+    every record, and an unchanged recapture writes them again (900 KB of JSON for 1,084 URLs:
+    12 ms more than level 6, 7 B less per URL)."""
     if record.rec_type == "metadata":
-        return 9
+        return SMALLEST
     stored = record.rec_type == "response" and _already_compressed(record.http_headers)
-    return 0 if stored else 6
+    return STORED if stored else FAST
 
 
-def streamable(record: ArcWarcRecord) -> bool:
-    """Whether `write_streamed` gives the bytes `compress(serialize(...))` gives. zlib's deflate
-    output does not depend on how its input is split at levels 1-9, but stored blocks (level 0)
-    do: an already-compressed payload stays on the in-memory path."""
-    return level(record) != 0
+def _compressor(how: int) -> _Compressor:
+    """A compressor making one gzip member (wbits 31)."""
+    if how == FAST:
+        # ISA-L's level 1, not its ISAL_BEST_SPEED (0): level 0 has no match finding to speak of
+        # (2,717 B for the page level 1 deflates to 2,086 B) and grows random bytes by a quarter.
+        return isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
+    return zlib.compressobj(how, zlib.DEFLATED, 31)
+
+
+class _DigestlessWriter(WARCWriter):  # type: ignore[misc]  # warcio has no type hints
+    """warcio's writer adding no digest a record lacks (`write_revisit`'s records carry none)."""
+
+    def ensure_digest(self, record: ArcWarcRecord, block: bool = True, payload: bool = True) -> None:
+        return None
 
 
 def serialize(record: ArcWarcRecord, block_digest: bool = True) -> bytes:
     """The record as warcio writes it; without `block_digest`, with no digest it lacks."""
     buf = BytesIO()
-    writer = WARCWriter(buf, gzip=False, warc_version="1.1")
-    if not block_digest:
-        writer.ensure_digest = lambda *args, **kwargs: None
-    writer.write_record(record)
+    writer_type = WARCWriter if block_digest else _DigestlessWriter
+    writer_type(buf, gzip=False, warc_version="1.1").write_record(record)
     return buf.getvalue()
 
 
 def compress(record: ArcWarcRecord, raw: bytes) -> bytes:
     """One serialized record as one gzip member."""
-    z = zlib.compressobj(level(record), zlib.DEFLATED, 31)  # wbits 31: a gzip member
-    return z.compress(raw) + z.flush()
+    z = _compressor(level(record))
+    view = memoryview(raw)
+    parts = [z.compress(view[at:at + _PIECE]) for at in range(0, len(raw), _PIECE)]
+    parts.append(z.flush())
+    return b"".join(parts)
+
+
+class Deflater:
+    """One gzip member of what is written to it in pieces of any size: the bytes `compress` gives
+    for the whole, since the compressor gets the same `_PIECE`-sized pieces either way."""
+
+    def __init__(self, how: int) -> None:
+        self._z = _compressor(how)
+        self._held = bytearray()
+
+    def compress(self, data: bytes) -> bytes:
+        held = self._held
+        held += data
+        if len(held) < _PIECE:
+            return b""
+        whole = len(held) - len(held) % _PIECE
+        with memoryview(held) as view:
+            out = b"".join(self._z.compress(view[at:at + _PIECE]) for at in range(0, whole, _PIECE))
+        del held[:whole]
+        return out
+
+    def flush(self) -> bytes:
+        """The rest of the member; the deflater is done."""
+        rest = self._z.compress(self._held) if self._held else b""
+        self._held = bytearray()
+        return rest + self._z.flush()
 
 
 def block_sha256(raw_record: bytes) -> str:
@@ -88,9 +151,9 @@ class _Member:
     (`block_sha256` of the same bytes): warcio writes the WARC header block first, in one write,
     then the HTTP headers, the payload in 16 KB pieces, and the record's closing CRLF CRLF."""
 
-    def __init__(self, out: BinaryIO, level: int) -> None:
+    def __init__(self, out: BinaryIO, how: int) -> None:
         self.out = out
-        self.z = zlib.compressobj(level, zlib.DEFLATED, 31)
+        self.z = Deflater(how)
         self.h = hashlib.sha256()
         self.head_done = False
         self.tail = b""  # the last 4 bytes seen, not hashed yet: the closing CRLF CRLF
@@ -119,8 +182,8 @@ class _Member:
 
 
 def write_streamed(record: ArcWarcRecord, out: BinaryIO) -> str:
-    """Write `record` to `out` as one gzip member, its payload read in pieces (`streamable` says
-    when the bytes are those of the in-memory path); returns its `block_sha256`."""
+    """Write `record` to `out` as one gzip member, its payload read in pieces: the bytes of
+    `compress(record, serialize(record))`. Returns its `block_sha256`."""
     member = _Member(out, level(record))
     WARCWriter(member, gzip=False, warc_version="1.1").write_record(record)
     return member.finish()

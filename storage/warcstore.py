@@ -27,7 +27,7 @@ from warcio.warcwriter import WARCWriter
 
 from .errors import StorageError
 from .recovery import OPEN_SUFFIX, writer_lock
-from .warcmember import STREAM_OVER, block_sha256, compress, serialize, streamable, write_streamed
+from .warcmember import STREAM_OVER, block_sha256, compress, serialize, write_streamed
 
 __all__ = [
     "OPEN_SUFFIX",
@@ -241,7 +241,7 @@ class WarcStore:
             try:
                 for rec in records:
                     big = stream or (rec.payload_length or 0) > STREAM_OVER
-                    if big and block_digests and streamable(rec):
+                    if big and block_digests:
                         digest = write_streamed(rec, fh)
                     else:
                         raw = serialize(rec, block_digests)
