@@ -10,13 +10,12 @@ import zlib
 from io import BytesIO
 from typing import Any, BinaryIO, Protocol
 
-from isal import isal_zlib
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 __all__ = [
-    "FAST", "SMALLEST", "STORED", "STREAM_OVER", "Deflater", "block_sha256", "compress", "level",
+    "DEFLATE", "SMALLEST", "STORED", "STREAM_OVER", "Deflater", "block_sha256", "compress", "level",
     "serialize", "write_streamed",
 ]
 
@@ -26,12 +25,12 @@ __all__ = [
 # in-memory pass is cheaper.
 STREAM_OVER = 1 << 20
 
-# How a record is deflated (`level`): stored, ISA-L's fastest deflate, or zlib's smallest.
-STORED, FAST, SMALLEST = 0, 1, 9
+# How a record is deflated (`level`), zlib's levels: stored, the default, or the smallest.
+STORED, DEFLATE, SMALLEST = 0, 6, 9
 
 # The compressor sees its input in pieces of this size (the last one shorter), however it was
-# written: ISA-L's output, unlike zlib's, depends on how its input is split (and zlib's stored
-# blocks do too), and the streamed and the in-memory path must give the same bytes.
+# written: zlib's stored blocks depend on how its input is split (so do faster deflaters', such as
+# ISA-L's and zlib-ng's), and the streamed and the in-memory path must give the same bytes.
 _PIECE = 1 << 16
 
 _COMPRESSED_TYPES = ("image/", "video/", "audio/", "font/woff", "application/zip", "application/gzip",
@@ -54,35 +53,28 @@ def _already_compressed(http: StatusAndHeaders | None) -> bool:
 
 
 def level(record: ArcWarcRecord) -> int:
-    """How `record` is deflated. Most records: `FAST`, ISA-L's level 1 (python-isal), for 0.11x
-    the CPU of zlib's level 6 and 16% more bytes on 494 real HTML, CSS and JS files (23.6% of
-    their size against 20.3%; the benchmark farm's pages: 8.6x less CPU, 8% more bytes), and as
-    small a revisit or request (402 against 400 B, half the CPU). Deflating was the largest leaf
-    of the crawl child's py-spy samples (issue 15, target 1); measured by CPU time it is less: the
-    farm's crawl takes 1-3% less CPU with ISA-L. zlib-ng's level 6 (0.55x CPU, +0.6%) and
-    level 4 (0.41x, +3%) and ISA-L's level 3 (0.23x, +10%) were the other choices measured
-    (benchmarks/history/2026-12-07-p-write6-eve.md). Text that arrives gzip- or br-encoded, as
-    most of the web's does, is stored whatever this level: the bytes it adds are those of
-    identity-encoded text. Payloads that are already compressed (images, fonts, archives,
-    gzip/br bodies) are `STORED` by zlib: deflating them again saves nothing and costs 9x the
-    time of storing (0.35 vs 0.04 ms for 32 KB; ISA-L has no stored level). Only a response
+    """How `record` is deflated. Most records: zlib's level 6 (`DEFLATE`); warcio's own gzip
+    wrapper uses level 9, which costs about half as much CPU again for a size within a few percent.
+    ISA-L's level 1 (python-isal) took 0.11x the CPU for 16% more bytes on 494 real HTML, CSS and
+    JS files, and zlib-ng's level 6 0.55x for 0.6% more (benchmarks/history/2026-12-07-p-write6-eve.md),
+    but the whole crawl of the benchmark farm took only 1-3% less CPU with ISA-L at low load, and
+    on the web most text arrives gzip- or br-encoded and is stored as sent whatever the level:
+    neither saving nor cost is worth a second deflate library. Payloads that are already
+    compressed (images, fonts, archives, gzip/br bodies) are `STORED`: deflating them again saves
+    nothing and costs 9x the time of storing (0.35 vs 0.04 ms for 32 KB). Only a response
     carries its payload: a revisit of an image is headers only, deflated like any other (stored,
-    it took 800 B instead of 470: issue 15, target 3). Metadata records are deflated by zlib at
-    level 9 (`SMALLEST`): there are a few per snapshot, but its manifest and provenance list
-    every record, and an unchanged recapture writes them again (900 KB of JSON for 1,084 URLs:
-    12 ms more than level 6, 7 B less per URL)."""
+    it took 800 B instead of 470: issue 15, target 3). Metadata records are deflated at level 9
+    (`SMALLEST`): there are a few per snapshot, but its manifest and provenance list every
+    record, and an unchanged recapture writes them again (900 KB of JSON for 1,084 URLs: 12 ms
+    more than level 6, 7 B less per URL)."""
     if record.rec_type == "metadata":
         return SMALLEST
     stored = record.rec_type == "response" and _already_compressed(record.http_headers)
-    return STORED if stored else FAST
+    return STORED if stored else DEFLATE
 
 
 def _compressor(how: int) -> _Compressor:
     """A compressor making one gzip member (wbits 31)."""
-    if how == FAST:
-        # ISA-L's level 1, not its ISAL_BEST_SPEED (0): level 0 has no match finding to speak of
-        # (2,717 B for the page level 1 deflates to 2,086 B) and grows random bytes by a quarter.
-        return isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
     return zlib.compressobj(how, zlib.DEFLATED, 31)
 
 
