@@ -11,6 +11,7 @@ import os
 import selectors
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +29,7 @@ from citevault.storage.warcreader import read_payload
 from .forkserver import ForkedChild, start_child
 from .metadata import metadata_of
 
-__all__ = ["PageIndexer", "index_pages", "index_while_crawling"]
+__all__ = ["PageIndexer", "PageWriter", "index_pages", "index_while_crawling"]
 
 _HTML = ("text/html", "application/xhtml+xml")
 _JSON = ("application/json", "application/json+oembed", "text/json")
@@ -36,9 +37,15 @@ _MAX_PAYLOAD = 5_000_000  # bigger "pages" are data files: not parsed for metada
 _BATCH = 32
 _POLL = 0.5  # seconds between looks for new captures while the crawl runs
 _TRIM_AFTER = 256_000  # bytes of a payload after which freed memory is handed back (`_trim`)
+# How far extraction may run ahead of the writes (PageWriter): pages, and characters of text
+# (a page's text is at most metadata.MAX_TEXT, 200,000).
+_AHEAD_PAGES = 256
+_AHEAD_CHARS = 8_000_000
 
 
-def _pending(index: Index, snapshot_ids: list[int] | None, after: int, limit: int) -> list[Capture]:
+def _pending(
+    index: Index, snapshot_ids: list[int] | None, after: int, limit: int, skip: list[int] | None = None,
+) -> list[Capture]:
     with index.session() as s:
         stmt = select(Capture).where(
             Capture.id > after, Capture.warc.is_not(None),
@@ -51,9 +58,30 @@ def _pending(index: Index, snapshot_ids: list[int] | None, after: int, limit: in
         )
         if snapshot_ids is not None:
             stmt = stmt.where(Capture.snapshot_id.in_(snapshot_ids))
+        if skip:
+            stmt = stmt.where(Capture.id.not_in(skip))
         rows = list(s.scalars(stmt.order_by(Capture.id).limit(limit)))
         s.expunge_all()
         return rows
+
+
+def _extract(warc_dir: Path, caps: list[Capture]) -> list[tuple[Capture, dict[str, Any]]]:
+    """The metadata of each capture's payload (pages with none, or unreadable, are left out)."""
+    found: list[tuple[Capture, dict[str, Any]]] = []
+    big = False
+    for cap in caps:
+        assert cap.warc is not None and cap.offset is not None  # selected so
+        try:
+            payload = read_payload(warc_dir, cap.warc, cap.offset).decoded
+        except CitevaultError:
+            continue  # a missing or damaged record: `verify` reports it
+        meta = metadata_of(cap.mime, payload, cap.url)
+        big = big or len(payload) > _TRIM_AFTER
+        if meta is not None:
+            found.append((cap, meta.as_dict()))
+    if big:
+        _trim()
+    return found
 
 
 def index_pages(
@@ -65,21 +93,7 @@ def index_pages(
     added, after = 0, 0
     while caps := _pending(index, snapshot_ids, after, _BATCH):
         after = caps[-1].id
-        found: list[tuple[Capture, dict[str, Any]]] = []
-        big = False
-        for cap in caps:
-            assert cap.warc is not None and cap.offset is not None  # selected so
-            try:
-                payload = read_payload(warc_dir, cap.warc, cap.offset).decoded
-            except CitevaultError:
-                continue  # a missing or damaged record: `verify` reports it
-            meta = metadata_of(cap.mime, payload, cap.url)
-            big = big or len(payload) > _TRIM_AFTER
-            if meta is not None:
-                found.append((cap, meta.as_dict()))
-        if big:
-            _trim()
-        if found:
+        if found := _extract(warc_dir, caps):
             with index.session() as s:
                 added += store_pages(s, found)
             if on_page:
@@ -87,16 +101,114 @@ def index_pages(
     return added
 
 
-def index_while_crawling(index: Index, warc_dir: Path, snapshot_ids: list[int]) -> int:
-    """One pass of `index_pages` beside a running crawl: a write lock held by the crawl past the
-    busy timeout (SQLite: a crawl queueing a 100,000-link hub's requests) only delays the pass's
-    pages to the next one, instead of ending the indexer and leaving every page to `reindex`."""
+class PageWriter:
+    """Stores the pages extracted beside a crawl from a thread of its own, so that extraction
+    goes on while a write waits for the database. On SQLite a crawl holds the write lock most of
+    the time (its recorder keeps a transaction open for up to 0.25 s, then opens the next), and
+    an indexer that extracted a batch, then waited for the lock, then extracted the next, got
+    little done while the crawl ran: the 500-page benchmark crawl ended with two thirds of the
+    indexer's work still to do, after the crawl, inside the command's time (benchmarks/history/
+    2026-12-07-p-ext6-eve.md). What waits here is bounded (`max_pages`, `max_chars` of text):
+    past that, extraction waits for the writer. Pages queued but not yet stored are
+    `in_flight`, so a pass does not extract them again."""
+
+    def __init__(self, index: Index, *, max_pages: int = _AHEAD_PAGES, max_chars: int = _AHEAD_CHARS) -> None:
+        self.index = index
+        self.max_pages, self.max_chars = max_pages, max_chars
+        self.added = 0
+        self._cond = threading.Condition()
+        self._queue: list[tuple[Capture, dict[str, Any]]] = []
+        self._chars = 0
+        self._in_flight: set[int] = set()
+        self._error: BaseException | None = None
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="citevault-pagewriter", daemon=True)
+        self._thread.start()
+
+    def in_flight(self) -> list[int]:
+        with self._cond:
+            return sorted(self._in_flight)
+
+    def put(self, found: list[tuple[Capture, dict[str, Any]]]) -> None:
+        """Queue pages to store; waits while the queue is full. Raises what ended the writer."""
+        if not found:
+            return
+        chars = sum(len(meta.get("text") or "") for _, meta in found)
+        with self._cond:
+            while self._error is None and self._queue and (
+                len(self._queue) >= self.max_pages or self._chars >= self.max_chars
+            ):
+                self._cond.wait()
+            self._raise()
+            self._queue.extend(found)
+            self._chars += chars
+            self._in_flight.update(cap.id for cap, _ in found)
+            self._cond.notify_all()
+
+    def close(self) -> int:
+        """Store what is queued (a busy database is now an error), stop; pages stored in all."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        self._raise()
+        return self.added
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                # Everything queued, in one transaction: each write the crawl waits for costs
+                # it the write and the sleep of SQLite's busy handler; fewer writes, fewer sleeps.
+                batch, self._queue, self._chars = self._queue, [], 0
+                self._cond.notify_all()
+            try:
+                stored = self._store(batch)
+            except BaseException as exc:  # handed to the extracting thread by put() and close()
+                with self._cond:
+                    self._error = exc
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                self.added += stored
+                self._in_flight.difference_update(cap.id for cap, _ in batch)
+
+    def _store(self, batch: list[tuple[Capture, dict[str, Any]]]) -> int:
+        while True:
+            try:
+                with self.index.session() as s:
+                    return store_pages(s, batch)
+            except OperationalError as exc:
+                # A write lock held by the crawl past the busy timeout (SQLite: a crawl queueing
+                # a 100,000-link hub's requests) only delays these pages, kept here; after the
+                # crawl nothing should hold it, and waiting longer would hang the capture.
+                if not is_busy(exc) or self._closing:
+                    raise
+
+
+def index_while_crawling(
+    index: Index, warc_dir: Path, snapshot_ids: list[int], writer: PageWriter, after: int = 0,
+) -> int:
+    """One pass beside a running crawl: extracts the pages after capture id `after` that are
+    neither stored nor queued yet and queues them to `writer`. Returns the last capture id it
+    looked at, where the next pass may start: without it each pass scanned the crawl's every
+    capture again (77 ms a pass at 100,000 captures, every `_POLL`). A read that finds the
+    database busy past its timeout only ends the pass early: the rest waits for the next one."""
     try:
-        return index_pages(index, warc_dir, snapshot_ids)
+        while caps := _pending(index, snapshot_ids, after, _BATCH, skip=writer.in_flight()):
+            writer.put(_extract(warc_dir, caps))
+            after = caps[-1].id
     except OperationalError as exc:
         if not is_busy(exc):
             raise
-        return 0
+    return after
 
 
 def _trim() -> None:
@@ -156,12 +268,19 @@ def _child_main(parent: int | None = None) -> None:
     warc_dir, ids = Path(args["warc_dir"]), list(args["snapshot_ids"])
     sel = selectors.DefaultSelector()
     sel.register(sys.stdin, selectors.EVENT_READ)
+    writer = PageWriter(index)
     try:
+        after = 0
         while True:
-            index_while_crawling(index, warc_dir, ids)
+            # The crawl's one recorder commits its rows in id order, so a pass can go on from
+            # where the last one stopped ...
+            after = index_while_crawling(index, warc_dir, ids, writer, after)
             if sel.select(timeout=_POLL) and not os.read(sys.stdin.fileno(), 4096):
                 break  # EOF: the crawl is over and its rows are committed
-        index_pages(index, warc_dir, ids)
+        # ... but the last pass looks at them all: whatever was left (a read that was busy, a
+        # row committed out of order) is indexed before the capture ends.
+        index_while_crawling(index, warc_dir, ids, writer)
+        writer.close()
     finally:
         sel.close()
         index.dispose()

@@ -1,36 +1,123 @@
-"""The page indexer beside a crawl outlives a write lock held past the busy timeout: that pass's
-pages wait for the next one (a 100,000-URL run lost its indexer so:
-benchmarks/history/2026-12-07-and-before.md, p-perf3, "Lock errors")."""
+"""The page indexer beside a crawl: extraction goes on while a write waits for the lock a crawl
+holds (SQLite); a write lock held past the busy timeout delays pages, never loses them nor ends
+the indexer (a 100,000-URL run lost its indexer so: benchmarks/history/2026-12-07-and-before.md,
+p-perf3, "Lock errors"); any other database error still ends it."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from citevault.crawler import pageindex
+from citevault.crawler.metadata import html_metadata
+from citevault.storage.db import Index, open_index
+from citevault.storage.index import surt_key
+from citevault.storage.models import Capture
+from citevault.storage.pages import Page, store_pages
+
+URLS = [f"https://news.test/{i}" for i in range(3)]
 
 
-def _raising(message: str) -> Any:
-    def index_pages(*args: object, **kwargs: object) -> int:
-        raise OperationalError("INSERT INTO pages ...", {}, sqlite3.OperationalError(message))
-
-    return index_pages
+def _error(message: str) -> OperationalError:
+    return OperationalError("INSERT INTO pages ...", {}, sqlite3.OperationalError(message))
 
 
-def test_a_busy_database_delays_the_pass(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(pageindex, "index_pages", _raising("database is locked"))
-    assert pageindex.index_while_crawling(None, tmp_path, [1]) == 0  # type: ignore[arg-type]
-    calls: list[list[int]] = []
-    monkeypatch.setattr(pageindex, "index_pages", lambda index, warc_dir, ids: calls.append(ids) or 3)
-    assert pageindex.index_while_crawling(None, tmp_path, [1]) == 3  # type: ignore[arg-type]
-    assert calls == [[1]]
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[Index]:
+    index = open_index(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    with index.session() as s:
+        s.add_all(Capture(url=u, surt=surt_key(u), timestamp="20261207180000", status=200, role="cited",
+                          mime="text/html", record_type="response") for u in URLS)
+    yield index
+    index.dispose()
 
 
-def test_other_database_errors_still_end_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(pageindex, "index_pages", _raising("no such table: pages"))
+def _found(index: Index) -> list[tuple[Capture, dict[str, Any]]]:
+    with index.session() as s:
+        caps = list(s.scalars(select(Capture).order_by(Capture.id)))
+        s.expunge_all()
+    page = "<html><title>Page {}</title><p>text</p></html>"
+    return [(c, html_metadata(page.format(c.id).encode(), c.url).as_dict()) for c in caps]
+
+
+def _stored(index: Index) -> list[str]:
+    with index.session() as s:
+        return [p.title or "" for p in s.scalars(select(Page).order_by(Page.capture_id))]
+
+
+def test_extraction_goes_on_while_the_crawl_holds_the_write_lock(index: Index, tmp_path: Path) -> None:
+    found = _found(index)
+    crawl = sqlite3.connect(tmp_path / "index.sqlite", isolation_level=None)
+    crawl.execute("BEGIN IMMEDIATE")  # the crawl's recorder, mid-transaction
+    writer = pageindex.PageWriter(index)
+    try:
+        writer.put(found[:2])  # returns at once: the extraction thread never waits for the lock
+        writer.put(found[2:])
+        assert writer.in_flight() == [c.id for c, _ in found]  # a pass skips them: not extracted twice
+        assert _stored(index) == []
+    finally:
+        crawl.execute("COMMIT")
+        crawl.close()
+    assert writer.close() == 3
+    assert _stored(index) == ["Page 1", "Page 2", "Page 3"] and writer.in_flight() == []
+
+
+def test_a_write_busy_past_the_timeout_is_tried_again(index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    retried = threading.Event()
+
+    def busy_once(session: Session, items: list[tuple[Capture, dict[str, Any]]]) -> int:
+        calls.append(len(items))
+        if len(calls) == 1:
+            raise _error("database is locked")
+        retried.set()
+        return store_pages(session, items)
+
+    monkeypatch.setattr(pageindex, "store_pages", busy_once)
+    writer = pageindex.PageWriter(index)
+    writer.put(_found(index))
+    assert retried.wait(60)  # while the crawl runs (close() not called yet)
+    assert writer.close() == 3
+    assert calls == [3, 3] and len(_stored(index)) == 3
+
+
+@pytest.mark.parametrize("message", ["no such table: pages", "database is locked"])
+def test_other_errors_and_a_busy_database_at_the_end_end_it(
+    index: Index, monkeypatch: pytest.MonkeyPatch, message: str
+) -> None:
+    """After the crawl nothing should hold the lock: waiting on would hang the capture."""
+    def failing(session: Session, items: object) -> int:
+        raise _error(message)
+
+    monkeypatch.setattr(pageindex, "store_pages", failing)
+    writer = pageindex.PageWriter(index)
+    if message == "database is locked":
+        writer._closing = True  # as close() sets it before the writer takes the last pages
+    writer.put(_found(index))
+    with pytest.raises(OperationalError, match=message):
+        writer.close()
+    with pytest.raises(OperationalError, match=message):  # the extraction stops at its next put
+        writer.put(_found(index))
+
+
+def test_a_read_busy_past_the_timeout_ends_the_pass_early(
+    index: Index, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def busy(*args: object, **kwargs: object) -> list[Capture]:
+        raise _error("database is locked")
+
+    writer = pageindex.PageWriter(index)
+    monkeypatch.setattr(pageindex, "_pending", busy)
+    assert pageindex.index_while_crawling(index, tmp_path, [1], writer) == 0
+    monkeypatch.setattr(pageindex, "_pending", lambda *a, **k: (_ for _ in ()).throw(_error("no such table")))
     with pytest.raises(OperationalError):
-        pageindex.index_while_crawling(None, tmp_path, [1])  # type: ignore[arg-type]
+        pageindex.index_while_crawling(index, tmp_path, [1], writer)
+    assert writer.close() == 0
