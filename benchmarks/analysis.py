@@ -80,8 +80,9 @@ def _extras(res: dict[str, Any]) -> list[str]:
             "beside the crawl, so on 2 cores it costs throughput only when the cores are busy; its last "
             "pass after the crawl is inside the measured wall time."
             + ("" if ratio >= 0.9 else " Below 0.9: the indexer's CPU competes with the crawl here "
-               "(crawler/pageindex.py); fewer pages per pass or a lower priority would keep it off the "
-               "crawl's core."))
+               "(crawler/pageindex.py), and its writes wait for the gaps in the crawl's SQLite "
+               "transactions; a lower priority for it was measured and lost throughput "
+               "(history/2026-12-07-p-ext6-eve.md)."))
     if (br := res.get("browser")) and br.get("rows"):
         b = br["rows"][0]
         plain = [r for r in br["rows"] if "never" in r["name"]]
