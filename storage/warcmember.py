@@ -8,11 +8,14 @@ from __future__ import annotations
 import hashlib
 import zlib
 from io import BytesIO
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO
 
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+if TYPE_CHECKING:
+    from zlib import _Compress
 
 __all__ = [
     "DEFLATE", "SMALLEST", "STORED", "STREAM_OVER", "Deflater", "block_sha256", "compress", "level",
@@ -35,12 +38,6 @@ _PIECE = 1 << 16
 
 _COMPRESSED_TYPES = ("image/", "video/", "audio/", "font/woff", "application/zip", "application/gzip",
                      "application/pdf", "application/x-font-woff", "application/octet-stream")
-
-
-class _Compressor(Protocol):
-    def compress(self, data: Any, /) -> bytes: ...
-
-    def flush(self, mode: int = ..., /) -> bytes: ...
 
 
 def _already_compressed(http: StatusAndHeaders | None) -> bool:
@@ -73,7 +70,7 @@ def level(record: ArcWarcRecord) -> int:
     return STORED if stored else DEFLATE
 
 
-def _compressor(how: int) -> _Compressor:
+def _compressor(how: int) -> _Compress:
     """A compressor making one gzip member (wbits 31)."""
     return zlib.compressobj(how, zlib.DEFLATED, 31)
 
