@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +18,7 @@ from .migrations import HEAD
 
 VERSION_TABLE = "citevault_alembic_version"
 
-__all__ = ["Index", "import_driver", "open_index"]
+__all__ = ["Index", "open_index"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _migrate_lock = threading.Lock()
@@ -104,15 +103,6 @@ def _first_line(exc: BaseException) -> str:
     """Driver errors run over several lines (and SQLAlchemy adds a link): errors here are one line."""
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def import_driver(url: str) -> None:
-    """Import the SQLAlchemy dialect and DB-API driver of `url`, connecting to nothing. `add`
-    calls it before its crawl's fork server is forked from it, which then has them too instead
-    of importing them a second time (sqlite: 0.8% of a one-page `add`'s instructions). A bad URL
-    or a missing driver is left for `open_index` to report."""
-    with contextlib.suppress(Exception):
-        make_url(url).get_dialect().import_dbapi()
 
 
 def open_index(url: str, *, migrate: bool = True) -> Index:

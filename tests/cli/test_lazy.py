@@ -68,17 +68,16 @@ def test_the_crawl_imports_no_tsa_client_and_one_database_driver() -> None:
 
 
 def test_add_imports_the_index_driver_before_the_fork() -> None:
-    """`add` imports the index's dialect and driver (storage.db.import_driver) before it forks its
-    crawl's fork server, which preloads them: connecting to nothing, and a bad URL is left to
+    """`add` has the index's dialect and driver imported by `prestart` before it forks its
+    crawl's fork server, which then shares them: connecting to nothing, and a bad URL is left to
     open_index to report in one line."""
-    code = "from citevault.storage.db import import_driver; import_driver('sqlite:////nonexistent/x.db')"
-    assert _loaded_after(code, ("sqlalchemy.dialects.sqlite.pysqlite", "sqlite3")) == [
+    start = "from citevault.crawler import forkserver; forkserver.prestart({!r})"
+    assert _loaded_after(start.format("sqlite:////nonexistent/x.db"),
+                         ("sqlalchemy.dialects.sqlite.pysqlite", "sqlite3")) == [
         "sqlalchemy.dialects.sqlite.pysqlite", "sqlite3"]
     assert _loaded_after("import citevault.storage.db", ("sqlite3",)) == []
-    from citevault.storage.db import import_driver
-
     for bad in ("not a url", "bogus://x", "mysql+nodriver://h/db"):
-        import_driver(bad)  # no exception
+        assert _loaded_after(start.format(bad), ("sqlite3",)) == []  # and no exception
 
 
 def test_the_cli_imports_with_the_collector_off_then_freezes() -> None:

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citevault.crawler.forkserver import prestart
-from citevault.storage.db import import_driver
 from citevault.storage.errors import BadInput, CaptureFailed
 from citevault.storage.models import Capture, Snapshot
 
@@ -102,11 +101,9 @@ def add(
     # them again for the crawl (benchmarks/history/2026-12-07-and-before.md, p-perf3, start-up (b)).
     import surt  # noqa: F401
 
-    # The index's driver too: the fork server preloads it for the crawl, and the index is opened
-    # here after the fork.
-    import_driver(cfg.effective_database_url)
     # Now, before any database connection or thread (Rich's live display) exists: the crawl's
-    # fork server is then forked from this process, and preloads while the index is opened.
+    # fork server is then forked from this process (after importing the index's driver, which
+    # both use), and preloads while the index is opened.
     prestart(cfg.effective_database_url)
     with Archive(cfg) as archive:
         view = _ProgressView()
