@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import json
 import os
 import select
 import signal
@@ -15,12 +16,23 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["STATUS", "ForkedChild", "ForkedServer", "reap", "set_name"]
+__all__ = ["PARENT_GONE", "STATUS", "ForkedChild", "ForkedServer", "read_job", "reap", "set_name"]
 
 STATUS = struct.Struct("q")  # the child's pid, then its exit code, over the job's status pipe
 _PR_SET_NAME = 15  # linux/prctl.h
+PARENT_GONE = 3  # a child's exit code when its parent went away before giving it all its job
+
+
+def read_job() -> Any:
+    """The job a child's parent writes on its stdin as one JSON line. A parent interrupted
+    before the whole line was written (Ctrl-C while `add` starts) closes the pipe instead: then
+    there is nothing to do, and the child leaves quietly with PARENT_GONE, never a traceback."""
+    line = sys.stdin.buffer.readline()
+    if not line.endswith(b"\n"):
+        raise SystemExit(PARENT_GONE)
+    return json.loads(line)
 
 
 class ForkedChild:

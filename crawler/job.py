@@ -27,6 +27,7 @@ from citevault.storage.manifest import ManifestBook
 from citevault.storage.snapshots import finish_snapshots as settle
 
 from . import forkserver
+from .forkedprocess import PARENT_GONE, read_job
 from .progress import Progress, Seed
 
 __all__ = ["CrawlOptions", "Seed", "crawl", "crawl_in_subprocess", "finish_snapshots"]
@@ -255,7 +256,7 @@ def _die_with_parent(parent: int) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(3)
+        os._exit(PARENT_GONE)
 
     def watch() -> None:
         # os.read, not sys.stdin: a daemon thread blocked inside a buffered reader's lock makes
@@ -275,7 +276,7 @@ def _child_main(parent: int | None = None) -> None:
     the parent lives), progress as JSON lines on stdout (Scrapy's own log goes to stderr).
     `parent` is the fork server's pid when forked by it (forkserver.py): then the caller's
     environment and working directory come with the job, not with the process."""
-    job = json.loads(sys.stdin.buffer.readline())
+    job = read_job()
     if parent is not None:
         os.environ.clear()
         os.environ.update(job["env"])

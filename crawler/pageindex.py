@@ -26,6 +26,7 @@ from citevault.storage.models import Capture
 from citevault.storage.pages import Page, store_pages
 from citevault.storage.warcreader import read_payload
 
+from .forkedprocess import read_job
 from .forkserver import ForkedChild, start_child
 from .metadata import metadata_of
 
@@ -263,7 +264,7 @@ class PageIndexer:
 def _child_main(parent: int | None = None) -> None:
     """Index while the parent crawls; after its stdin closes, a last pass, then exit. (`parent`:
     the fork server that forked it, if one did; the end of stdin is what it watches.)"""
-    args = json.loads(sys.stdin.readline())
+    args = read_job()
     index = open_index(args["database_url"], migrate=False)
     warc_dir, ids = Path(args["warc_dir"]), list(args["snapshot_ids"])
     sel = selectors.DefaultSelector()

@@ -102,6 +102,19 @@ def test_ctrl_c_while_starting_is_not_a_traceback(site: FakeWeb, when: float) ->
     assert done.returncode in (130, 0), done.stderr
 
 
+@pytest.mark.parametrize("module", ["citevault.crawler.job", "citevault.crawler.pageindex"])
+@pytest.mark.parametrize("sent", [b"", b'{"options": {"concurrency"'], ids=["nothing", "half a line"])
+def test_a_child_whose_parent_left_before_its_job_leaves_quietly(module: str, sent: bytes) -> None:
+    """Ctrl-C while `add` starts can stop it after it forked a child and before it wrote that
+    child's job line, or half of it (seen in CI: a JSONDecodeError traceback from the crawl
+    child). The child then has nothing to do: it exits with PARENT_GONE and prints nothing."""
+    from citevault.crawler.forkedprocess import PARENT_GONE
+
+    done = subprocess.run([sys.executable, "-c", f"from {module} import _child_main; _child_main()"],
+                          input=sent, capture_output=True, timeout=120)
+    assert (done.returncode, done.stderr) == (PARENT_GONE, b"")
+
+
 def test_ctrl_c_logged_inside_a_library_is_not_a_traceback() -> None:
     """A Ctrl-C in SQLAlchemy's pool while it closes a connection is logged there, traceback and
     all, before the command reports it (seen once in a loaded suite run): after `main` has run,
