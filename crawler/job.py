@@ -98,6 +98,7 @@ class CrawlOptions:
             # Pending requests: in memory up to CITEVAULT_QUEUE_MEMORY, on disk (JOBDIR) beyond,
             # without Scrapy's directory and file per host's queue (pendingqueue.py).
             "SCHEDULER_DISK_QUEUE": "citevault.crawler.pendingqueue.SpillingLifoQueue",
+            "SCHEDULER_PRIORITY_QUEUE": "citevault.crawler.pendingqueue.SlotQueues",
             "CITEVAULT_QUEUE_MEMORY": 2000,
             "LOG_LEVEL": self.log_level,
             "LOG_ENABLED": self.log_level != "NONE",

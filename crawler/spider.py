@@ -6,7 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
@@ -28,7 +28,7 @@ from .progress import Progress, Seed
 from .recorder import CaptureRecorder, Exchange, Recorded
 from .tlsfacts import TLSFacts
 
-__all__ = ["CaptureSpider", "describe_failure"]
+__all__ = ["CaptureSpider", "describe_failure", "reads_links"]
 
 _MAX_HOPS = 10
 # Characters of an over-long URL kept in its failure row: the SURT index (a PostgreSQL b-tree)
@@ -88,6 +88,16 @@ def _inner_error(exc: BaseException | None) -> str | None:
         if kind in ("ConnectionDone", "ConnectionLost", "_DataLoss"):
             return "connection closed before the response was complete"
     return None
+
+
+def reads_links(response: Response, role: str, mime: str) -> TypeGuard[TextResponse]:
+    """Whether a fetched page's links are read (recorded, and followed within the seed's depth):
+    an HTML page that is a seed or cited, answered 2xx as text. The one condition for both
+    `CaptureSpider.parse`, which parses such a page into a tree (up to `STREAM_ABOVE` bytes; above
+    it the links come from the streaming pass), and `_parse_http`, which reads them: a page parsed
+    for nothing, or parsed twice, if they differed."""
+    return (mime in HTML_TYPES and role in ("seed", "cited") and 200 <= response.status < 300
+            and isinstance(response, TextResponse))
 
 
 class CaptureSpider(scrapy.Spider):
@@ -202,8 +212,7 @@ class CaptureSpider(scrapy.Spider):
         mime = (exchange.mime() if exchange is not None else None) or ""
         # A page whose links are read is parsed once, here: the browser choice reads the same tree.
         tree = None
-        if (mime in HTML_TYPES and meta["cv_role"] in ("seed", "cited") and 200 <= response.status < 300
-                and isinstance(response, TextResponse) and len(response.body) <= STREAM_ABOVE):
+        if reads_links(response, meta["cv_role"], mime) and len(response.body) <= STREAM_ABOVE:
             tree = page_tree(response.body, response.url, response.encoding)
         if self.browser is not None and exchange is not None:
             seed: Seed = meta["cv_seed"]
@@ -278,7 +287,7 @@ class CaptureSpider(scrapy.Spider):
                 if r is not None:
                     yield r
             return
-        if mime not in HTML_TYPES or role not in ("seed", "cited"):
+        if not reads_links(response, role, mime):
             return
         page = None
         if len(response.body) > STREAM_ABOVE:

@@ -9,13 +9,16 @@ import itertools
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, tzinfo
+from io import BytesIO
 from pathlib import Path
 
 import pytest
+from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from citevault.crawler.recorder import Exchange
 from citevault.storage import warcstore
+from citevault.storage.warcmember import serialize
 from citevault.storage.warcstore import PARENT_HEADER, ROLE_HEADER, SNAPSHOT_HEADER, WarcStore
 
 FETCHED = datetime(2026, 11, 3, 12, 0, 0, 123456, tzinfo=UTC)
@@ -272,3 +275,25 @@ def test_warcinfo_opens_each_file(store: WarcStore, monkeypatch: pytest.MonkeyPa
         + fields
         + b"\r\n\r\n"
     )
+
+
+@pytest.mark.parametrize("value", ["citevault-test", "caf\u00e9 \u2603", ""])
+def test_a_request_records_digests_are_the_ones_warcio_computes(value: str) -> None:
+    """A request's digests are computed by warcstore (its empty payload's, its HTTP head's), not
+    by warcio: the record is the one warcio's writer makes of the same head, byte for byte,
+    whatever the head holds (warcio writes non-ASCII header values %-encoded)."""
+    def head() -> StatusAndHeaders:
+        return StatusAndHeaders("GET /a?b=c HTTP/1.1", [("Host", "site.test"), ("X-Note", value)],
+                                protocol="")
+
+    concurrent_to = "<urn:uuid:00000000-0000-4000-8000-000000000001>"
+    ours = warcstore._request_record("http://site.test/a?b=c", head(), "2026-11-03T12:00:00Z", concurrent_to)
+    theirs = WARCWriter(BytesIO(), warc_version="1.1").create_warc_record(
+        "http://site.test/a?b=c", "request", payload=BytesIO(b""), length=0, http_headers=head(),
+        warc_content_type="application/http",
+        warc_headers_dict={"WARC-Date": "2026-11-03T12:00:00Z", "WARC-Concurrent-To": concurrent_to,
+                           "WARC-Record-ID": warcstore.request_record_id(concurrent_to)},
+    )
+    assert serialize(ours) == serialize(theirs)
+    block = "WARC-Block-Digest"
+    assert ours.rec_headers.get_header(block) == theirs.rec_headers.get_header(block)
