@@ -15,10 +15,11 @@ from tests.fakeweb import FakeWeb
 
 
 def _loaded_after(code: str, names: tuple[str, ...]) -> list[str]:
-    """Which of `names` a new interpreter has imported once it has run `code`."""
-    probe = f"{code}\nimport sys; print(' '.join(m for m in {names!r} if m in sys.modules))"
+    """Which of `names` a new interpreter has imported once it has run `code` (whatever `code`
+    prints comes before: the answer is the last line)."""
+    probe = f"{code}\nimport sys; print('\\n' + ' '.join(m for m in {names!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    return out.stdout.split()
+    return out.stdout.splitlines()[-1].split()
 
 
 def _names(app: typer.Typer) -> set[str]:
@@ -108,3 +109,44 @@ def test_add_json_off_a_terminal_does_not_import_rich(web: FakeWeb) -> None:
     assert done.returncode == 0, done.stderr
     assert '"state": "done"' in done.stdout, done.stderr
     assert "rich loaded: False" in done.stderr, done.stderr
+
+
+_HEAVY = ("sqlalchemy", "pydantic", "pydantic_settings", "citevault.archive", "citevault.config",
+          "citevault.storage.models", "scrapy", "lxml", "cryptography", "warcio", "httpx")
+
+
+def test_help_imports_no_database_settings_or_archive() -> None:
+    """Every task module is imported for `--help` (and for a typo): at their top they import only
+    Typer and the standard library, each command what it runs. With SQLAlchemy, pydantic and the
+    Archive at the top, `--help` cost more instructions than Scrapy's whole one-page run."""
+    code = (
+        "import sys; from citevault.cli import main\n"
+        "sys.argv = ['citevault', '--help']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+    )
+    assert _loaded_after(code, _HEAVY) == []
+    # nor does building every command without printing help (a typo's path), nor Rich then
+    built = "import typer; from citevault.cli import get_app; typer.main.get_command(get_app())"
+    assert _loaded_after(built, (*_HEAVY, "rich")) == []
+
+
+def test_a_json_listing_draws_no_table() -> None:
+    """`list --json` reads the index (SQLAlchemy, the Archive) but imports no Rich: its tables are
+    drawn only without --json."""
+    code = (
+        "import sys, tempfile, os; os.environ['CITEVAULT_HOME'] = tempfile.mkdtemp()\n"
+        "from citevault.cli import main\n"
+        "sys.argv = ['citevault', 'list', '--json']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+    )
+    assert _loaded_after(code, ("citevault.archive", "rich")) == ["citevault.archive"]
+
+
+def test_the_cli_copies_of_constants_match_their_sources() -> None:
+    """The CLI keeps two constants of modules it no longer imports at its top."""
+    from citevault.citations import FORMATS
+    from citevault.cli import base, cite
+    from citevault.storage.models import MAX_ROW_ID
+
+    assert base.MAX_ROW_ID == MAX_ROW_ID
+    assert cite._FORMATS == FORMATS

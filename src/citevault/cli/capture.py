@@ -6,20 +6,21 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from citevault.crawler.forkserver import prestart
 from citevault.storage.errors import BadInput, CaptureFailed
-from citevault.storage.models import Capture, Snapshot
 
-from ..archive import Archive
-from ..config import Settings
-from ..serializers import iter_captures, snapshot_json
 from .base import JsonOpt, fail, print_json, settings, stderr
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..config import Settings
+
+# SQLAlchemy, the models and the Archive are imported by the commands that use them, not here:
+# `citevault --help` imports this module too (cli/base.py says why).
 
 # Rich is imported where it draws (the live line on a terminal, the summary table), not
 # here: `add --json` off a terminal (a script's, a benchmark's) never draws, and Rich is a
@@ -92,6 +93,12 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Capture URLs now, in the foreground: the page, what it cites, and their requisites."""
+    from citevault.crawler.forkserver import prestart
+    from citevault.storage.models import Snapshot
+
+    from ..archive import Archive
+    from ..serializers import iter_captures, snapshot_json
+
     cfg = settings()
     wanted = _read_urls(urls or [], from_file)
     if (note_line := browser_check(cfg, browser)) is not None:
@@ -175,6 +182,10 @@ def browser_check(cfg: Settings, browser: str | None) -> str | None:
 
 def _tally(s: Session, snapshot_id: int) -> dict[str, Any]:
     """What the summary table counts of a snapshot's captures, counted by the database."""
+    from sqlalchemy import func, select
+
+    from citevault.storage.models import Capture
+
     archived, erred = Capture.warc.is_not(None), Capture.error.is_not(None)
     out: dict[str, Any] = {"captured": 0, "cited": 0, "requisite": 0, "failed": 0}
     rows = s.execute(
@@ -201,6 +212,9 @@ def _print_add_summary(s: Session, results: list[dict[str, Any]]) -> None:
     from rich.filesize import decimal
     from rich.markup import escape
     from rich.table import Table
+    from sqlalchemy import select
+
+    from citevault.storage.models import Capture
 
     out = Console()
     table = Table(title="citevault add")
@@ -236,6 +250,7 @@ def decorate(
     """Archive every link of a document and write it back with each link decorated with its
     archived copy (Robust Links in HTML, an "archived" link after it in Markdown)."""
     # Imported here: lxml and the citation formats cost `add` start-up CPU it has no use for.
+    from ..archive import Archive
     from ..decorate import decorate_file, document_kind
     from ..wacz_export import check_writable
 
