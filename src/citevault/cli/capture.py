@@ -19,14 +19,19 @@ if TYPE_CHECKING:
 
     from ..config import Settings
 
+__all__ = ["RUNS_WITH", "add", "commands", "decorate"]
+
 # SQLAlchemy, the models and the Archive are imported by the commands that use them, not here:
-# `citevault --help` imports this module too (cli/base.py says why).
+# `citevault --help` imports this module too (cli/base.py says why). `main` imports these, and
+# the Archive, before it runs `add` or `decorate`, with the collector off (cli/__init__.py). The
+# seeds' SURT keys need surt (with tldextract and requests, about a tenth of a second); imported
+# before the fork server is forked, it inherits them instead of importing them again for the
+# crawl (benchmarks/history/2026-12-07-and-before.md, p-perf3, start-up (b)).
+RUNS_WITH = ("citevault.crawler.forkserver", "citevault.serializers", "surt")
 
 # Rich is imported where it draws (the live line on a terminal, the summary table), not
 # here: `add --json` off a terminal (a script's, a benchmark's) never draws, and Rich is a
 # tenth of its start-up CPU (benchmarks/history/2026-12-07-p-start6-eve.md).
-
-__all__ = ["add", "commands", "decorate"]
 
 
 def commands() -> typer.Typer:
@@ -103,10 +108,7 @@ def add(
     wanted = _read_urls(urls or [], from_file)
     if (note_line := browser_check(cfg, browser)) is not None:
         typer.echo(note_line, err=True)
-    # The seeds' SURT keys need surt here (with tldextract and requests, about a tenth of a
-    # second); imported before the fork server is forked, it inherits them instead of importing
-    # them again for the crawl (benchmarks/history/2026-12-07-and-before.md, p-perf3, start-up (b)).
-    import surt  # noqa: F401
+    import surt  # noqa: F401  (see RUNS_WITH: imported by main already)
 
     # Now, before any database connection or thread (Rich's live display) exists: the crawl's
     # fork server is then forked from this process (after importing the index's driver, which
