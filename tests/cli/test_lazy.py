@@ -150,3 +150,25 @@ def test_the_cli_copies_of_constants_match_their_sources() -> None:
 
     assert base.MAX_ROW_ID == MAX_ROW_ID
     assert cite._FORMATS == FORMATS
+
+
+def test_a_command_starts_with_the_archive_imported_before_the_freeze() -> None:
+    """`main` imports what a command runs with (the settings, the Archive) with the collector off
+    and freezes it, as it did when the task modules imported them at their top: they are out of
+    later collections (frozen objects are not in `gc.get_objects()`). `list --help` does not
+    import them."""
+    run = (
+        "import gc, sys, tempfile, os; os.environ['CITEVAULT_HOME'] = tempfile.mkdtemp()\n"
+        "from citevault.cli import main\n"
+        "sys.argv = ['citevault', 'list', {}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+    )
+    frozen = (
+        "import citevault.archive, citevault.config\n"
+        "live = {id(o) for o in gc.get_objects()}\n"
+        "print(id(citevault.archive.Archive) in live, id(citevault.config.Settings) in live)"
+    )
+    out = subprocess.run([sys.executable, "-c", run.format("'--json'") + frozen],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "False False"
+    assert _loaded_after(run.format("'--help'"), ("citevault.archive", "citevault.config")) == []
