@@ -139,7 +139,23 @@ def test_a_json_listing_draws_no_table() -> None:
         "sys.argv = ['citevault', 'list', '--json']\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
     )
-    assert _loaded_after(code, ("citevault.archive", "rich")) == ["citevault.archive"]
+    assert _loaded_after(code, ("citevault.archive", "rich", "cryptography")) == ["citevault.archive"]
+
+
+def test_what_a_command_imports_as_it_starts() -> None:
+    """`main` imports these with the task module, before the collector runs again: the settings
+    and the Archive, a task's own (add: surt, for the fork server to share), Rich unless --json;
+    nothing for --help (an argument after `--` is no option)."""
+    from citevault.cli import _start_imports
+
+    get_app()  # imports every task module
+    assert _start_imports("query", ["--help"]) == ()
+    assert _start_imports("query", ["1", "--json", "--help"]) == ()
+    listing = _start_imports("query", [])
+    assert {"citevault.archive", "citevault.config", "rich.console"} <= set(listing)
+    assert "rich.console" not in _start_imports("query", ["--json"])
+    assert "rich.console" in _start_imports("capture", ["--", "--json"])
+    assert {"surt", "citevault.crawler.forkserver"} <= set(_start_imports("capture", ["u", "--json"]))
 
 
 def test_the_cli_copies_of_constants_match_their_sources() -> None:

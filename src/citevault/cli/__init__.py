@@ -43,6 +43,8 @@ _MODULES = ("capture", "query", "search", "admin", "cite", "evidence", "linkrot"
 # off: imported inside the command instead, with collections running, they cost `list --json` 4%
 # more instructions (benchmarks/history/2026-12-07-p-start7-night.md).
 _RUNS_WITH = ("citevault.config", "citevault.archive")
+# and what a command draws its tables and messages with, unless it prints --json
+_DRAWS_WITH = ("rich.console", "rich.table")
 
 
 def get_app(only: str | None = None) -> typer.Typer:
@@ -71,8 +73,13 @@ def _not_an_interruption(record: logging.LogRecord) -> bool:
     return not (record.exc_info and record.exc_info[0] is KeyboardInterrupt)
 
 
-def _asks_for_help(args: list[str]) -> bool:
-    return "--help" in args[: args.index("--")] if "--" in args else "--help" in args
+def _start_imports(module: str, args: list[str]) -> tuple[str, ...]:
+    """What a command of the task module `module`, given `args`, imports as it starts."""
+    options = args[: args.index("--")] if "--" in args else args
+    if "--help" in options:
+        return ()
+    runs_with = getattr(sys.modules[f"{__name__}.{module}"], "RUNS_WITH", ())
+    return (*_RUNS_WITH, *runs_with, *(() if "--json" in options else _DRAWS_WITH))
 
 
 def main() -> None:
@@ -93,8 +100,8 @@ def main() -> None:
         try:
             module = COMMAND_MODULES.get(first)
             app = get_app(module)
-            if module is not None and not _asks_for_help(sys.argv[2:]):
-                for name in (*_RUNS_WITH, *getattr(sys.modules[f"{__name__}.{module}"], "RUNS_WITH", ())):
+            if module is not None:
+                for name in _start_imports(module, sys.argv[2:]):
                     importlib.import_module(name)
         finally:
             gc.freeze()
