@@ -16,7 +16,7 @@ from .capture import _BIN, HERE, _citevault_add, _scrapy_floor, _scratch, compil
 from .measure import run_measured, summarize
 from .webfarm import SiteSpec, WebFarm
 
-__all__ = ["callgrind_instructions", "startup_bench"]
+__all__ = ["callgrind_instructions", "command_instructions", "startup_bench"]
 
 VALGRIND = "/usr/bin/valgrind"
 
@@ -117,9 +117,44 @@ def startup_bench(
     return out
 
 
+def command_instructions(spec: SiteSpec, log: Any = print) -> dict[str, int | None]:
+    """Instructions (callgrind) of each command whose start-up issue 15 follows: `--help`, the
+    read commands `list` and `history` on a home with one source, and a one-page `add` with and
+    without --json, on a home whose schema is current. Load-proof, unlike the CPU seconds."""
+    from .capture import citevault_env
+
+    compile_citevault()
+    spec = replace(spec, delay=0.0)
+    seed = spec.page_url(0)
+    cv = str(_BIN / "citevault")
+    commands = {
+        "--help": [cv, "--help"],
+        "list --json": [cv, "list", "--json"],
+        "list": [cv, "list"],
+        "history --json": [cv, "history", seed, "--json"],
+        "add --json": [cv, "add", "--depth", "0", seed, "--json"],
+        "add": [cv, "add", "--depth", "0", seed],
+    }
+    out: dict[str, int | None] = {}
+    with WebFarm(spec) as web:
+        work = _scratch("startcmd")
+        try:
+            env = citevault_env(work / "home", web.proxy_url)
+            _citevault_add(work / "home", web, "--depth", "0", seed)  # migrated, one source
+            for name, cmd in commands.items():
+                out[name] = callgrind_instructions(cmd, env)
+                log(f"  {name}: {out[name]} instructions")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 if __name__ == "__main__":
     if __package__ in (None, ""):
-        sys.exit("run as: python -m benchmarks.startup [ROUNDS] [--instructions]")
+        sys.exit("run as: python -m benchmarks.startup [ROUNDS] [--instructions | --commands]")
+    if "--commands" in sys.argv:
+        command_instructions(SiteSpec(pages=20))
+        sys.exit(0)
     n = int(next((a for a in sys.argv[1:] if a.isdigit()), "3"))
     res = startup_bench(SiteSpec(pages=20), n, instructions="--instructions" in sys.argv)
     for key, value in res.items():

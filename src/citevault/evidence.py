@@ -10,9 +10,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
@@ -24,6 +23,9 @@ from citevault.storage.warcreader import read_payload, resolve_path
 from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore
 
 from .archive import Archive
+
+if TYPE_CHECKING:  # cryptography is 7% of `citevault list`'s start-up, which never needs it
+    from cryptography import x509
 
 __all__ = [
     "ArchiveEvidence",

@@ -15,10 +15,11 @@ from tests.fakeweb import FakeWeb
 
 
 def _loaded_after(code: str, names: tuple[str, ...]) -> list[str]:
-    """Which of `names` a new interpreter has imported once it has run `code`."""
-    probe = f"{code}\nimport sys; print(' '.join(m for m in {names!r} if m in sys.modules))"
+    """Which of `names` a new interpreter has imported once it has run `code` (whatever `code`
+    prints comes before: the answer is the last line)."""
+    probe = f"{code}\nimport sys; print('\\n' + ' '.join(m for m in {names!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    return out.stdout.split()
+    return out.stdout.splitlines()[-1].split()
 
 
 def _names(app: typer.Typer) -> set[str]:
@@ -108,3 +109,82 @@ def test_add_json_off_a_terminal_does_not_import_rich(web: FakeWeb) -> None:
     assert done.returncode == 0, done.stderr
     assert '"state": "done"' in done.stdout, done.stderr
     assert "rich loaded: False" in done.stderr, done.stderr
+
+
+_HEAVY = ("sqlalchemy", "pydantic", "pydantic_settings", "citevault.archive", "citevault.config",
+          "citevault.storage.models", "scrapy", "lxml", "cryptography", "warcio", "httpx")
+
+
+def test_help_imports_no_database_settings_or_archive() -> None:
+    """Every task module is imported for `--help` (and for a typo): at their top they import only
+    Typer and the standard library, each command what it runs. With SQLAlchemy, pydantic and the
+    Archive at the top, `--help` cost more instructions than Scrapy's whole one-page run."""
+    code = (
+        "import sys; from citevault.cli import main\n"
+        "sys.argv = ['citevault', '--help']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+    )
+    assert _loaded_after(code, _HEAVY) == []
+    # nor does building every command without printing help (a typo's path), nor Rich then
+    built = "import typer; from citevault.cli import get_app; typer.main.get_command(get_app())"
+    assert _loaded_after(built, (*_HEAVY, "rich")) == []
+
+
+def test_a_json_listing_draws_no_table() -> None:
+    """`list --json` reads the index (SQLAlchemy, the Archive) but imports no Rich: its tables are
+    drawn only without --json."""
+    code = (
+        "import sys, tempfile, os; os.environ['CITEVAULT_HOME'] = tempfile.mkdtemp()\n"
+        "from citevault.cli import main\n"
+        "sys.argv = ['citevault', 'list', '--json']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+    )
+    assert _loaded_after(code, ("citevault.archive", "rich", "cryptography")) == ["citevault.archive"]
+
+
+def test_what_a_command_imports_as_it_starts() -> None:
+    """`main` imports these with the task module, before the collector runs again: the settings
+    and the Archive, a task's own (add: surt, for the fork server to share), Rich unless --json;
+    nothing for --help (an argument after `--` is no option)."""
+    from citevault.cli import _start_imports
+
+    get_app()  # imports every task module
+    assert _start_imports("query", ["--help"]) == ()
+    assert _start_imports("query", ["1", "--json", "--help"]) == ()
+    listing = _start_imports("query", [])
+    assert {"citevault.archive", "citevault.config", "rich.console"} <= set(listing)
+    assert "rich.console" not in _start_imports("query", ["--json"])
+    assert "rich.console" in _start_imports("capture", ["--", "--json"])
+    assert {"surt", "citevault.crawler.forkserver"} <= set(_start_imports("capture", ["u", "--json"]))
+
+
+def test_the_cli_copies_of_constants_match_their_sources() -> None:
+    """The CLI keeps two constants of modules it no longer imports at its top."""
+    from citevault.citations import FORMATS
+    from citevault.cli import base, cite
+    from citevault.storage.models import MAX_ROW_ID
+
+    assert base.MAX_ROW_ID == MAX_ROW_ID
+    assert cite._FORMATS == FORMATS
+
+
+def test_a_command_starts_with_the_archive_imported_before_the_freeze() -> None:
+    """`main` imports what a command runs with (the settings, the Archive) with the collector off
+    and freezes it, as it did when the task modules imported them at their top: they are out of
+    later collections (frozen objects are not in `gc.get_objects()`). `list --help` does not
+    import them."""
+    run = (
+        "import gc, sys, tempfile, os; os.environ['CITEVAULT_HOME'] = tempfile.mkdtemp()\n"
+        "from citevault.cli import main\n"
+        "sys.argv = ['citevault', 'list', {}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+    )
+    frozen = (
+        "import citevault.archive, citevault.config\n"
+        "live = {id(o) for o in gc.get_objects()}\n"
+        "print(id(citevault.archive.Archive) in live, id(citevault.config.Settings) in live)"
+    )
+    out = subprocess.run([sys.executable, "-c", run.format("'--json'") + frozen],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "False False"
+    assert _loaded_after(run.format("'--help'"), ("citevault.archive", "citevault.config")) == []

@@ -37,6 +37,15 @@ COMMAND_MODULES = {
 }
 _MODULES = ("capture", "query", "search", "admin", "cite", "evidence", "linkrot", "service")
 
+# What a command imports as it starts, beyond its task module (which imports only Typer, for
+# --help's sake: cli/base.py): the settings (pydantic) and the Archive (SQLAlchemy, the models).
+# `main` imports them before it runs a command, as it does the task module, with the collector
+# off: imported inside the command instead, with collections running, they cost `list --json` 4%
+# more instructions (benchmarks/history/2026-12-07-p-start7-night.md).
+_RUNS_WITH = ("citevault.config", "citevault.archive")
+# and what a command draws its tables and messages with, unless it prints --json
+_DRAWS_WITH = ("rich.console", "rich.table")
+
 
 def get_app(only: str | None = None) -> typer.Typer:
     """The whole command line: the root app with each task's sub-app merged into it; with
@@ -64,6 +73,15 @@ def _not_an_interruption(record: logging.LogRecord) -> bool:
     return not (record.exc_info and record.exc_info[0] is KeyboardInterrupt)
 
 
+def _start_imports(module: str, args: list[str]) -> tuple[str, ...]:
+    """What a command of the task module `module`, given `args`, imports as it starts."""
+    options = args[: args.index("--")] if "--" in args else args
+    if "--help" in options:
+        return ()
+    runs_with = getattr(sys.modules[f"{__name__}.{module}"], "RUNS_WITH", ())
+    return (*_RUNS_WITH, *runs_with, *(() if "--json" in options else _DRAWS_WITH))
+
+
 def main() -> None:
     """The console script: build the app and run it. Errors become exit codes in `base.Root`;
     Ctrl-C at any moment, even while the modules load, exits 130 without a traceback.
@@ -80,7 +98,11 @@ def main() -> None:
         # the crawl's fork server, forked from this process).
         gc.disable()
         try:
-            app = get_app(COMMAND_MODULES.get(first))
+            module = COMMAND_MODULES.get(first)
+            app = get_app(module)
+            if module is not None:
+                for name in _start_imports(module, sys.argv[2:]):
+                    importlib.import_module(name)
         finally:
             gc.freeze()
             gc.enable()

@@ -7,22 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from citevault.crawler.pageindex import index_pages
 from citevault.storage.errors import CaptureFailed
-from citevault.storage.reindex import reindex as rebuild_index
-from citevault.storage.verify import verify as verify_records
 
-from ..archive import Archive
-from ..evidence import reindex_evidence
-from ..outlinks import rebuild_links
 from .base import JsonOpt, print_json, settings
 from .evidence import TsaCaOpt, print_archive_evidence, verify_package
 
 __all__ = ["commands", "reindex", "verify"]
 
+# Each command imports what it runs: `--help` imports this module too (cli/base.py says why).
 
 
 def commands() -> typer.Typer:
@@ -45,6 +38,13 @@ def verify(
     if wacz is not None:
         verify_package(wacz, tsa_ca, json_out)
         return
+    from rich.console import Console
+    from rich.markup import escape
+
+    from citevault.storage.verify import verify as verify_records
+
+    from ..archive import Archive
+
     with Archive(settings()) as archive:
         checked = 0
 
@@ -78,6 +78,14 @@ def reindex(json_out: JsonOpt = False) -> None:
     index lacks, the metadata and full-text index of every archived page, and the schedules of
     its sources (after losing the database, point it at an empty one and run this). Exit 1 when
     there is no WARC file to rebuild from."""
+    from rich.console import Console
+
+    from citevault.crawler.pageindex import index_pages
+    from citevault.storage.reindex import reindex as rebuild_index
+
+    from ..archive import Archive
+    from ..evidence import reindex_evidence
+    from ..outlinks import rebuild_links
     from ..scheduler import open_schedules  # APScheduler: only when needed
 
     with Archive(settings()) as archive:

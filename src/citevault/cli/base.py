@@ -1,5 +1,12 @@
 """What the command modules share: the root command, which turns citevault errors into one-line
-messages and the contract's exit codes, the --json option, output helpers and settings."""
+messages and the contract's exit codes, the --json option, output helpers and settings.
+
+Every task module is imported for `citevault --help` and for a typo, and `main` imports this one
+with it: it and the task modules import only Typer and the standard library at their top, and
+each command imports what it runs (SQLAlchemy, pydantic, the Archive, Rich) in its body. With
+them at the top, `--help` cost 2.56 G instructions, more than Scrapy's whole one-page run
+(benchmarks/history/2026-12-07-p-start7-night.md); tests/cli/test_lazy.py keeps it so.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +16,20 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from citevault.storage.errors import BadInput, CaptureFailed, CitevaultError, is_busy
-from citevault.storage.models import MAX_ROW_ID
-
-from ..config import Settings, load_settings
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..config import Settings
+
 __all__ = ["JsonOpt", "OptionalSource", "Root", "SourceArg", "fail", "print_json", "settings", "stderr"]
+
+# storage.models.MAX_ROW_ID (the largest id a BIGINT key holds), which imports SQLAlchemy and
+# the mapped classes to be read; tests/cli/test_lazy.py checks that the two are the same.
+MAX_ROW_ID = 2**63 - 1
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 SourceArg = Annotated[int, typer.Argument(help="A source id (see `list`).", min=0, max=MAX_ROW_ID)]
@@ -51,6 +60,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def settings() -> Settings:
     """The settings, with a bad one reported as bad input (exit 2) in one line."""
+    from pydantic import ValidationError
+
+    from ..config import load_settings
+
     try:
         return load_settings()
     except ValidationError as exc:

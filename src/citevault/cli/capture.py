@@ -6,26 +6,32 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from citevault.crawler.forkserver import prestart
 from citevault.storage.errors import BadInput, CaptureFailed
-from citevault.storage.models import Capture, Snapshot
 
-from ..archive import Archive
-from ..config import Settings
-from ..serializers import iter_captures, snapshot_json
 from .base import JsonOpt, fail, print_json, settings, stderr
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..config import Settings
+
+__all__ = ["RUNS_WITH", "add", "commands", "decorate"]
+
+# SQLAlchemy, the models and the Archive are imported by the commands that use them, not here:
+# `citevault --help` imports this module too (cli/base.py says why). `main` imports these, and
+# the Archive, before it runs `add` or `decorate`, with the collector off (cli/__init__.py). The
+# seeds' SURT keys need surt (with tldextract and requests, about a tenth of a second); imported
+# before the fork server is forked, it inherits them instead of importing them again for the
+# crawl (benchmarks/history/2026-12-07-and-before.md, p-perf3, start-up (b)).
+RUNS_WITH = ("citevault.crawler.forkserver", "citevault.serializers", "surt")
 
 # Rich is imported where it draws (the live line on a terminal, the summary table), not
 # here: `add --json` off a terminal (a script's, a benchmark's) never draws, and Rich is a
 # tenth of its start-up CPU (benchmarks/history/2026-12-07-p-start6-eve.md).
-
-__all__ = ["add", "commands", "decorate"]
 
 
 def commands() -> typer.Typer:
@@ -92,14 +98,17 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Capture URLs now, in the foreground: the page, what it cites, and their requisites."""
+    from citevault.crawler.forkserver import prestart
+    from citevault.storage.models import Snapshot
+
+    from ..archive import Archive
+    from ..serializers import iter_captures, snapshot_json
+
     cfg = settings()
     wanted = _read_urls(urls or [], from_file)
     if (note_line := browser_check(cfg, browser)) is not None:
         typer.echo(note_line, err=True)
-    # The seeds' SURT keys need surt here (with tldextract and requests, about a tenth of a
-    # second); imported before the fork server is forked, it inherits them instead of importing
-    # them again for the crawl (benchmarks/history/2026-12-07-and-before.md, p-perf3, start-up (b)).
-    import surt  # noqa: F401
+    import surt  # noqa: F401  (see RUNS_WITH: imported by main already)
 
     # Now, before any database connection or thread (Rich's live display) exists: the crawl's
     # fork server is then forked from this process (after importing the index's driver, which
@@ -175,6 +184,10 @@ def browser_check(cfg: Settings, browser: str | None) -> str | None:
 
 def _tally(s: Session, snapshot_id: int) -> dict[str, Any]:
     """What the summary table counts of a snapshot's captures, counted by the database."""
+    from sqlalchemy import func, select
+
+    from citevault.storage.models import Capture
+
     archived, erred = Capture.warc.is_not(None), Capture.error.is_not(None)
     out: dict[str, Any] = {"captured": 0, "cited": 0, "requisite": 0, "failed": 0}
     rows = s.execute(
@@ -201,6 +214,9 @@ def _print_add_summary(s: Session, results: list[dict[str, Any]]) -> None:
     from rich.filesize import decimal
     from rich.markup import escape
     from rich.table import Table
+    from sqlalchemy import select
+
+    from citevault.storage.models import Capture
 
     out = Console()
     table = Table(title="citevault add")
@@ -236,6 +252,7 @@ def decorate(
     """Archive every link of a document and write it back with each link decorated with its
     archived copy (Robust Links in HTML, an "archived" link after it in Markdown)."""
     # Imported here: lxml and the citation formats cost `add` start-up CPU it has no use for.
+    from ..archive import Archive
     from ..decorate import decorate_file, document_kind
     from ..wacz_export import check_writable
 

@@ -7,15 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from ..archive import Archive
-from ..citations import FORMATS, source_citations
-from ..citations import cite as cite_text
-from ..wacz_export import check_writable, export_wacz
 from .base import JsonOpt, SourceArg, print_json, settings, stderr
 
 __all__ = ["cite", "commands", "export"]
+
+# citations.FORMATS, for --format's help: that module imports lxml and SQLAlchemy, which `--help`
+# does without (cli/base.py); tests/cli/test_lazy.py checks that the two are the same. Each
+# command imports what it runs.
+_FORMATS = ("robust-html", "markdown", "text", "bibtex", "wikipedia")
+
 
 def commands() -> typer.Typer:
     app = typer.Typer()
@@ -27,11 +28,15 @@ def commands() -> typer.Typer:
 def cite(
     source_id: SourceArg,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
+        str, typer.Option("--format", "-f", help=f"One of: {', '.join(_FORMATS)}.")
     ] = "robust-html",
     json_out: JsonOpt = False,
 ) -> None:
     """Citation text for a source and each source it cites, pointing at the archived copies."""
+    from ..archive import Archive
+    from ..citations import cite as cite_text
+    from ..citations import source_citations
+
     cfg = settings()
     with Archive(cfg) as archive:
         if json_out:
@@ -47,6 +52,11 @@ def export(
     wacz: Annotated[Path, typer.Option("--wacz", help="Write a WACZ package to this file.")],
 ) -> None:
     """A self-contained WACZ of a source's snapshots (records copied from our WARC files)."""
+    from rich.markup import escape
+
+    from ..archive import Archive
+    from ..wacz_export import check_writable, export_wacz
+
     check_writable(wacz)
     with Archive(settings()) as archive:
         result = export_wacz(archive, source_id, wacz)

@@ -4,20 +4,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from cryptography import x509
-from rich.console import Console
-from rich.markup import escape
 
 from citevault.storage.errors import BadInput
 
-from ..archive import Archive
-from ..evidence import ArchiveEvidence, check_archive_evidence, stamp_pending, tsa_roots
-from ..signing import load_signing_key
-from ..wacz_verify import WaczReport, verify_wacz
 from .base import JsonOpt, print_json, settings
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from rich.console import Console
+
+    from ..archive import Archive
+    from ..evidence import ArchiveEvidence
+    from ..wacz_verify import WaczReport
+
+# Each command imports what it runs: `--help` imports this module too (cli/base.py says why).
 
 __all__ = [
     "TsaCaOpt", "commands", "key_show", "print_archive_evidence", "roots_for", "stamp", "verify_package",
@@ -42,6 +45,11 @@ def commands() -> typer.Typer:
 def key_show(json_out: JsonOpt = False) -> None:
     """The public key signing WACZ exports (anonymous mode), made on first use: hand it out so
     others can tell your packages from anyone else's."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from ..signing import load_signing_key
+
     cfg = settings()
     key = load_signing_key(cfg.effective_signing_key_file)
     doc = {"path": str(key.path), "algorithm": "ECDSA P-256 / SHA-256", "public_key": key.public_b64,
@@ -63,6 +71,11 @@ def key_show(json_out: JsonOpt = False) -> None:
 def stamp(json_out: JsonOpt = False) -> None:
     """Ask the TSAs again for the timestamps they could not give at capture time. Exit 1 while
     some are still pending."""
+    from rich.console import Console
+
+    from ..archive import Archive
+    from ..evidence import stamp_pending
+
     with Archive(settings()) as archive:
         stamped, pending = stamp_pending(archive)
     if json_out:
@@ -80,6 +93,8 @@ def roots_for(tsa_ca: Path | None) -> list[x509.Certificate]:
         raise BadInput(f"--tsa-ca: no file {path}")
     from citevault.crawler.timestamps import TimestampError
 
+    from ..evidence import tsa_roots
+
     try:
         return tsa_roots(path)
     except TimestampError as exc:
@@ -90,6 +105,8 @@ def verify_package(path: Path, tsa_ca: Path | None, json_out: bool) -> None:
     """`verify FILE.wacz`: print what was proven or what failed; exit 1 on any failure."""
     if not path.is_file():
         raise BadInput(f"no file {path}")
+    from ..wacz_verify import verify_wacz
+
     report = verify_wacz(path, roots_for(tsa_ca))
     if json_out:
         print_json(report.as_dict())
@@ -100,6 +117,9 @@ def verify_package(path: Path, tsa_ca: Path | None, json_out: bool) -> None:
 
 
 def _print_report(report: WaczReport) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
     out = Console(highlight=False, soft_wrap=True)
     for line in report.proven:
         out.print(f"[green]OK[/]   {escape(line)}")
@@ -111,6 +131,10 @@ def _print_report(report: WaczReport) -> None:
 
 
 def print_archive_evidence(archive: Archive, tsa_ca: Path | None, out: Console) -> ArchiveEvidence:
+    from rich.markup import escape
+
+    from ..evidence import check_archive_evidence
+
     ev = check_archive_evidence(archive, roots_for(tsa_ca))
     for p in ev.problems:
         out.print(f"[red]BAD[/] {escape(p)}")

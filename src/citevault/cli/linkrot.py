@@ -3,22 +3,20 @@ drifted, since when, and the archived copy to cite instead)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import Progress
-from rich.table import Table
 
-from citevault.storage.models import LinkCheck
-
-from ..archive import Archive
-from ..linkrot import check_all, check_source, linkcheck_json, report_all, report_source
 from .base import JsonOpt, OptionalSource, print_json, settings, stderr
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from citevault.storage.models import LinkCheck
 
 __all__ = ["check", "commands", "report"]
 
+# Each command imports what it runs: `--help` imports this module too (cli/base.py says why).
 
 
 def commands() -> typer.Typer:
@@ -39,6 +37,14 @@ def _outcome(outcome: str | None) -> str:
 
 def check(source_id: OptionalSource = None, json_out: JsonOpt = False) -> None:
     """Check the cited URLs of one source (or every source) now and record the results."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from ..archive import Archive
+    from ..linkrot import check_all, check_source, linkcheck_json
+
     with Archive(settings()) as archive, Progress(console=stderr(), transient=True) as progress:
         task = progress.add_task("checking links", total=None)
 
@@ -71,6 +77,11 @@ def check(source_id: OptionalSource = None, json_out: JsonOpt = False) -> None:
 
 def report(source_id: OptionalSource = None, json_out: JsonOpt = False) -> None:
     """Per citation: status now, since when, and the archived copy to cite instead."""
+    from rich.console import Console
+
+    from ..archive import Archive
+    from ..linkrot import report_all, report_source
+
     cfg = settings()
     with Archive(cfg) as archive:
         if source_id is None:
@@ -86,6 +97,9 @@ def report(source_id: OptionalSource = None, json_out: JsonOpt = False) -> None:
 
 
 def _print_report(out: Console, rep: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     summary = ", ".join(f"{n} {o}" for o, n in sorted(rep["summary"].items()))
     out.print(f"[bold]source {rep['id']}[/] {escape(rep['url'])}  ({summary})")
     table = Table()

@@ -7,20 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from sqlalchemy import select
 
 from citevault.storage.errors import BadInput
-from citevault.storage.index import get_source
-from citevault.storage.index import history as index_history
-from citevault.storage.models import Source
 
-from ..archive import Archive
-from ..serializers import cdx_row, source_detail, source_summary
-from ..urlnorm import normalize_url
 from .base import JsonOpt, SourceArg, print_json, settings, stderr
+
+# Each command imports what it runs (the Archive, SQLAlchemy, Rich for its tables): `--help`
+# imports this module too (cli/base.py says why), and a --json listing draws no table.
 
 __all__ = ["commands", "get", "history", "list_", "show"]
 
@@ -36,11 +29,22 @@ def commands() -> typer.Typer:
 
 def list_(json_out: JsonOpt = False) -> None:
     """Sources with their last capture time, counts and link health."""
+    from sqlalchemy import select
+
+    from citevault.storage.models import Source
+
+    from ..archive import Archive
+    from ..serializers import source_summary
+
     with Archive(settings()) as archive, archive.index.session() as s:
         rows = [source_summary(s, src) for src in s.scalars(select(Source).order_by(Source.id))]
     if json_out:
         print_json({"sources": rows})
         return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table()
     for col in ("id", "url", "last capture", "state", "captures", "cited", "health"):
         table.add_column(col, overflow="fold")
@@ -54,11 +58,20 @@ def list_(json_out: JsonOpt = False) -> None:
 def show(source_id: SourceArg,
          json_out: JsonOpt = False) -> None:
     """One source: its snapshots, captures and cited links with their health."""
+    from citevault.storage.index import get_source
+
+    from ..archive import Archive
+    from ..serializers import source_detail
+
     with Archive(settings()) as archive, archive.index.session() as s:
         doc = source_detail(s, get_source(s, source_id))
     if json_out:
         print_json(doc)
         return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     out = Console()
     out.print(f"[bold]source {doc['id']}[/] {escape(doc['url'])}  "
               f"(depth {doc['depth']}, scope {doc['scope']})")
@@ -82,11 +95,21 @@ def show(source_id: SourceArg,
 def history(url: Annotated[str, typer.Argument(help="The URL whose captures to list.")],
             json_out: JsonOpt = False) -> None:
     """Every capture of one URL, oldest first (CDX-like fields)."""
+    from citevault.storage.index import history as index_history
+
+    from ..archive import Archive
+    from ..serializers import cdx_row
+    from ..urlnorm import normalize_url
+
     with Archive(settings()) as archive, archive.index.session() as s:
         rows = [cdx_row(c) for c in index_history(s, normalize_url(url))]
     if json_out:
         print_json({"url": url, "captures": rows})
         return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     if not rows:
         stderr().print(f"no captures of {escape(url)}")
         return
@@ -105,6 +128,8 @@ def get(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
 ) -> None:
     """The archived payload closest to a time, decoded of its content-encoding."""
+    from ..archive import Archive
+
     with Archive(settings()) as archive:
         cap, rec = archive.get(url, at)
     data = rec.decoded
@@ -116,5 +141,7 @@ def get(
         output.write_bytes(data)
     except OSError as exc:
         raise BadInput(f"cannot write {output}: {exc.strerror}") from exc
+    from rich.markup import escape
+
     stderr().print(f"{escape(cap.url)} captured {cap.timestamp} (status {cap.status}): "
                    f"{len(data)} bytes -> {escape(str(output))}")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from citevault.storage.search import SearchHit, SearchQuery, search
-
-from ..archive import Archive
-from ..memento import replay_url
 from .base import JsonOpt, print_json, settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from citevault.storage.search import SearchHit
+
+# The command imports what it runs: `--help` imports this module too (cli/base.py says why).
 
 __all__ = ["commands", "search_command"]
 
@@ -24,6 +25,8 @@ def commands() -> typer.Typer:
 
 
 def _show(out: Console, n: int, hit: SearchHit, replay: str) -> None:
+    from rich.text import Text
+
     ts = hit.timestamp
     when = f"{ts[:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}"
     out.print(Text(f"{n}. {hit.title or hit.url}", style="bold"))
@@ -50,6 +53,13 @@ def search_command(
 ) -> None:
     """Full-text search over the archived pages' text, titles and URLs, best match first, with
     the matched words highlighted and the replay URL of each archived copy."""
+    from rich.console import Console
+
+    from citevault.storage.search import SearchQuery, search
+
+    from ..archive import Archive
+    from ..memento import replay_url
+
     cfg = settings()
     q = SearchQuery(q=query, url=url, since=since, until=until, role=role, limit=limit)
     with Archive(cfg) as archive, archive.index.session() as s:

@@ -6,17 +6,14 @@ import logging
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from citevault.storage.errors import BadInput
 
-from ..archive import Archive
-from ..config import load_settings
 from .base import JsonOpt, fail, print_json, settings, stderr
 
 __all__ = ["commands"]
+
+# Each command imports what it runs: `--help` imports this module too (cli/base.py says why).
 
 
 def commands() -> typer.Typer:
@@ -47,6 +44,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default: setting port).")] = None,
 ) -> None:
     """Run the service: HTTP API, scheduler and capture workers, until SIGTERM or Ctrl-C."""
+    from ..config import load_settings
     from ..service import run_service
 
     settings()  # a bad setting is a one-line error
@@ -82,6 +80,9 @@ def worker() -> None:
 # -- tokens ----------------------------------------------------------------------------------------
 def token_create(name: Annotated[str, typer.Argument(help="A name for the token (who uses it).")]) -> None:
     """Create a token and print it once: only its hash is kept."""
+    from rich.markup import escape
+
+    from ..archive import Archive
     from ..auth import create_token  # FastAPI is slow to import; only this command needs it
 
     with Archive(settings()) as archive:
@@ -93,6 +94,11 @@ def token_create(name: Annotated[str, typer.Argument(help="A name for the token 
 
 def token_list(json_out: JsonOpt = False) -> None:
     """Token names, when they were created and revoked (never the tokens)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..archive import Archive
     from ..auth import list_tokens
 
     with Archive(settings()) as archive:
@@ -110,6 +116,9 @@ def token_list(json_out: JsonOpt = False) -> None:
 
 def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
     """Revoke a token."""
+    from rich.markup import escape
+
+    from ..archive import Archive
     from ..auth import revoke_token
 
     with Archive(settings()) as archive:
@@ -122,6 +131,11 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name.")])
 # -- schedules -------------------------------------------------------------------------------------
 def schedule_list(json_out: JsonOpt = False) -> None:
     """Every schedule: job id, source, what it does, how often, next run."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..archive import Archive
     from ..scheduler import open_schedules
 
     with Archive(settings()) as archive, open_schedules(archive) as sched:
@@ -142,6 +156,9 @@ Target = Annotated[str, typer.Argument(help="A job id (see `schedule list`) or a
 
 
 def _edit_schedules(target: str, action: str) -> None:
+    from rich.markup import escape
+
+    from ..archive import Archive
     from ..scheduler import open_schedules
 
     with Archive(settings()) as archive, open_schedules(archive) as sched:
