@@ -37,6 +37,9 @@ _JSON = ("application/json", "application/json+oembed", "text/json")
 _MAX_PAYLOAD = 5_000_000  # bigger "pages" are data files: not parsed for metadata
 _BATCH = 32
 _POLL = 0.5  # seconds between looks for new captures while the crawl runs
+# Reads of the last pass that may find the database busy past its timeout (SQLite: 30 s each,
+# another capture writing): a bound, so that a capture never hangs on its indexer.
+_LAST_PASS_TRIES = 3
 _TRIM_AFTER = 256_000  # bytes of a payload after which freed memory is handed back (`_trim`)
 # How far extraction may run ahead of the writes (PageWriter): pages, and characters of text
 # (a page's text is at most metadata.MAX_TEXT, 200,000).
@@ -196,19 +199,25 @@ class PageWriter:
 
 def index_while_crawling(
     index: Index, warc_dir: Path, snapshot_ids: list[int], writer: PageWriter, after: int = 0,
+    *, busy_tries: int = 1,
 ) -> int:
     """One pass beside a running crawl: extracts the pages after capture id `after` that are
     neither stored nor queued yet and queues them to `writer`. Returns the last capture id it
     looked at, where the next pass may start: without it each pass scanned the crawl's every
     capture again (77 ms a pass at 100,000 captures, every `_POLL`). A read that finds the
-    database busy past its timeout only ends the pass early: the rest waits for the next one."""
-    try:
-        while caps := _pending(index, snapshot_ids, after, _BATCH, skip=writer.in_flight()):
-            writer.put(_extract(warc_dir, caps))
-            after = caps[-1].id
-    except OperationalError as exc:
-        if not is_busy(exc):
-            raise
+    database busy past its timeout only ends the pass early: the rest waits for the next one.
+    The last pass, after the crawl, has no next one: with `busy_tries` > 1 such a read is tried
+    again from where it stopped (the pages queued so far kept), that many reads in all, and then
+    its error ends the indexer, as a busy write does then (the pages left wait for `reindex`)."""
+    for tried in range(1, busy_tries + 1):
+        try:
+            while caps := _pending(index, snapshot_ids, after, _BATCH, skip=writer.in_flight()):
+                writer.put(_extract(warc_dir, caps))
+                after = caps[-1].id
+            break
+        except OperationalError as exc:
+            if not is_busy(exc) or (busy_tries > 1 and tried == busy_tries):
+                raise
     return after
 
 
@@ -280,7 +289,7 @@ def _child_main(parent: int | None = None) -> None:
                 break  # EOF: the crawl is over and its rows are committed
         # ... but the last pass looks at them all: whatever was left (a read that was busy, a
         # row committed out of order) is indexed before the capture ends.
-        index_while_crawling(index, warc_dir, ids, writer)
+        index_while_crawling(index, warc_dir, ids, writer, busy_tries=_LAST_PASS_TRIES)
         writer.close()
     finally:
         sel.close()

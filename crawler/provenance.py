@@ -99,22 +99,22 @@ class ProvenanceCollector:
         origin: str,
         *,
         version: str | None,
-        chain: list[x509.Certificate] | list[str],
+        chain: list[x509.Certificate],
         cipher: str | None = None,
         error: str | None = None,
     ) -> dict[str, Any]:
         """One TLS handshake with `origin` ("https://host:443"): the protocol version, the chain the
-        server sent (leaf first; cryptography certificates or PEM strings), and a handshake error
-        if any. The chain is validated here, and the entry returned (the snapshot's TLS record
-        reuses it: tlsfacts.py). Browser capture passes its proxy's facts in here."""
-        certs = [x509.load_pem_x509_certificate(c.encode()) if isinstance(c, str) else c for c in chain]
+        server sent (leaf first), and a handshake error if any. The chain is validated here, and
+        the entry returned (the snapshot's TLS record reuses it). Called by the https download
+        handler (tlsfacts.py) for each new handshake, browser capture's included: the browser's
+        requests are downloaded by the crawl's own downloader (browsercapture.py)."""
         host = urlsplit(origin).hostname or ""
-        validated, why = self._validate(host, certs) if certs else (False, error or "no certificate")
+        validated, why = self._validate(host, chain) if chain else (False, error or "no certificate")
         entry = {
             "version": version,
             "cipher": cipher,
-            "chain": [c.public_bytes(Encoding.PEM).decode("ascii") for c in certs],
-            "subjects": [c.subject.rfc4514_string() for c in certs],
+            "chain": [c.public_bytes(Encoding.PEM).decode("ascii") for c in chain],
+            "subjects": [c.subject.rfc4514_string() for c in chain],
             "validated": validated,
             "validation_error": why,
             "handshake_error": error,

@@ -324,9 +324,11 @@ def test_curl_through_proxy(fw: FakeWeb, news: NewsSite) -> None:
 
 def test_lifecycle_is_fast_and_leaves_no_threads() -> None:
     before = set(threading.enumerate())
-    started = time.monotonic()
+    # Starting is work (a CA, keys, a certificate): its CPU time, which busy cores do not
+    # stretch (the wall time did: 0.36 s of it for 0.04 s of CPU at load 12, against 0.5).
+    cpu = time.process_time()
     web = FakeWeb().start()
-    assert time.monotonic() - started < 0.5
+    assert time.process_time() - cpu < 0.5
     assert web.proxy_url == f"http://127.0.0.1:{web.port}"
     web.add("http://idle.test/", "hi")
     conn = _tunnel(web, "idle.test")  # leave an idle keep-alive TLS connection open
@@ -337,13 +339,16 @@ def test_lifecycle_is_fast_and_leaves_no_threads() -> None:
     started = time.monotonic()
     web.close()
     web.close()
-    assert time.monotonic() - started < 0.5
+    # Closing waits, for the server loop (0.05 s polls) and its thread: measured 0.05-0.09 s at
+    # load 12. What this guards against is a wait for the idle connections: the server
+    # thread's join timeout (2 s) or their read timeout (30 s).
+    assert time.monotonic() - started < 1.5
     conn.close()
     plain.close()
     assert ca_dir is not None and not ca_dir.exists()
     with pytest.raises(RuntimeError):
         _ = web.port
-    deadline = time.monotonic() + 1
+    deadline = time.monotonic() + 30  # a bound on a condition: both cores may be busy
     while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not set(threading.enumerate()) - before

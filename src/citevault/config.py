@@ -189,7 +189,8 @@ class Settings(BaseSettings):
     tls_ca_file: Path | None = Field(
         default=None,
         description="PEM trust store the certificate chains of captured sites are validated "
-        "against for the provenance record; default certifi's Mozilla bundle.",
+        "against, for the provenance record and the snapshot's TLS record alike; default "
+        "certifi's Mozilla bundle.",
     )
     signing_key_file: Path | None = Field(
         default=None,

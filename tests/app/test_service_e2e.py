@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -287,20 +288,39 @@ def _slow_article(web: FakeWeb, delay: float) -> tuple[str, str]:
     return article, slow
 
 
+def _set_once_settled(event: threading.Event, state: Callable[[], str | None]) -> None:
+    """Set `event` once the snapshot whose `state` this reads is no longer running (the stopping
+    worker settled it), or once `event` is set anyway; within a bound, in a thread of the test."""
+    deadline = time.monotonic() + 120
+    while not event.is_set() and state() == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    event.set()
+
+
 def _wait_until_in_flight(svc: Served, web: FakeWeb, snapshot_id: int, slow: str) -> None:
     wait_for("the seed page to be captured and the slow page requested", lambda: web.hits(slow) and any(
         c["role"] == "seed" for c in svc.get(f"/api/snapshots/{snapshot_id}")["captures"]))
 
 
 def test_sigterm_during_a_slow_capture(web: FakeWeb, served: Callable[..., Served], home: Path) -> None:
-    # Still in flight when SIGTERM comes; it answers within the capture child's kill grace (10 s),
-    # so the child's graceful stop ends with its WARC file closed.
-    article, slow = _slow_article(web, delay=4)
+    # Still in flight when SIGTERM comes, it answers once the stopping worker has settled the
+    # capture, so the child's graceful stop ends with its WARC file closed. (It answered after
+    # 4 s: on a busy machine the capture could reach it too late for SIGTERM to find it in
+    # flight, or the stop come too late, and the capture was done.)
+    article, slow = _slow_article(web, delay=0)
+    settled = threading.Event()
+    web.add(slow, lambda req: "<html><body><p>the report</p></body></html>" if settled.wait(120) else None)
     svc = served(CITEVAULT_WORKERS="1", CITEVAULT_SHUTDOWN_GRACE="0.5")
     snap_id = svc.post_source(url=article, depth=1)["snapshot_id"]
     _wait_until_in_flight(svc, web, snap_id, slow)
+    watcher = threading.Thread(target=_set_once_settled, args=(settled, lambda: _state(home, snap_id)))
+    watcher.start()
     started = time.monotonic()
-    assert svc.stop(timeout=30) == 0
+    try:
+        assert svc.stop(timeout=30) == 0
+    finally:
+        settled.set()
+        watcher.join()
     assert time.monotonic() - started < 20
 
     assert _state(home, snap_id) == "queued"

@@ -30,6 +30,7 @@ from citevault.service import WorkerPool
 from citevault.storage.models import Capture, Snapshot
 from citevault.storage.warcreader import resolve_path
 from citevault.workqueue import MAX_ATTEMPTS, RedisWorkQueue, WorkQueue, worker_id
+from tests.app.test_service_e2e import _set_once_settled
 from tests.fakeweb import FakeWeb
 
 
@@ -293,15 +294,18 @@ def test_stopping_workers_requeues_running_captures_with_complete_records(
             monkeypatch.setenv(k, v)
         fw.add("http://news.test/a", '<html><head><title>a</title></head><body><article><p>Words '
                '<a href="http://slow.test/report">the report</a> more.</p></article></body></html>')
-        # In flight when the workers stop; it answers within the child's kill grace (10 s), so the
-        # child's graceful stop ends with its WARC file closed.
-        fw.add("http://slow.test/report", "<html><body>report</body></html>", delay=4)
+        # In flight when the workers stop, it answers once the stopping worker has settled the
+        # capture, so the child's graceful stop ends with its WARC file closed. (It answered after
+        # 4 s: on a busy machine, late enough for the capture to end as done first, or too soon.)
+        settled = threading.Event()
+        fw.add("http://slow.test/report",
+               lambda req: "<html><body>report</body></html>" if settled.wait(120) else None)
         archive = _archive(home, f"sqlite:///{home / 'index.db'}")
         queue = WorkQueue(archive.index)
         [q] = archive.queue(["http://news.test/a"], depth=1, trigger="api")
         pool = WorkerPool(archive, queue, workers=1, grace=0.5)
         pool.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a bound on a condition: both cores may be busy
         while time.monotonic() < deadline:
             with archive.index.session() as s:
                 seed = s.scalar(select(Capture.id).where(Capture.snapshot_id == q.snapshot_id,
@@ -311,7 +315,18 @@ def test_stopping_workers_requeues_running_captures_with_complete_records(
             time.sleep(0.2)
         else:
             pytest.fail("the capture did not reach the slow page")
-        pool.stop()
+
+        def state() -> str | None:
+            with archive.index.session() as s:
+                return s.scalar(select(Snapshot.state).where(Snapshot.id == q.snapshot_id))
+
+        watcher = threading.Thread(target=_set_once_settled, args=(settled, state))
+        watcher.start()
+        try:
+            pool.stop()
+        finally:
+            settled.set()
+            watcher.join()
         with archive.index.session() as s:
             snap = s.get(Snapshot, q.snapshot_id)
             assert snap is not None

@@ -75,6 +75,10 @@ def test_script_built_article_is_captured_as_seen(modern: ModernSite, web: FakeW
     assert origin["validated"] is False and origin["errors"] and origin["tls_version"].startswith("TLS")
     assert origin["chain_pem"][0].startswith("-----BEGIN CERTIFICATE-----")
     assert "CN=modern.test" in origin["subject"]
+    # An origin only the browser contacted (the ad frame a script adds): its requests go through
+    # the crawl's downloader, whose https handler records the handshake (provenance.add_tls).
+    ads = tls[0]["origins"]["https://ads.adnet.test"]
+    assert ads["tls_version"].startswith("TLS") and "CN=ads.adnet.test" in ads["subject"]
     result = CliRunner().invoke(get_app(), ["verify"])
     assert result.exit_code == 0, result.output
 

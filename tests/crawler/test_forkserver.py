@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from citevault.crawler import forkserver
-from tests.fakeweb import FakeWeb
+from tests.fakeweb import FakeRequest, FakeWeb
 
 pytestmark = pytest.mark.skipif(not forkserver.available(), reason="no fork server on this platform")
 
@@ -170,8 +171,18 @@ def _kill_caller(caller: subprocess.Popen[str], pids: list[int]) -> None:
         caller.kill()
 
 
-def test_add_crawls_in_a_forked_child(web: FakeWeb, home: Path) -> None:
-    web.add("https://forked.example.test/", "<p>slow enough to be seen</p>", delay=2.0)
+def test_add_crawls_in_a_forked_child(web: FakeWeb, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The page answers once the test has seen the processes, not after a fixed delay (2 s were
+    # a bet that the test looks within them, on a machine whose cores may be busy); the fetch
+    # timeout must not end the wait first.
+    monkeypatch.setenv("CITEVAULT_TIMEOUT", "300")
+    looked = threading.Event()
+
+    def held(req: FakeRequest) -> str:
+        looked.wait(120)
+        return "<p>held until the test has looked</p>"
+
+    web.add("https://forked.example.test/", held)
     cli = Path(sys.executable).with_name("citevault")
     add = subprocess.Popen([str(cli), "add", "https://forked.example.test/", "--depth", "0", "--json"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=os.environ.copy(),
@@ -188,8 +199,10 @@ def test_add_crawls_in_a_forked_child(web: FakeWeb, home: Path) -> None:
         assert set(forked) == {"citevault-job", "citevault-pagei"}, forked
         assert all(os.getsid(pid) == pid for pid in forked.values())
         crawl = forked["citevault-job"]
+        looked.set()
         out, _ = add.communicate(timeout=120)
     finally:
+        looked.set()
         if add.poll() is None:
             add.kill()
     assert add.returncode == 0

@@ -121,3 +121,45 @@ def test_a_read_busy_past_the_timeout_ends_the_pass_early(
     with pytest.raises(OperationalError):
         pageindex.index_while_crawling(index, tmp_path, [1], writer)
     assert writer.close() == 0
+
+
+
+def test_the_last_pass_tries_a_busy_read_again_from_where_it_stopped(
+    index: Index, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """After the crawl there is no next pass: a busy read is tried again, the pages queued so far
+    kept and none extracted twice, up to the bound; then the busy error ends the indexer."""
+    pages = dict((c.id, (c, meta)) for c, meta in _found(index))
+    reads: list[str] = []
+
+    def busy_every_other(index: Index, ids: object, after: int, limit: int,
+                         skip: list[int] | None = None) -> list[Capture]:
+        reads.append("busy" if len(reads) % 2 else "read")
+        if reads[-1] == "busy":
+            raise _error("database is locked")
+        return [c for i, (c, _) in pages.items() if i > after and i not in (skip or [])][:limit]
+
+    extracted: list[int] = []
+
+    def extract(warc_dir: Path, caps: list[Capture]) -> list[tuple[Capture, dict[str, Any]]]:
+        extracted.extend(c.id for c in caps)
+        return [pages[c.id] for c in caps]
+
+    monkeypatch.setattr(pageindex, "_BATCH", 1)
+    monkeypatch.setattr(pageindex, "_pending", busy_every_other)
+    monkeypatch.setattr(pageindex, "_extract", extract)
+    writer = pageindex.PageWriter(index)
+    # read, busy, read, busy, read (each page once), busy for the third time: the bound.
+    assert pageindex._LAST_PASS_TRIES == 3
+    with pytest.raises(OperationalError, match="database is locked"):
+        pageindex.index_while_crawling(index, tmp_path, [1], writer, busy_tries=3)
+    assert reads == ["read", "busy"] * 3 and extracted == [1, 2, 3]
+    assert writer.close() == 3 and _stored(index) == ["Page 1", "Page 2", "Page 3"]
+    # A busy read that gives way within the bound: the pass ends complete, without an error.
+    reads.clear()
+    extracted.clear()
+    pages.pop(3)
+    writer = pageindex.PageWriter(index)
+    assert pageindex.index_while_crawling(index, tmp_path, [1], writer, busy_tries=3) == 2
+    assert reads == ["read", "busy", "read", "busy", "read"] and extracted == [1, 2]
+    writer.close()

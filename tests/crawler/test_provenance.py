@@ -44,8 +44,7 @@ def test_chains_are_validated_and_errors_kept(tmp_path: Path) -> None:
     ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     c = ProvenanceCollector(str(ca_file))
     c.add_tls("https://news.test:443", version="TLSv1.3", chain=[leaf], cipher="TLS_AES_128_GCM_SHA256")
-    pem = leaf.public_bytes(serialization.Encoding.PEM).decode()
-    c.add_tls("https://other.test:443", version="TLSv1.2", chain=[pem])  # the browser's proxy passes PEM
+    c.add_tls("https://other.test:443", version="TLSv1.2", chain=[leaf])  # news.test's: another name
     c.add_tls("https://broken.test:443", version=None, chain=[], error="handshake failed: alert 40")
     origins = {o["origin"]: o for o in c.origins_for(
         ["https://news.test/a", "https://other.test/b", "https://broken.test/", "urn:citevault:x"])}
