@@ -140,12 +140,14 @@ class Logged(Resource):
 
 
 def test_retry_after_pauses_the_whole_host_and_only_it(web: FakeWeb, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A 429 with Retry-After: 2 from one host: no request to that host starts for 2 s after it
-    was answered (the limit of 1 means none was in flight), while another host's requests go on."""
+    """A 429 with Retry-After: 4 from one host: no request to that host starts for 4 s after it
+    was answered (the limit of 1 means none was in flight), while another host's requests go on.
+    (4 s, not 2: host B's next request must start inside the pause, and 2 s was the only margin
+    a loaded machine had for that.)"""
     monkeypatch.setenv("CITEVAULT_CONCURRENCY_PER_HOST", "1")
     a_log: list[tuple[float, str]] = []
     b_log: list[tuple[float, str]] = []
-    busy = BusyOnce(2, a_log)  # host B must get its requests in meanwhile, even under load
+    busy = BusyOnce(4, a_log)  # host B must get its requests in meanwhile, even under load
     a_pages = [f"https://paused.example.test/p{i}" for i in range(3)]
     b_pages = [f"https://other.example.test/p{i}" for i in range(3)]
     for url in a_pages:
@@ -159,7 +161,7 @@ def test_retry_after_pauses_the_whole_host_and_only_it(web: FakeWeb, monkeypatch
     assert sorted(c["status"] for c in snap["captures"] if c["url"] in a_pages) == [200, 200, 200]
     assert busy.busy_at is not None and len(a_log) == 4  # three pages and one retry
     later = [t for t, _ in a_log if t > busy.busy_at]
-    assert len(later) == 3 and min(later) >= busy.busy_at + 2.0  # the host waited, all of it
+    assert len(later) == 3 and min(later) >= busy.busy_at + 4.0  # the host waited, all of it
     # Host B's last requests could only start after the 429 was sent, and did not wait for it.
     assert len(b_log) == 3
     assert any(busy.busy_at < t < min(later) for t, _ in b_log)
