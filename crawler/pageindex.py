@@ -265,7 +265,7 @@ def _child_main(parent: int | None = None) -> None:
     """Index while the parent crawls; after its stdin closes, a last pass, then exit. (`parent`:
     the fork server that forked it, if one did; the end of stdin is what it watches.)"""
     args = read_job()
-    index = open_index(args["database_url"], migrate=False)
+    index = open_index(args["database_url"], migrate=False, pre_ping=False)  # for this job only
     warc_dir, ids = Path(args["warc_dir"]), list(args["snapshot_ids"])
     sel = selectors.DefaultSelector()
     sel.register(sys.stdin, selectors.EVENT_READ)

@@ -105,8 +105,16 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def open_index(url: str, *, migrate: bool = True) -> Index:
-    """Open (and by default migrate) the index at a SQLAlchemy URL."""
+def open_index(url: str, *, migrate: bool = True, pre_ping: bool = True) -> Index:
+    """Open (and by default migrate) the index at a SQLAlchemy URL.
+
+    `pre_ping` (PostgreSQL): test each pooled connection with a round trip to the server when it
+    is checked out, and replace it when the server has dropped it (a restart, an idle timeout).
+    Long-lived pools need it (the web server's, a worker's, whose connections wait between jobs).
+    A job's children (crawl, page indexer) pass False: their engine lives for one job, its
+    connections are new and busy, and the ping was about 20 round trips a job, each a wake-up
+    of the client and of the server's process (benchmarks/history/2026-12-07-p-job7-night.md);
+    a connection lost in the middle of a job fails the job either way (its transaction with it)."""
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -117,7 +125,7 @@ def open_index(url: str, *, migrate: bool = True) -> Index:
                 raise StorageError(f"cannot create the index directory: {exc}") from exc
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = pre_ping
     try:
         engine = create_engine(url, **kwargs)
     except Exception as exc:
