@@ -18,10 +18,12 @@ from .migrations import HEAD
 
 VERSION_TABLE = "citevault_alembic_version"
 
-__all__ = ["Index", "open_index"]
+__all__ = ["Index", "open_index", "prepare_engine"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _migrate_lock = threading.Lock()
+# Engines made ready for the processes this one forks (`prepare_engine`), by URL.
+_prepared: dict[str, Engine] = {}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -105,6 +107,27 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def prepare_engine(url: str) -> None:
+    """Make the engine of a job's children (`open_index(url, pre_ping=False)`) in this process,
+    for the processes it forks later (the crawl fork server's children): connected once, so
+    that its dialect is initialised (on PostgreSQL four queries: version, schema, isolation
+    level, string quoting), then emptied, so that no connection is shared. A child forked
+    afterwards opens that engine, not one of its own: no engine to build, no dialect to
+    initialise, a connection of its own at its first query. Each crawl child and page indexer
+    paid both (benchmarks/history/2026-12-07-p-job7-night.md). SQLite's engine costs little
+    and is left alone; a database that cannot be reached now is left to the children."""
+    if url.startswith("sqlite") or url in _prepared:
+        return
+    try:
+        engine = create_engine(url, pool_pre_ping=False)
+        with engine.connect():
+            pass
+    except Exception:
+        return
+    engine.dispose()  # closes the connection; the pool starts empty in every fork
+    _prepared[url] = engine
+
+
 def open_index(url: str, *, migrate: bool = True, pre_ping: bool = True) -> Index:
     """Open (and by default migrate) the index at a SQLAlchemy URL.
 
@@ -127,7 +150,8 @@ def open_index(url: str, *, migrate: bool = True, pre_ping: bool = True) -> Inde
     else:
         kwargs["pool_pre_ping"] = pre_ping
     try:
-        engine = create_engine(url, **kwargs)
+        engine = _prepared.get(url) if not pre_ping else None
+        engine = engine or create_engine(url, **kwargs)
     except Exception as exc:
         raise StorageError(f"bad database URL {url!r}: {_first_line(exc)}") from exc
     if engine.dialect.name == "sqlite":

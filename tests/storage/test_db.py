@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
-from citevault.storage.db import open_index
+from citevault.storage import db
+from citevault.storage.db import open_index, prepare_engine
 from tests.conftest import PG_ADMIN_URL
 from tests.fakeweb import FakeWeb
 
@@ -64,8 +66,39 @@ def test_a_jobs_engine_does_not_ping_its_connections(pg_url: str) -> None:
         quiet.dispose()
 
 
-# Runs `citevault add` with every ping and every new connection written to a file, by pid: the
-# fork server is forked from this process, so the crawl child and its page indexer log too.
+def test_a_prepared_engine_holds_no_connection_and_opens_the_jobs_indexes(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "_prepared", {})
+    prepare_engine(pg_url)
+    engine = db._prepared[pg_url]
+    assert engine.pool.checkedin() == 0 and engine.dialect.server_version_info  # initialised
+    job = open_index(pg_url, migrate=False, pre_ping=False)
+    try:
+        assert job.engine is engine
+        with job.session() as s:
+            assert s.scalar(text("SELECT 1")) == 1
+    finally:
+        job.dispose()
+    long_lived = open_index(pg_url)
+    try:
+        assert long_lived.engine is not engine and long_lived.engine.pool._pre_ping
+    finally:
+        long_lived.dispose()
+
+
+def test_preparing_an_unreachable_or_sqlite_database_leaves_it_to_the_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "_prepared", {})
+    prepare_engine("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
+    prepare_engine(f"sqlite:///{tmp_path / 'index.db'}")
+    assert db._prepared == {}
+
+
+# Runs `citevault add` with every ping, new connection and dialect initialisation written to a
+# file, by pid: the fork server is forked from this process, so it, the crawl child and its page
+# indexer log too.
 _SPY = """
 import os, sys
 from sqlalchemy.engine.default import DefaultDialect
@@ -75,6 +108,11 @@ def log(what):
     with open(LOG, "a") as f:
         f.write(f"{os.getpid()} {what}\\n")
 real_ping, real_connect = DefaultDialect.do_ping, _ConnectionRecord._ConnectionRecord__connect
+real_init = DefaultDialect.initialize
+def initialize(self, conn):
+    log("initialize")
+    return real_init(self, conn)
+DefaultDialect.initialize = initialize
 def do_ping(self, conn):
     log("ping")
     return real_ping(self, conn)
@@ -90,12 +128,13 @@ main()
 """
 
 
-def test_the_crawl_child_and_its_page_indexer_do_not_ping(
+def test_the_crawl_child_and_its_page_indexer_neither_ping_nor_initialise(
     pg_url: str, web: FakeWeb, tmp_path: Path
 ) -> None:
     """About 20 pings a job (a crawl's recorder commits and its indexer's passes, each a
     checkout) were round trips to the server for nothing: the children's engines live for one
-    job and their connections are new (benchmarks/history/2026-12-07-p-job7-night.md)."""
+    job and their connections are new; and each child built its engine and initialised its
+    dialect (benchmarks/history/2026-12-07-p-job7-night.md)."""
     web.add("https://news.test/a", '<html><body><article><p>Text.</p>'
             '<a href="https://cited.test/1">one</a><a href="https://cited.test/2">two</a>'
             '</article></body></html>')
@@ -110,11 +149,16 @@ def test_the_crawl_child_and_its_page_indexer_do_not_ping(
     for line in log.read_text().splitlines():
         pid, what = line.split()
         events.setdefault(int(pid), []).append(what)
-    children = {pid: what for pid, what in events.items() if "main" not in what}
-    # The crawl child and its page indexer connected (forked, so they log too), through pools
-    # that do not ping (a crawl this small may check no connection out twice, so that a pinging
-    # pool would not have pinged yet), and never pinged; the command's own pool pings.
-    assert len(children) >= 2 and all(what[0] == "connect" for what in children.values()), events
-    assert all("ping" not in what and "connect-pinging" not in what for what in children.values()), events
+    others = {pid: what for pid, what in events.items() if "main" not in what}
     [main] = [what for what in events.values() if "main" in what]
+    # The fork server (forked from the command, so it logs too) made the children's engine ready:
+    # it alone initialised a dialect, once; the crawl child and its page indexer connected
+    # through that engine without initialising it again.
+    servers = [what for what in others.values() if "initialize" in what]
+    children = [what for what in others.values() if "initialize" not in what]
+    assert len(servers) == 1 and servers[0].count("initialize") == 1, events
+    assert len(children) >= 2 and all(what[0] == "connect" for what in children), events
+    # Through pools that do not ping (a crawl this small may check no connection out twice, so
+    # that a pinging pool would not have pinged yet), and they never pinged; the command pings.
+    assert all("ping" not in what and "connect-pinging" not in what for what in others.values()), events
     assert "connect-pinging" in main, events
