@@ -92,8 +92,8 @@ class ForkServer:
 
     def __init__(self, preload: tuple[str, ...] = PRELOAD, *, fork_here: bool = False,
                  database_url: str = "") -> None:
-        """`fork_here`: fork the server from this process (see `prestart`), not a new interpreter;
-        then with `database_url`, the children's engine is made ready in the server (`_serve`)."""
+        """`fork_here`: fork the server from this process (see `prestart`), not a new
+        interpreter; then the children's engine for `database_url` is made ready there."""
         self._lock = threading.Lock()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:
@@ -274,7 +274,9 @@ def _serve(sock: socket.socket, preload: list[str], database_url: str = "") -> N
     if database_url:
         from citevault.storage.db import prepare_engine
 
-        prepare_engine(database_url)  # the children's engine: built and initialised once here
+        from .pageindex import rehearse  # the children's engine, made ready once here
+
+        prepare_engine(database_url, rehearse if "citevault.crawler.pageindex" in preload else None)
     if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1:
         # Forking would hand every child a reactor or a thread it cannot use: refuse to serve.
         print("citevault: fork server preload installed a reactor or started a thread",
