@@ -274,9 +274,9 @@ def _serve(sock: socket.socket, preload: list[str], database_url: str = "") -> N
     if database_url:
         from citevault.storage.db import prepare_engine
 
-        from .pageindex import rehearse  # the children's engine, made ready once here
+        from .rehearsal import rehearse  # the children's engine, made ready once here
 
-        prepare_engine(database_url, rehearse if "citevault.crawler.pageindex" in preload else None)
+        prepare_engine(database_url, rehearse if "citevault.crawler.job" in preload else None)
     if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1:
         # Forking would hand every child a reactor or a thread it cannot use: refuse to serve.
         print("citevault: fork server preload installed a reactor or started a thread",
