@@ -34,7 +34,10 @@ def _drive(mode: str, jobs: int, seed: str) -> dict[str, Any]:
     if mode == "subprocess":
         forkserver.available = lambda: False  # the path taken where fork servers are unavailable
     walls: list[float] = []
-    with Archive(Settings()) as archive:
+    settings = Settings()
+    if mode == "forkserver":
+        forkserver.prestart(settings.effective_database_url)  # as `citevault add` and `worker` do
+    with Archive(settings) as archive:
         archive.index  # noqa: B018  (created and migrated before the first job is timed)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         for _ in range(jobs):

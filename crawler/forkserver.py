@@ -90,8 +90,10 @@ class ForkServer:
     """The caller's side: starts the server process and asks it for children. A forked child
     holds a connection of its own to the same server (`inherited`), for children of its own."""
 
-    def __init__(self, preload: tuple[str, ...] = PRELOAD, *, fork_here: bool = False) -> None:
-        """`fork_here`: fork the server from this process (see `prestart`), not a new interpreter."""
+    def __init__(self, preload: tuple[str, ...] = PRELOAD, *, fork_here: bool = False,
+                 database_url: str = "") -> None:
+        """`fork_here`: fork the server from this process (see `prestart`), not a new
+        interpreter; then the children's engine for `database_url` is made ready there."""
         self._lock = threading.Lock()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:
@@ -102,7 +104,7 @@ class ForkServer:
                     set_name("citevault-forks")
                     # The caller's other descriptors stay open here (closing them under the
                     # caller's objects could close a reused number later): none is a database's.
-                    _serve(theirs, list(preload))
+                    _serve(theirs, list(preload), database_url)
 
                 self._proc = ForkedServer(serve)
             else:
@@ -190,7 +192,8 @@ def prestart(database_url: str = "") -> None:
                     if name in _DIALECTS:  # and opens it next: its driver imported once, for both
                         with contextlib.suppress(ImportError):  # opening it says what is missing
                             _import_dialect(name)
-            _shared["server"] = ForkServer(_preload_for(database_url), fork_here=fork_here)
+            _shared["server"] = ForkServer(_preload_for(database_url), fork_here=fork_here,
+                                           database_url=database_url)
 
 
 def _configure_orm() -> None:
@@ -252,7 +255,7 @@ def start_child(module: str, *, output: bool = True, start_server: bool = True
 
 
 # -- the server process ---------------------------------------------------------------------------
-def _serve(sock: socket.socket, preload: list[str]) -> None:
+def _serve(sock: socket.socket, preload: list[str], database_url: str = "") -> None:
     # No parent-death signal here: Linux sends it when the *thread* that started us ends, and a
     # service starts crawls from worker threads. Stdin's end (the caller holds the other one,
     # alone) is the signal; this loop always waits in select, so it sees it at once.
@@ -268,6 +271,12 @@ def _serve(sock: socket.socket, preload: list[str]) -> None:
             else:
                 importlib.import_module(name)
     _configure_orm()
+    if database_url:
+        from citevault.storage.db import prepare_engine
+
+        from .rehearsal import rehearse  # the children's engine, made ready once here
+
+        prepare_engine(database_url, rehearse if "citevault.crawler.job" in preload else None)
     if "twisted.internet.reactor" in sys.modules or threading.active_count() != 1:
         # Forking would hand every child a reactor or a thread it cannot use: refuse to serve.
         print("citevault: fork server preload installed a reactor or started a thread",

@@ -168,7 +168,7 @@ def finish_snapshots(
 ) -> None:
     """Settle the snapshots of a crawl that ended or was stopped (storage.snapshots decides how),
     from a process that may hold no index of its own."""
-    index = open_index(database_url, migrate=False)
+    index = open_index(database_url, migrate=False, pre_ping=False)  # new, used once
     try:
         settle(index, snapshot_ids, error, keep_captured=keep_captured)
     finally:
@@ -189,7 +189,8 @@ def crawl(
     from .spider import CaptureSpider
 
     # The caller opened (and migrated) the index before it started this crawl (Archive.capture).
-    index = open_index(options.database_url, migrate=False)
+    # An engine for this crawl alone, its connections new and busy: no ping at each checkout.
+    index = open_index(options.database_url, migrate=False, pre_ping=False)
     store = WarcStore(
         options.warc_dir, prefix=options.settings.warc_prefix, max_size=options.settings.warc_max_size,
         software="citevault (Scrapy, warcio)",

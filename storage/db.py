@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from .migrations import HEAD
 
 VERSION_TABLE = "citevault_alembic_version"
 
-__all__ = ["Index", "open_index"]
+__all__ = ["Index", "open_index", "prepare_engine"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _migrate_lock = threading.Lock()
+# Engines made ready for the processes this one forks (`prepare_engine`), by URL.
+_prepared: dict[str, Engine] = {}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -105,8 +108,45 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def open_index(url: str, *, migrate: bool = True) -> Index:
-    """Open (and by default migrate) the index at a SQLAlchemy URL."""
+def prepare_engine(url: str, rehearse: Callable[[Index], None] | None = None) -> None:
+    """Make the engine of a job's children (`open_index(url, pre_ping=False)`) in this process,
+    for the processes it forks later (the crawl fork server's children): connected once, so
+    that its dialect is initialised (on PostgreSQL four queries: version, schema, isolation
+    level, string quoting), then emptied, so that no connection is shared. A child forked
+    afterwards opens that engine, not one of its own: no engine to build, no dialect to
+    initialise, a connection of its own at its first query. Each crawl child and page indexer
+    paid both (benchmarks/history/2026-12-07-p-job7-night.md).
+
+    `rehearse` runs the children's read-only queries once on it, before it is emptied: they
+    are compiled into the engine's cache, and SQLAlchemy's first-query set-up is done, once
+    for every child forked afterwards (a page indexer's first query: 21 ms of CPU in a fork,
+    10 ms rehearsed). SQLite's engine costs little and is left alone; a database that cannot be
+    reached now is left to the children, as is a rehearsal that fails."""
+    if url.startswith("sqlite") or url in _prepared:
+        return
+    try:
+        engine = create_engine(url, pool_pre_ping=False)
+        with engine.connect():
+            pass
+    except Exception:
+        return
+    if rehearse is not None:
+        with contextlib.suppress(Exception):
+            rehearse(Index(engine))
+    engine.dispose()  # closes the connection(s); the pool starts empty in every fork
+    _prepared[url] = engine
+
+
+def open_index(url: str, *, migrate: bool = True, pre_ping: bool = True) -> Index:
+    """Open (and by default migrate) the index at a SQLAlchemy URL.
+
+    `pre_ping` (PostgreSQL): test each pooled connection with a round trip to the server when it
+    is checked out, and replace it when the server has dropped it (a restart, an idle timeout).
+    Long-lived pools need it (the web server's, a worker's, whose connections wait between jobs).
+    A job's children (crawl, page indexer) pass False: their engine lives for one job, its
+    connections are new and busy, and the ping was about 20 round trips a job, each a wake-up
+    of the client and of the server's process (benchmarks/history/2026-12-07-p-job7-night.md);
+    a connection lost in the middle of a job fails the job either way (its transaction with it)."""
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -117,9 +157,10 @@ def open_index(url: str, *, migrate: bool = True) -> Index:
                 raise StorageError(f"cannot create the index directory: {exc}") from exc
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = pre_ping
     try:
-        engine = create_engine(url, **kwargs)
+        engine = _prepared.get(url) if not pre_ping else None
+        engine = engine or create_engine(url, **kwargs)
     except Exception as exc:
         raise StorageError(f"bad database URL {url!r}: {_first_line(exc)}") from exc
     if engine.dialect.name == "sqlite":
