@@ -30,6 +30,9 @@ class _Compiled:
     """One statement compiled for one dialect and one set of given columns."""
 
     def __init__(self, stmt: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> None:
+        # Held, not only named by its id in DriverStatement's key: while this lives no other
+        # dialect (another engine's, SQLite's where this was PostgreSQL's) can take that id.
+        self.dialect = dialect
         compiled: Any = stmt.compile(dialect=dialect, column_keys=list(keys))
         self.sql = str(compiled)
         self.defaults: dict[str, Any] = dict(compiled.params)  # literals bound by the statement

@@ -3,6 +3,10 @@ in the session's transaction, with driver errors wrapped as SQLAlchemy's; on SQL
 
 from __future__ import annotations
 
+import gc
+import weakref
+from pathlib import Path
+
 import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -78,3 +82,19 @@ def test_a_statement_with_converted_types_is_run_by_sqlalchemy(db_url: str) -> N
         got = DriverStatement(select(Snapshot.queued_at)).first(s.connection(), {})
         assert got == (when,)
     index.dispose()
+
+
+def test_a_compiled_statement_keeps_its_dialect_whose_id_is_its_key(tmp_path: Path) -> None:
+    """Compiled statements are found by the id of the dialect they were compiled for. An engine
+    dropped and another made (in one process: tests, a one-off engine) could give the new dialect
+    the old one's id, and with it SQL written for another driver; the compiled statement holds
+    its dialect, so that id stays taken while it is in use."""
+    sel = DriverStatement(select(Capture.id).where(Capture.surt == ROW["surt"]))
+    index = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    dialect = weakref.ref(index.engine.dialect)
+    with Session(index.engine) as s:
+        assert sel.first(s.connection(), {}) is None
+    index.dispose()
+    del index, s
+    gc.collect()
+    assert dialect() is not None
