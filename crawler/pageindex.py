@@ -40,6 +40,7 @@ _POLL = 0.5  # seconds between looks for new captures while the crawl runs
 # Reads of the last pass that may find the database busy past its timeout (SQLite: 30 s each,
 # another capture writing): a bound, so that a capture never hangs on its indexer.
 _LAST_PASS_TRIES = 3
+_LEFT = "`citevault reindex` indexes the pages left (search, metadata)"
 _TRIM_AFTER = 256_000  # bytes of a payload after which freed memory is handed back (`_trim`)
 # How far extraction may run ahead of the writes (PageWriter): pages, and characters of text
 # (a page's text is at most metadata.MAX_TEXT, 200,000).
@@ -299,6 +300,13 @@ def _child_main(parent: int | None = None) -> None:
         # row committed out of order) is indexed before the capture ends.
         index_while_crawling(index, warc_dir, ids, writer, busy_tries=_LAST_PASS_TRIES)
         writer.close()
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        # The capture itself is complete and settled: one line on the caller's stderr (this
+        # process shares it), never a traceback.
+        sys.stderr.write(f"citevault: page indexing stopped, the index stayed busy; {_LEFT}\n")
+        raise SystemExit(1) from None
     finally:
         sel.close()
         index.dispose()

@@ -5,7 +5,11 @@ p-perf3, "Lock errors"); any other database error still ends it."""
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,3 +167,33 @@ def test_the_last_pass_tries_a_busy_read_again_from_where_it_stopped(
     assert pageindex.index_while_crawling(index, tmp_path, [1], writer, busy_tries=3) == 2
     assert reads == ["read", "busy", "read", "busy", "read"] and extracted == [1, 2]
     writer.close()
+
+
+def test_an_indexer_ended_by_a_busy_index_says_so_in_one_line(
+    index: Index, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The indexer shares `add`'s stderr: when the index stays busy past the last pass's bound,
+    the user reads one line naming what to run, not a traceback; other errors are still raised."""
+    raised: list[str] = []
+
+    def last_pass(*args: object, busy_tries: int = 1, **kwargs: object) -> int:
+        if busy_tries > 1:
+            raise _error(raised[-1])
+        return 0
+
+    monkeypatch.setattr(pageindex, "index_while_crawling", last_pass)
+    for message, ends in (("database is locked", SystemExit), ("no such table: pages", OperationalError)):
+        raised.append(message)
+        job_r, job_w = os.pipe()
+        os.write(job_w, json.dumps({"database_url": str(index.engine.url), "warc_dir": str(tmp_path),
+                                    "snapshot_ids": [1]}).encode() + b"\n")
+        os.close(job_w)  # the job, then the end of the crawl
+        with open(job_r, "rb", buffering=0) as raw, io.TextIOWrapper(io.BufferedReader(raw)) as stdin:
+            monkeypatch.setattr(sys, "stdin", stdin)
+            with pytest.raises(ends) as caught:
+                pageindex._child_main()
+        if ends is SystemExit:
+            assert caught.value.code == 1
+            assert capsys.readouterr().err == (
+                "citevault: page indexing stopped, the index stayed busy; "
+                "`citevault reindex` indexes the pages left (search, metadata)\n")
