@@ -97,10 +97,11 @@ def _options(url: str) -> Any:
     """trafilatura's options for one page: a copy of one `Extractor` per day (its date parameters
     hold the day, the latest date a page may claim) with the page's URL. bare_extraction given
     keywords builds an Extractor per call, reading a dozen values from trafilatura's
-    ConfigParser: 0.1 ms of a 24 KB bench page's 2.1 ms (5%) in the indexer beside every crawl
-    (benchmarks/history/2026-12-07-p-ext7-night.md). trafilatura supports a shared Extractor
-    (its recall retry copies the one it changes); the copy here keeps the URL per page.
-    tests/crawler/test_metadata_options.py holds the copy equal to what bare_extraction builds."""
+    ConfigParser: 0.25 of 18 million instructions (1.4%) of a 24 KB bench page, in the indexer
+    beside every crawl (benchmarks/history/2026-12-07-p-ext7-night.md). trafilatura supports a
+    shared Extractor (its recall retry copies the one it changes); the copy here keeps the URL
+    per page. tests/crawler/test_metadata_options.py holds the copy equal to what bare_extraction
+    builds."""
     from trafilatura.settings import Extractor
 
     date_params = _date_params()
