@@ -113,6 +113,7 @@ def _options(url: str) -> Any:
             date_params=date_params,
         )
     options = copy.copy(base)
+    options.date_params = dict(base.date_params)  # htmldate's, given the page's URL per page
     options.url = url
     options.source = url and url.encode("utf-8", "replace").decode("utf-8")
     return options

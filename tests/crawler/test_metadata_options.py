@@ -73,3 +73,12 @@ def test_the_same_pages_get_the_same_metadata_and_text(page: str, url: str) -> N
     expected = found.as_dict() if not isinstance(found, dict) else found
     assert meta.text == (expected["text"] or "")[: metadata.MAX_TEXT] and meta.text
     assert meta.published == expected["date"] and meta.description == expected["description"]
+
+
+def test_no_page_gets_a_date_from_the_page_before() -> None:
+    """The date parameters are the page's own: htmldate is given each page's URL with them, and
+    a date found in one page's URL must not follow the next page."""
+    undated = ARTICLE.replace('<meta property="article:published_time" content="2026-10-14T08:00:00Z">', "")
+    dated = html_metadata(undated.encode(), "https://www.gazette.test/2020/05/01/barrier")
+    assert dated.published == "2020-05-01"
+    assert html_metadata(undated.encode(), "https://www.gazette.test/barrier").published is None
