@@ -4,6 +4,7 @@ their oEmbed JSON."""
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import re
@@ -89,6 +90,35 @@ def _date_params() -> dict[str, Any]:
     return set_date_params(extensive=False)
 
 
+_EXTRACTOR: dict[str, Any] = {}  # the day's trafilatura options, by that day (see _options)
+
+
+def _options(url: str) -> Any:
+    """trafilatura's options for one page: a copy of one `Extractor` per day (its date parameters
+    hold the day, the latest date a page may claim) with the page's URL. bare_extraction given
+    keywords builds an Extractor per call, reading a dozen values from trafilatura's
+    ConfigParser: 0.25 of 18 million instructions (1.4%) of a 24 KB bench page, in the indexer
+    beside every crawl (benchmarks/history/2026-12-07-p-ext7-night.md). trafilatura supports a
+    shared Extractor (its recall retry copies the one it changes); the copy here keeps the URL
+    per page. tests/crawler/test_metadata_options.py holds the copy equal to what bare_extraction
+    builds."""
+    from trafilatura.settings import Extractor
+
+    date_params = _date_params()
+    base = _EXTRACTOR.get(date_params["max_date"])
+    if base is None:
+        _EXTRACTOR.clear()
+        base = _EXTRACTOR[date_params["max_date"]] = Extractor(
+            output_format="python", with_metadata=True, comments=False, tables=True, recall=True,
+            date_params=date_params,
+        )
+    options = copy.copy(base)
+    options.date_params = dict(base.date_params)  # htmldate's, given the page's URL per page
+    options.url = url
+    options.source = url and url.encode("utf-8", "replace").decode("utf-8")
+    return options
+
+
 def html_metadata(data: bytes, url: str) -> PageMetadata:
     """Metadata and main text of an HTML page, as trafilatura finds them (JSON-LD, OpenGraph,
     meta tags, then the page's text); the <title> and the page's own text when it finds none.
@@ -102,10 +132,7 @@ def html_metadata(data: bytes, url: str) -> PageMetadata:
         return PageMetadata(kind="html")
     meta = PageMetadata(kind="html", language=_language(doc))
     try:
-        found = trafilatura.bare_extraction(
-            doc, url=url, with_metadata=True, include_comments=False, include_tables=True,
-            favor_recall=True, date_extraction_params=_date_params(),
-        )
+        found = trafilatura.bare_extraction(doc, url=url, options=_options(url))
     except Exception:  # a page trafilatura cannot read is still archived
         found = None
     info: dict[str, Any] = {}
