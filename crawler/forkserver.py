@@ -36,7 +36,8 @@ from typing import Any
 
 from .forkedprocess import STATUS, ForkedChild, ForkedServer, reap, set_name
 
-__all__ = ["PRELOAD", "ForkedChild", "ForkServer", "available", "prestart", "shared_server", "start_child"]
+__all__ = ["MANY_JOBS", "PRELOAD", "ForkedChild", "ForkServer", "available", "prestart", "shared_server",
+           "start_child"]
 
 # What a crawl imports before its first request (measured: the child's sys.modules after a
 # crawl, benchmarks/history/2026-12-07-and-before.md, p-perf2's (2a)); Twisted's reactor is
@@ -68,6 +69,10 @@ PRELOAD = (
     "sqlalchemy.dialects.postgresql.psycopg",
     "trafilatura",
 )
+
+# Run in a fork server that serves many jobs, after its imports ("module:function"): work every
+# child would repeat, done once for all of them. `add`'s server serves one job: not there.
+MANY_JOBS = ("citevault.crawler.metadata:warm_up",)
 
 _DIALECTS = {"sqlalchemy.dialects.sqlite": "sqlite", "sqlalchemy.dialects.postgresql.psycopg": "postgresql"}
 
@@ -175,11 +180,12 @@ _shared: dict[str, ForkServer] = {}
 _shared_lock = threading.Lock()
 
 
-def prestart(database_url: str = "") -> None:
+def prestart(database_url: str = "", *, many_jobs: bool = False) -> None:
     """Start this process's fork server now, so that it preloads while the caller does its own
     work; forked from the caller when that is safe here and now (one thread; the caller makes
     sure no database connection is open), so the caller's imports are not done again. With
-    `database_url`, only that database's driver is preloaded."""
+    `database_url`, only that database's driver is preloaded; with `many_jobs` (a worker), the
+    server also does MANY_JOBS' work once for all its children."""
     if not available():
         return
     with _shared_lock:
@@ -192,8 +198,8 @@ def prestart(database_url: str = "") -> None:
                     if name in _DIALECTS:  # and opens it next: its driver imported once, for both
                         with contextlib.suppress(ImportError):  # opening it says what is missing
                             _import_dialect(name)
-            _shared["server"] = ForkServer(_preload_for(database_url), fork_here=fork_here,
-                                           database_url=database_url)
+            preload = _preload_for(database_url) + (MANY_JOBS if many_jobs else ())
+            _shared["server"] = ForkServer(preload, fork_here=fork_here, database_url=database_url)
 
 
 def _configure_orm() -> None:
@@ -223,7 +229,8 @@ def shared_server(*, start: bool = True) -> ForkServer | None:
         if server is None or not server.alive():
             if server is None:
                 atexit.register(_close_shared)
-            server = _shared["server"] = ForkServer()
+            # Started on first use by a service (`serve`'s workers), which runs many jobs.
+            server = _shared["server"] = ForkServer((*PRELOAD, *MANY_JOBS))
         return server
 
 
@@ -265,6 +272,11 @@ def _serve(sock: socket.socket, preload: list[str], database_url: str = "") -> N
     for name in [*preload, *(_scrapy_components() if "scrapy.crawler" in preload else [])]:
         if select.select([0], [], [], 0)[0]:
             return  # the caller is gone already (a command that failed on its input)
+        if ":" in name:  # a warm-up: only saves the children work, so never fatal here
+            module, _, function = name.partition(":")
+            with contextlib.suppress(Exception):
+                getattr(importlib.import_module(module), function)()
+            continue
         with contextlib.suppress(ImportError):  # an optional one (a database driver) is missing
             if name in _DIALECTS:
                 _import_dialect(name)

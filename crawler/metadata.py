@@ -119,6 +119,20 @@ def _options(url: str) -> Any:
     return options
 
 
+def warm_up() -> None:
+    """Build what trafilatura builds on its first fallback to justext, in a fork server that
+    serves many jobs (`serve`, `worker`), for every child forked after it: trafilatura's stop
+    list of all languages (100 files, 154,484 words) and justext's lower-cased frozenset of it.
+    A child built both again on its first such page, 0.14 s of CPU in each job's page indexer
+    (justext runs on a third of the shared corpus's non-article pages; benchmarks/history/
+    2026-12-07-p-ext7-night.md). Not for `add`'s one job: there it only moves the cost, and an
+    article alone never needs it."""
+    from justext.core import define_stoplist  # type: ignore[import-untyped]
+    from trafilatura import external
+
+    define_stoplist(external.JT_STOPLIST or external.jt_stoplist_init())
+
+
 def html_metadata(data: bytes, url: str) -> PageMetadata:
     """Metadata and main text of an HTML page, as trafilatura finds them (JSON-LD, OpenGraph,
     meta tags, then the page's text); the <title> and the page's own text when it finds none.

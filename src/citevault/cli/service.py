@@ -70,7 +70,7 @@ def worker() -> None:
     # The crawl's fork server, forked from this process now (one thread, no connection, logging
     # not yet configured, as in a new interpreter): it shares what the worker has imported
     # instead of importing it again.
-    prestart(cfg.effective_database_url)
+    prestart(cfg.effective_database_url, many_jobs=True)
     _logging()
     stderr().print(f"citevault worker: {max(1, cfg.workers)} capture worker(s) on {cfg.redis_url}",
                    soft_wrap=True)
