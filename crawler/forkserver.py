@@ -229,7 +229,8 @@ def shared_server(*, start: bool = True) -> ForkServer | None:
         if server is None or not server.alive():
             if server is None:
                 atexit.register(_close_shared)
-            # Started on first use by a service (`serve`'s workers), which runs many jobs.
+            # Started on first use (`add`, `worker` and `serve` start theirs with `prestart`;
+            # this one serves what else crawls, or replaces a server that died): many jobs.
             server = _shared["server"] = ForkServer((*PRELOAD, *MANY_JOBS))
         return server
 

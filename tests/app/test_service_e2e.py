@@ -415,3 +415,31 @@ def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
     assert res.returncode == 2
     want = f"citevault: error: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert res.stderr.strip() == want
+
+
+def test_serve_starts_the_crawl_fork_server_for_many_jobs_with_the_index(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve` starts its crawl fork server as `worker` does, before the service's threads: with
+    the index's URL (on PostgreSQL the children's engine is made ready once) and for many jobs
+    (the stop lists built once); before, it started on the first capture without either."""
+    from typer.testing import CliRunner
+
+    import citevault.service
+    from citevault.cli import get_app
+    from citevault.crawler import forkserver
+
+    calls: list[tuple[str, str, bool]] = []
+
+    def prestart(database_url: str = "", *, many_jobs: bool = False) -> None:
+        calls.append(("prestart", database_url, many_jobs))
+
+    def run_service(cfg: Settings, out: Callable[[str], None]) -> int:
+        calls.append(("run", cfg.effective_database_url, False))
+        return 0
+
+    monkeypatch.setattr(forkserver, "prestart", prestart)
+    monkeypatch.setattr(citevault.service, "run_service", run_service)
+    result = CliRunner().invoke(get_app(), ["serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    [(first, url, many), (then, run_url, _)] = calls
+    assert (first, then) == ("prestart", "run") and many and url == run_url != ""

@@ -44,6 +44,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default: setting port).")] = None,
 ) -> None:
     """Run the service: HTTP API, scheduler and capture workers, until SIGTERM or Ctrl-C."""
+    from citevault.crawler.forkserver import prestart
+
     from ..config import load_settings
     from ..service import run_service
 
@@ -51,6 +53,9 @@ def serve(
     if port is not None and not 0 < port < 65536:
         raise BadInput(f"--port must be between 1 and 65535, not {port}")
     cfg = load_settings(host=host, port=port)
+    # The crawl's fork server, as `worker` starts it (one thread, no connection yet): with the
+    # index's URL, so that on PostgreSQL it prepares its children's engine, and for many jobs.
+    prestart(cfg.effective_database_url, many_jobs=True)
     _logging()
     err = stderr()
     code = run_service(cfg, lambda line: err.print(line, soft_wrap=True, markup=False, highlight=False))
