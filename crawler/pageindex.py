@@ -300,12 +300,14 @@ def _child_main(parent: int | None = None) -> None:
         # row committed out of order) is indexed before the capture ends.
         index_while_crawling(index, warc_dir, ids, writer, busy_tries=_LAST_PASS_TRIES)
         writer.close()
-    except OperationalError as exc:
-        if not is_busy(exc):
-            raise
-        # The capture itself is complete and settled: one line on the caller's stderr (this
-        # process shares it), never a traceback.
-        sys.stderr.write(f"citevault: page indexing stopped, the index stayed busy; {_LEFT}\n")
+    except Exception as exc:
+        # The capture itself is complete and settled, whatever ends this process: one line on
+        # the caller's stderr (this process shares it), never a traceback.
+        if isinstance(exc, OperationalError) and is_busy(exc):
+            why = "the index stayed busy"
+        else:
+            why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+        sys.stderr.write(f"citevault: page indexing stopped, {why}; {_LEFT}\n")
         raise SystemExit(1) from None
     finally:
         sel.close()
