@@ -274,9 +274,8 @@ def _serve(sock: socket.socket, preload: list[str], database_url: str = "") -> N
         if select.select([0], [], [], 0)[0]:
             return  # the caller is gone already (a command that failed on its input)
         if ":" in name:  # a warm-up: only saves the children work, so never fatal here
-            module, _, function = name.partition(":")
             with contextlib.suppress(Exception):
-                getattr(importlib.import_module(module), function)()
+                _function(name)()
             continue
         with contextlib.suppress(ImportError):  # an optional one (a database driver) is missing
             if name in _DIALECTS:
@@ -375,6 +374,12 @@ def _scrapy_components() -> list[str]:
     return [p.rpartition(".")[0] for p in paths if isinstance(p, str) and not p.endswith(".RemoteControl")]
 
 
+def _function(entry: str) -> Any:
+    """The function an entry names, "module:function" (a child's entry, a warm-up)."""
+    module, _, function = entry.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
 def _child(entry: str, job_r: int, out_w: int, channel: socket.socket, server: int) -> None:
     """In the forked child: its own session, the job's pipes as stdin/stdout, its own connection
     to the server (for children of its own: the crawl's page indexer), then the entry."""
@@ -388,8 +393,7 @@ def _child(entry: str, job_r: int, out_w: int, channel: socket.socket, server: i
         os.dup2(out_w, 1)
         os.close(job_r)
         os.close(out_w)
-        module, _, function = entry.partition(":")
-        getattr(importlib.import_module(module), function)(parent=server)
+        _function(entry)(parent=server)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
