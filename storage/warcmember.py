@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from zlib import _Compress
 
 __all__ = [
-    "DEFLATE", "SMALLEST", "STORED", "STREAM_OVER", "Deflater", "block_sha256", "compress", "level",
-    "serialize", "write_streamed",
+    "DEFLATE", "SMALLEST", "STORED", "STREAM_OVER", "Deflater", "NoDigests", "block_sha256", "compress",
+    "level", "serialize", "write_streamed",
 ]
 
 # Records whose payload is larger are streamed into the file: a page of a million links is a
@@ -75,11 +75,16 @@ def _compressor(how: int) -> _Compress:
     return zlib.compressobj(how, zlib.DEFLATED, 31)
 
 
-class _DigestlessWriter(WARCWriter):  # type: ignore[misc]  # warcio has no type hints
-    """warcio's writer adding no digest a record lacks (`write_revisit`'s records carry none)."""
+class NoDigests:
+    """Mixed into warcio's RecordBuilder (or its WARCWriter): it adds no digest a record lacks.
+    `write_revisit`'s records carry none; a request's are computed in warcstore."""
 
     def ensure_digest(self, record: ArcWarcRecord, block: bool = True, payload: bool = True) -> None:
         return None
+
+
+class _DigestlessWriter(NoDigests, WARCWriter):  # type: ignore[misc]  # warcio has no type hints
+    """warcio's writer adding no digest a record lacks."""
 
 
 def serialize(record: ArcWarcRecord, block_digest: bool = True) -> bytes:

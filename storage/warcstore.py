@@ -28,7 +28,7 @@ from warcio.warcwriter import WARCWriter
 
 from .errors import StorageError
 from .recovery import OPEN_SUFFIX, writer_lock
-from .warcmember import STREAM_OVER, block_sha256, compress, serialize, write_streamed
+from .warcmember import STREAM_OVER, NoDigests, block_sha256, compress, serialize, write_streamed
 
 __all__ = [
     "OPEN_SUFFIX",
@@ -89,12 +89,9 @@ def payload_digests(payload: bytes) -> tuple[str, str]:
 _EMPTY_SHA1 = sha1_digest(b"")
 
 
-class _RequestBuilder(RecordBuilder):  # type: ignore[misc]  # warcio has no type hints
+class _RequestBuilder(NoDigests, RecordBuilder):  # type: ignore[misc]  # warcio has no type hints
     """warcio's record builder adding no digest: `_request_record` adds a request's own. Holds
     no state but its WARC version, so one serves every thread."""
-
-    def ensure_digest(self, record: ArcWarcRecord, block: bool = True, payload: bool = True) -> None:
-        return None
 
 
 _REQUESTS = _RequestBuilder(warc_version="1.1")
