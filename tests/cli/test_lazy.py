@@ -158,16 +158,6 @@ def test_what_a_command_imports_as_it_starts() -> None:
     assert {"surt", "citevault.crawler.forkserver"} <= set(_start_imports("capture", ["u", "--json"]))
 
 
-def test_the_cli_copies_of_constants_match_their_sources() -> None:
-    """The CLI keeps two constants of modules it no longer imports at its top."""
-    from citevault.citations import FORMATS
-    from citevault.cli import base, cite
-    from citevault.storage.models import MAX_ROW_ID
-
-    assert base.MAX_ROW_ID == MAX_ROW_ID
-    assert cite._FORMATS == FORMATS
-
-
 def test_a_command_starts_with_the_archive_imported_before_the_freeze() -> None:
     """`main` imports what a command runs with (the settings, the Archive) with the collector off
     and freezes it, as it did when the task modules imported them at their top: they are out of
