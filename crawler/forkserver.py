@@ -35,46 +35,17 @@ import threading
 from typing import Any
 
 from .forkedprocess import STATUS, ForkedChild, ForkedServer, reap, set_name
-
-__all__ = ["MANY_JOBS", "PRELOAD", "ForkedChild", "ForkServer", "available", "prestart", "shared_server",
-           "start_child"]
-
-# What a crawl imports before its first request (measured: the child's sys.modules after a
-# crawl, benchmarks/history/2026-12-07-and-before.md, p-perf2's (2a)); Twisted's reactor is
-# not among them: it is installed by Scrapy in the forked child, never in the server. Scrapy's
-# two TLS modules come first: each
-# makes deprecated aliases whose creation calls inspect.stack(), a cost that grows with the
-# frames above it, and imported at the top of the chain they have the fewest (benchmarks/history/
-# 2026-12-07-p-jobs5.md).
-PRELOAD = (
-    "scrapy.core.downloader.tls",
-    "scrapy.core.downloader.contextfactory",
-    "citevault.crawler.job",
-    "scrapy.crawler",
-    "citevault.storage.warcstore",
-    "citevault.crawler.provenance",
-    "citevault.crawler.recorder",
-    "citevault.crawler.spider",
-    "citevault.crawler.pageindex",
-    "citevault.crawler.seal",
-    "citevault.crawler.middlewares",
-    "citevault.crawler.politeness",
-    "citevault.crawler.guard",
-    "citevault.crawler.robots",
-    "citevault.crawler.lifecycle",
-    "citevault.crawler.tlsfacts",
-    "surt",
-    "tldextract",
-    "sqlalchemy.dialects.sqlite",
-    "sqlalchemy.dialects.postgresql.psycopg",
-    "trafilatura",
+from .preload import (
+    MANY_JOBS,
+    PRELOAD,
+    configure_orm,
+    import_dialect,
+    is_dialect,
+    preload_for,
+    scrapy_components,
 )
 
-# Run in a fork server that serves many jobs, after its imports ("module:function"): work every
-# child would repeat, done once for all of them. `add`'s server serves one job: not there.
-MANY_JOBS = ("citevault.crawler.metadata:warm_up",)
-
-_DIALECTS = {"sqlalchemy.dialects.sqlite": "sqlite", "sqlalchemy.dialects.postgresql.psycopg": "postgresql"}
+__all__ = ["ForkedChild", "ForkServer", "available", "prestart", "shared_server", "start_child"]
 
 
 def available() -> bool:
@@ -193,30 +164,13 @@ def prestart(database_url: str = "", *, many_jobs: bool = False) -> None:
             atexit.register(_close_shared)
             fork_here = threading.active_count() == 1
             if fork_here:
-                _configure_orm()  # the caller uses the index too: configured once, for both
-                for name in _preload_for(database_url) if database_url else ():
-                    if name in _DIALECTS:  # and opens it next: its driver imported once, for both
+                configure_orm()  # the caller uses the index too: configured once, for both
+                for name in preload_for(database_url) if database_url else ():
+                    if is_dialect(name):  # and opens it next: its driver imported once, for both
                         with contextlib.suppress(ImportError):  # opening it says what is missing
-                            _import_dialect(name)
-            preload = _preload_for(database_url) + (MANY_JOBS if many_jobs else ())
+                            import_dialect(name)
+            preload = preload_for(database_url) + (MANY_JOBS if many_jobs else ())
             _shared["server"] = ForkServer(preload, fork_here=fork_here, database_url=database_url)
-
-
-def _configure_orm() -> None:
-    """Configure the index's ORM mappers now if its models are loaded: SQLAlchemy does it on the
-    first query otherwise, in every crawl child again (a seventh of a one-page child's CPU)."""
-    if "citevault.storage.models" in sys.modules:
-        from sqlalchemy.orm import configure_mappers
-
-        configure_mappers()
-
-
-def _preload_for(database_url: str) -> tuple[str, ...]:
-    """PRELOAD without the drivers of other databases than `database_url`'s (all when empty)."""
-    scheme = database_url.partition(":")[0].partition("+")[0]
-    if not scheme:
-        return PRELOAD
-    return tuple(m for m in PRELOAD if _DIALECTS.get(m, scheme) == scheme)
 
 
 def shared_server(*, start: bool = True) -> ForkServer | None:
@@ -270,7 +224,7 @@ def _serve(sock: socket.socket, preload: list[str], database_url: str = "") -> N
     global _shared_lock
     _shared_lock = threading.Lock()  # forked from a caller that held it (prestart)
     gc.disable()  # imports make no garbage: their collections would cost a sixth of their CPU
-    for name in [*preload, *(_scrapy_components() if "scrapy.crawler" in preload else [])]:
+    for name in [*preload, *(scrapy_components() if "scrapy.crawler" in preload else [])]:
         if select.select([0], [], [], 0)[0]:
             return  # the caller is gone already (a command that failed on its input)
         if ":" in name:  # a warm-up: only saves the children work, so never fatal here
@@ -278,11 +232,11 @@ def _serve(sock: socket.socket, preload: list[str], database_url: str = "") -> N
                 _function(name)()
             continue
         with contextlib.suppress(ImportError):  # an optional one (a database driver) is missing
-            if name in _DIALECTS:
-                _import_dialect(name)
+            if is_dialect(name):
+                import_dialect(name)
             else:
                 importlib.import_module(name)
-    _configure_orm()
+    configure_orm()
     if database_url:
         from citevault.storage.db import prepare_engine
 
@@ -352,26 +306,6 @@ def _serve(sock: socket.socket, preload: list[str], database_url: str = "") -> N
                 status_of[pid] = status_w
                 with contextlib.suppress(OSError):
                     os.write(status_w, STATUS.pack(pid))
-
-
-def _import_dialect(name: str) -> None:
-    """A SQLAlchemy dialect module and its DB-API driver (psycopg, sqlite3), which the dialect
-    leaves to the first engine: that was every crawl child's and page indexer's own (psycopg:
-    55-90 ms of CPU a process, twice a job; benchmarks/history/2026-12-07-p-job6-eve.md)."""
-    importlib.import_module(name).dialect.import_dbapi()
-
-
-def _scrapy_components() -> list[str]:
-    """The modules of the components Scrapy loads by name in every crawl (its default
-    middlewares, extensions, handlers, queues): imported once here, not in each child."""
-    from scrapy.settings import default_settings as d
-
-    paths = [*d.DOWNLOADER_MIDDLEWARES_BASE, *d.SPIDER_MIDDLEWARES_BASE, *d.EXTENSIONS_BASE,
-             *d.DOWNLOAD_HANDLERS_BASE.values(), d.SCHEDULER, d.SCHEDULER_PRIORITY_QUEUE,
-             d.SCHEDULER_DISK_QUEUE, d.SCHEDULER_MEMORY_QUEUE, d.DUPEFILTER_CLASS, d.STATS_CLASS,
-             d.LOG_FORMATTER]
-    # The remote control is left out of every crawl (job.py `_extensions_base`): not imported.
-    return [p.rpartition(".")[0] for p in paths if isinstance(p, str) and not p.endswith(".RemoteControl")]
 
 
 def _function(entry: str) -> Any:

@@ -27,13 +27,13 @@ from citevault.storage.driverstatement import DriverStatement
 from citevault.storage.index import now_timestamp, revisit_original, surt_key
 from citevault.storage.models import HTML_TYPES, Capture, Link, Snapshot, Source, utcnow
 from citevault.storage.records import capture_row
+from citevault.storage.warcrecords import payload_digests
 from citevault.storage.warcstore import (
     PARENT_HEADER,
     ROLE_HEADER,
     SNAPSHOT_HEADER,
     VIA_HEADER,
     WarcStore,
-    payload_digests,
 )
 
 __all__ = ["CaptureRecorder", "Exchange", "Recorded"]

@@ -1,6 +1,7 @@
 """The exceptions of citevault, each HTTP-facing one carrying its status.
 
-They live at the bottom of the dependency graph (storage) so that every layer can raise them.
+They live at the bottom of the dependency graph (storage) so that every layer can raise them,
+with MAX_ROW_ID, past which an id is refused (the CLI's arguments, the web's paths and forms).
 
     CitevaultError                  base; status 500
     +-- BadInput                    400: a URL, timestamp, option or document we cannot take
@@ -19,12 +20,18 @@ __all__ = [
     "CaptureFailed",
     "CitevaultError",
     "Forbidden",
+    "MAX_ROW_ID",
     "NotFound",
     "StorageError",
     "Unauthorized",
     "UnsupportedURL",
     "is_busy",
 ]
+
+# Row ids are 64-bit signed integers in SQLite and PostgreSQL alike: a larger number names no row,
+# and binding one fails in the driver (OverflowError), so the interfaces refuse it as bad input.
+# Here, not in models.py: the CLI's arguments check it, and `citevault --help` imports no SQLAlchemy.
+MAX_ROW_ID = 2**63 - 1
 
 # How SQLite and PostgreSQL say that a write could not get its lock or its turn in time: the
 # server was reached and the statement was valid; another writer was in the way.

@@ -18,17 +18,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "Base", "Capture", "EvidenceRecord", "Link", "LinkCheck", "Snapshot", "Source", "ApiToken", "HTML_TYPES",
-    "MAX_ROW_ID", "utcnow",
+    "utcnow",
 ]
 
 # The Capture.mime values of HTML pages: the ones parsed for links, rewritten in replay, titled
 # and checked for link rot.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-
-
-# Row ids are 64-bit signed integers in SQLite and PostgreSQL alike: a larger number names no row,
-# and binding one fails in the driver (OverflowError), so the interfaces refuse it as bad input.
-MAX_ROW_ID = 2**63 - 1
 
 
 def utcnow() -> datetime:

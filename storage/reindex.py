@@ -21,7 +21,8 @@ from .models import Capture, Snapshot, Source
 from .records import capture_row
 from .recovery import complete_length, recover_open_files
 from .snapshots import settle_rebuilt
-from .warcstore import OPEN_SUFFIX, PARENT_HEADER, SNAPSHOT_HEADER, payload_digests
+from .warcrecords import payload_digests
+from .warcstore import OPEN_SUFFIX, PARENT_HEADER, SNAPSHOT_HEADER
 
 __all__ = ["ReindexResult", "reindex"]
 

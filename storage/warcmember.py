@@ -77,7 +77,7 @@ def _compressor(how: int) -> _Compress:
 
 class NoDigests:
     """Mixed into warcio's RecordBuilder (or its WARCWriter): it adds no digest a record lacks.
-    `write_revisit`'s records carry none; a request's are computed in warcstore."""
+    `write_revisit`'s records carry none; a request's are computed in warcrecords."""
 
     def ensure_digest(self, record: ArcWarcRecord, block: bool = True, payload: bool = True) -> None:
         return None

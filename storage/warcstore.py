@@ -7,28 +7,24 @@ the final file, and readers fall back to the `.open` name while a writer still h
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import socket
 import threading
-from base64 import b32encode
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from warcio.recordbuilder import RecordBuilder
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
-from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from .errors import StorageError
 from .recovery import OPEN_SUFFIX, writer_lock
-from .warcmember import STREAM_OVER, NoDigests, block_sha256, compress, serialize, write_streamed
+from .warcmember import STREAM_OVER, block_sha256, compress, serialize, write_streamed
+from .warcrecords import HTTP_CONTENT_TYPE, metadata_target, payload_digests, request_record, warc_date
 
 __all__ = [
     "OPEN_SUFFIX",
@@ -39,10 +35,6 @@ __all__ = [
     "WarcStore",
     "WriteListener",
     "WrittenRecord",
-    "metadata_target",
-    "payload_digests",
-    "sha1_digest",
-    "request_record_id",
 ]
 
 # An extension field naming why a record was captured (seed, cited, ...), so `reindex` can
@@ -73,84 +65,6 @@ class WrittenRecord:
     record_id: str
     warc_date: str  # ISO 8601, as in WARC-Date
     record: ArcWarcRecord = field(compare=False, repr=False)  # its headers make the index row
-
-
-def sha1_digest(data: bytes) -> str:
-    """The WARC-style digest of `data`: "sha1:BASE32", as warcio writes it."""
-    return "sha1:" + b32encode(hashlib.sha1(data).digest()).decode("ascii")
-
-
-def payload_digests(payload: bytes) -> tuple[str, str]:
-    """(WARC-style "sha1:BASE32", hex sha256) of a payload."""
-    return sha1_digest(payload), hashlib.sha256(payload).hexdigest()
-
-
-# A request's WARC-Payload-Digest: its payload is empty.
-_EMPTY_SHA1 = sha1_digest(b"")
-
-
-class _RequestBuilder(NoDigests, RecordBuilder):  # type: ignore[misc]  # warcio has no type hints
-    """warcio's record builder adding no digest: `_request_record` adds a request's own. Holds
-    no state but its WARC version, so one serves every thread."""
-
-
-_REQUESTS = _RequestBuilder(warc_version="1.1")
-
-
-def metadata_target(kind: str, url: str) -> str:
-    """The WARC-Target-URI of a metadata record about `url`: `urn:{kind}:{url}`."""
-    return f"urn:{kind}:{url}"
-
-
-# A WARC-Record-ID that warcio makes: a random (version 4) UUID, as a URN.
-_UUID4_ID = re.compile(r"<urn:uuid:([0-9a-f]{8}-[0-9a-f]{4})-4([0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})>")
-# The Content-Type of request and revisit records: WARC 1.1 (Content-Type) names "application/http"
-# and "application/http; msgtype=request" alike; WARC-Type already says which message it is, and
-# warcio, pywb and cdxj-indexer read the HTTP message of both by their WARC-Type. 14 B less per
-# revisit gzipped (issue 15, target 3). Responses keep warcio's "msgtype=response" form.
-_HTTP_CONTENT_TYPE = "application/http"
-
-
-def request_record_id(concurrent_to: str) -> str:
-    """The WARC-Record-ID of the request record of a capture event whose response or revisit has
-    the id `concurrent_to`: the same UUID with version 8 (RFC 9562's "custom" UUIDs) in place of
-    version 4. It is as unique as that random UUID (no other record of ours has a version-8 id),
-    and within the request's gzip member it repeats its WARC-Concurrent-To, so deflate stores it
-    as a back-reference, as it does in the manifest that lists the two side by side: 22 B less in
-    the record and 21 B less in the manifest per capture (issue 15, target 3). An id of another
-    form gets a fresh random one."""
-    m = _UUID4_ID.fullmatch(concurrent_to)
-    if m is None:
-        return str(WARCWriter._make_warc_id())
-    return f"<urn:uuid:{m.group(1)}-8{m.group(2)}>"
-
-
-def _request_record(url: str, request_head: StatusAndHeaders, date: str, concurrent_to: str, *,
-                    digests: bool = True) -> ArcWarcRecord:
-    """The request record of a capture event, its id derived from `concurrent_to`'s; without
-    `digests`, with neither digest (a revisit's request, `WarcStore.write_revisit`)."""
-    rec = _REQUESTS.create_warc_record(
-        url, "request", payload=BytesIO(b""), length=0, http_headers=request_head,
-        warc_content_type=_HTTP_CONTENT_TYPE,
-        warc_headers_dict={
-            "WARC-Date": date,
-            "WARC-Concurrent-To": concurrent_to,
-            "WARC-Record-ID": request_record_id(concurrent_to),
-        },
-    )
-    if digests:
-        # The digests warcio gives a request, in its order (the payload's when it makes the
-        # record, the block's when it writes it), computed here: its block is the HTTP head it
-        # writes, its payload empty. warcio's own took two digest objects, reads of the empty
-        # stream and two base32 encodings per request: a request built and serialized took
-        # 27-29 us, now 20 (timeit, load 15; tests/storage/test_warc_bytes.py holds the bytes).
-        rec.rec_headers.add_header("WARC-Payload-Digest", _EMPTY_SHA1)
-        rec.rec_headers.add_header("WARC-Block-Digest", sha1_digest(request_head.to_ascii_bytes()))
-    return rec
-
-
-def _warc_date(when: datetime) -> str:
-    return str(datetime_to_iso_date(when.astimezone(UTC).replace(tzinfo=None), use_micros=True))
 
 
 class WarcStore:
@@ -312,7 +226,7 @@ class WarcStore:
         `payload_digest` (from `payload_digests`), when the caller has it, spares warcio
         hashing the payload a second time."""
         w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
-        date = _warc_date(when)
+        date = warc_date(when)
         extra = {"WARC-Date": date, **(extra_headers or {})}
         if payload_digest:
             extra["WARC-Payload-Digest"] = payload_digest
@@ -322,7 +236,7 @@ class WarcStore:
             url, "response", payload=BytesIO(body), length=len(body),
             http_headers=response_head, warc_headers_dict=extra,
         )
-        req = _request_record(url, request_head, date, resp.rec_headers.get_header("WARC-Record-ID"))
+        req = request_record(url, request_head, date, resp.rec_headers.get_header("WARC-Record-ID"))
         return self._write([resp, req])
 
     def write_revisit(
@@ -347,7 +261,7 @@ class WarcStore:
         gzip member: warcio, hence pywb's and cdxj-indexer's indexing, refuse a member of two
         records (tests/storage/test_revisit_bytes.py), which would have saved ~190 B per URL."""
         w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
-        date = _warc_date(when)
+        date = warc_date(when)
         headers = {"WARC-Date": date, **(extra_headers or {})}
         if refers_to_record:
             headers["WARC-Refers-To"] = refers_to_record
@@ -355,10 +269,10 @@ class WarcStore:
             url, digest, refers_to_uri, refers_to_date,
             http_headers=response_head, warc_headers_dict=headers,
         )
-        rev.content_type = _HTTP_CONTENT_TYPE  # what the writer puts in the header
+        rev.content_type = HTTP_CONTENT_TYPE  # what the writer puts in the header
         records = [rev]
         if request_head is not None:
-            req = _request_record(url, request_head, date, rev.rec_headers.get_header("WARC-Record-ID"),
+            req = request_record(url, request_head, date, rev.rec_headers.get_header("WARC-Record-ID"),
                                   digests=False)
             records.append(req)
         return self._write(records, block_digests=False)
@@ -384,7 +298,7 @@ class WarcStore:
         rec = w.create_warc_record(
             url, "metadata", payload=BytesIO(body), length=len(body),
             warc_content_type=content_type,
-            warc_headers_dict={"WARC-Date": _warc_date(datetime.now(UTC)), **(extra_headers or {})},
+            warc_headers_dict={"WARC-Date": warc_date(datetime.now(UTC)), **(extra_headers or {})},
         )
         return self._write([rec])
 
@@ -399,7 +313,7 @@ class WarcStore:
         w = WARCWriter(BytesIO(), gzip=False, warc_version="1.1")
         rec = w.create_warc_record(
             url, "metadata", payload=body, length=length, warc_content_type=content_type,
-            warc_headers_dict={"WARC-Date": _warc_date(datetime.now(UTC)), **(extra_headers or {})},
+            warc_headers_dict={"WARC-Date": warc_date(datetime.now(UTC)), **(extra_headers or {})},
         )
         return self._write([rec], stream=True)
 
@@ -409,7 +323,7 @@ class WarcStore:
         """A resource record: something we made of a page (screenshot, rendered DOM), `url` its
         `urn:` name."""
         w = WARCWriter(BytesIO(), gzip=True, warc_version="1.1")
-        headers = {"WARC-Date": _warc_date(datetime.now(UTC)), **(extra_headers or {})}
+        headers = {"WARC-Date": warc_date(datetime.now(UTC)), **(extra_headers or {})}
         headers.setdefault("WARC-Payload-Digest", payload_digests(body)[0])
         rec = w.create_warc_record(
             url, "resource", payload=BytesIO(body), length=len(body), warc_content_type=content_type,

@@ -30,6 +30,7 @@ from citevault.storage.pages import PageInfo, page_info, tweet_page
 
 from . import citestyles
 from .archive import Archive
+from .citestyles import FORMATS
 from .memento import replay_url
 from .tweets import archived_tweet
 
@@ -48,7 +49,6 @@ __all__ = [
     "source_citations",
 ]
 
-FORMATS = ("robust-html", "markdown", "text", "bibtex", "wikipedia")
 _MAX_HOPS = 10
 _TITLE_BYTES = 5_000_000  # a title is near the top; do not parse huge payloads to find one
 # A title (or one part of it, split at " | ", " - ", ...) that names an error, not a page: soft 404s

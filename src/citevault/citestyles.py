@@ -14,7 +14,12 @@ if TYPE_CHECKING:
 
     from .citations import Citation
 
-__all__ = ["bibtex", "byline", "markdown", "text", "tweet_title", "wikipedia"]
+__all__ = ["FORMATS", "bibtex", "byline", "markdown", "text", "tweet_title", "wikipedia"]
+
+# Every format citations.render writes: Robust Links HTML (citations.py) and this module's. Here,
+# not in citations.py: `citevault cite --help` lists them, and `citevault --help` imports neither
+# lxml nor SQLAlchemy (cli/base.py), which citations.py does.
+FORMATS = ("robust-html", "markdown", "text", "bibtex", "wikipedia")
 
 
 def _site(c: Citation) -> str | None:

@@ -57,15 +57,15 @@ def test_the_crawl_imports_no_tsa_client_and_one_database_driver() -> None:
     with it) only when a snapshot is stamped, and only the configured database's driver."""
     assert _loaded_after("import citevault.crawler.seal, citevault.crawler.job",
                          ("httpx", "rfc3161_client", "citevault.crawler.timestamps")) == []
-    from citevault.crawler.forkserver import PRELOAD, _preload_for
+    from citevault.crawler.preload import PRELOAD, preload_for
 
-    sqlite = _preload_for("sqlite:////tmp/index.db")
+    sqlite = preload_for("sqlite:////tmp/index.db")
     assert "sqlalchemy.dialects.sqlite" in sqlite
     assert "sqlalchemy.dialects.postgresql.psycopg" not in sqlite
-    pg = _preload_for("postgresql+psycopg://citevault@127.0.0.1/test")
+    pg = preload_for("postgresql+psycopg://citevault@127.0.0.1/test")
     assert "sqlalchemy.dialects.postgresql.psycopg" in pg and "sqlalchemy.dialects.sqlite" not in pg
     assert set(PRELOAD) - set(sqlite) == {"sqlalchemy.dialects.postgresql.psycopg"}
-    assert _preload_for("") == PRELOAD
+    assert preload_for("") == PRELOAD
 
 
 def test_add_imports_the_index_driver_before_the_fork() -> None:
@@ -156,16 +156,6 @@ def test_what_a_command_imports_as_it_starts() -> None:
     assert "rich.console" not in _start_imports("query", ["--json"])
     assert "rich.console" in _start_imports("capture", ["--", "--json"])
     assert {"surt", "citevault.crawler.forkserver"} <= set(_start_imports("capture", ["u", "--json"]))
-
-
-def test_the_cli_copies_of_constants_match_their_sources() -> None:
-    """The CLI keeps two constants of modules it no longer imports at its top."""
-    from citevault.citations import FORMATS
-    from citevault.cli import base, cite
-    from citevault.storage.models import MAX_ROW_ID
-
-    assert base.MAX_ROW_ID == MAX_ROW_ID
-    assert cite._FORMATS == FORMATS
 
 
 def test_a_command_starts_with_the_archive_imported_before_the_freeze() -> None:

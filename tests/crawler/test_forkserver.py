@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from citevault.crawler import forkserver
+from citevault.crawler import forkserver, preload
 from tests.fakeweb import FakeRequest, FakeWeb
 
 pytestmark = pytest.mark.skipif(not forkserver.available(), reason="no fork server on this platform")
@@ -126,7 +126,7 @@ def test_a_server_for_many_jobs_builds_the_stop_lists_once_for_its_children(
     _, plain = _start(server)
     assert plain["stoplists"] == [False, False]
     warm = forkserver.ForkServer(preload=("trafilatura", "tests.crawler.test_forkserver:failing_warm_up",
-                                          *forkserver.MANY_JOBS))
+                                          *preload.MANY_JOBS))
     try:
         child, seen = _start(warm)
         assert seen["stoplists"] == [True, True]

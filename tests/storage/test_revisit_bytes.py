@@ -16,7 +16,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 
-from citevault.storage.warcstore import WarcStore, payload_digests, request_record_id
+from citevault.storage.warcrecords import payload_digests, request_record_id
+from citevault.storage.warcstore import WarcStore
 
 URL = "http://img.test/photo.jpg"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40

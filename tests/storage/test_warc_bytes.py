@@ -17,7 +17,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from citevault.crawler.recorder import Exchange
-from citevault.storage import warcstore
+from citevault.storage import warcrecords, warcstore
 from citevault.storage.warcmember import serialize
 from citevault.storage.warcstore import PARENT_HEADER, ROLE_HEADER, SNAPSHOT_HEADER, WarcStore
 
@@ -122,7 +122,7 @@ RESPONSE_HTTP = _crlf(
 def _request_record(concurrent_to: int, *, digests: bool = True) -> bytes:
     """The request record written with a response; with a revisit (`digests=False`) it carries
     neither digest (see WarcStore.write_revisit). Its id is its response's (or revisit's) with
-    UUID version 8 for 4 (warcstore.request_record_id)."""
+    UUID version 8 for 4 (warcrecords.request_record_id)."""
     fields = [
         "WARC/1.1",
         "WARC-Date: 2026-11-03T12:00:00.123456Z",
@@ -148,7 +148,7 @@ def test_response_then_request_record(store: WarcStore) -> None:
         when=ex.fetched_at,
         ip_address=ex.ip_address,
         extra_headers={ROLE_HEADER: "seed", SNAPSHOT_HEADER: "snap-1"},
-        payload_digest=warcstore.payload_digests(BODY)[0],  # as the recorder passes it
+        payload_digest=warcrecords.payload_digests(BODY)[0],  # as the recorder passes it
     )
     response = (
         _crlf(
@@ -184,7 +184,7 @@ def test_response_then_request_record(store: WarcStore) -> None:
 
 def test_revisit_record_names_the_original(store: WarcStore) -> None:
     ex = _exchange()
-    digest = warcstore.payload_digests(BODY)[0]
+    digest = warcrecords.payload_digests(BODY)[0]
     store.write_revisit(
         URL,
         response_head=ex.response_head(),
@@ -279,7 +279,7 @@ def test_warcinfo_opens_each_file(store: WarcStore, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("value", ["citevault-test", "caf\u00e9 \u2603", ""])
 def test_a_request_records_digests_are_the_ones_warcio_computes(value: str) -> None:
-    """A request's digests are computed by warcstore (its empty payload's, its HTTP head's), not
+    """A request's digests are computed by warcrecords (its empty payload's, its HTTP head's), not
     by warcio: the record is the one warcio's writer makes of the same head, byte for byte,
     whatever the head holds (warcio writes non-ASCII header values %-encoded)."""
     def head() -> StatusAndHeaders:
@@ -287,12 +287,12 @@ def test_a_request_records_digests_are_the_ones_warcio_computes(value: str) -> N
                                 protocol="")
 
     concurrent_to = "<urn:uuid:00000000-0000-4000-8000-000000000001>"
-    ours = warcstore._request_record("http://site.test/a?b=c", head(), "2026-11-03T12:00:00Z", concurrent_to)
+    ours = warcrecords.request_record("http://site.test/a?b=c", head(), "2026-11-03T12:00:00Z", concurrent_to)
     theirs = WARCWriter(BytesIO(), warc_version="1.1").create_warc_record(
         "http://site.test/a?b=c", "request", payload=BytesIO(b""), length=0, http_headers=head(),
         warc_content_type="application/http",
         warc_headers_dict={"WARC-Date": "2026-11-03T12:00:00Z", "WARC-Concurrent-To": concurrent_to,
-                           "WARC-Record-ID": warcstore.request_record_id(concurrent_to)},
+                           "WARC-Record-ID": warcrecords.request_record_id(concurrent_to)},
     )
     assert serialize(ours) == serialize(theirs)
     block = "WARC-Block-Digest"

@@ -19,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from citevault.storage import warcmember, warcstore
+from citevault.storage import warcmember, warcrecords, warcstore
 from citevault.storage.manifest import block_sha256, write_json
 from citevault.storage.warcstore import SNAPSHOT_HEADER, WarcStore
 from tests.storage.test_warc_bytes import FixedTestRecordMixin, _FrozenClock
@@ -46,7 +46,7 @@ def _writes(store: WarcStore, streamed_metadata: bool) -> None:
         store.write_exchange(url, request_head=req, response_head=_head(ctype), body=body, when=WHEN,
                              extra_headers={SNAPSHOT_HEADER: "k"})
     store.write_revisit("https://example.test/page", response_head=_head("text/html"),
-                        digest=warcstore.payload_digests(PAGE)[0], refers_to_uri="https://example.test/page",
+                        digest=warcrecords.payload_digests(PAGE)[0], refers_to_uri="https://example.test/page",
                         refers_to_date="2026-11-01T00:00:00Z", refers_to_record=None, when=WHEN,
                         request_head=req, extra_headers={SNAPSHOT_HEADER: "k"})
     doc = json.dumps({"records": [str(i) for i in range(20_000)]}).encode()

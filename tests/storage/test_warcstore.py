@@ -17,7 +17,8 @@ from warcio.statusandheaders import StatusAndHeaders
 
 from citevault.storage.errors import NotFound, StorageError
 from citevault.storage.warcreader import decode_content, read_payload, read_record_bytes
-from citevault.storage.warcstore import WarcStore, payload_digests
+from citevault.storage.warcrecords import payload_digests
+from citevault.storage.warcstore import WarcStore
 
 WHEN = datetime(2026, 11, 3, 12, 0, 0, tzinfo=UTC)
 NAME_RE = re.compile(r"^cv-\d{17}-\d{5}-[\w-]+-\d+\.warc\.gz$")

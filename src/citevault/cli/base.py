@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from citevault.storage.errors import BadInput, CaptureFailed, CitevaultError, is_busy
+from citevault.storage.errors import MAX_ROW_ID, BadInput, CaptureFailed, CitevaultError, is_busy
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 __all__ = ["JsonOpt", "OptionalSource", "Root", "SourceArg", "fail", "print_json", "settings", "stderr"]
-
-# storage.models.MAX_ROW_ID (the largest id a BIGINT key holds), which imports SQLAlchemy and
-# the mapped classes to be read; tests/cli/test_lazy.py checks that the two are the same.
-MAX_ROW_ID = 2**63 - 1
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 SourceArg = Annotated[int, typer.Argument(help="A source id (see `list`).", min=0, max=MAX_ROW_ID)]

@@ -8,14 +8,13 @@ from typing import Annotated
 
 import typer
 
+from ..citestyles import FORMATS
 from .base import JsonOpt, SourceArg, print_json, settings, stderr
 
 __all__ = ["cite", "commands", "export"]
 
-# citations.FORMATS, for --format's help: that module imports lxml and SQLAlchemy, which `--help`
-# does without (cli/base.py); tests/cli/test_lazy.py checks that the two are the same. Each
-# command imports what it runs.
-_FORMATS = ("robust-html", "markdown", "text", "bibtex", "wikipedia")
+# Each command imports what it runs: citations.py imports lxml and SQLAlchemy, which `--help` does
+# without (cli/base.py); its FORMATS live in citestyles.py, which imports neither.
 
 
 def commands() -> typer.Typer:
@@ -28,7 +27,7 @@ def commands() -> typer.Typer:
 def cite(
     source_id: SourceArg,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help=f"One of: {', '.join(_FORMATS)}.")
+        str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")
     ] = "robust-html",
     json_out: JsonOpt = False,
 ) -> None:

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import State
 
-from citevault.storage.models import MAX_ROW_ID
+from citevault.storage.errors import MAX_ROW_ID
 
 from ..archive import Archive
 from ..auth import check_access, checks_tokens

@@ -9,8 +9,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
-from citevault.storage.errors import BadInput, Forbidden, NotFound, Unauthorized
-from citevault.storage.models import MAX_ROW_ID
+from citevault.storage.errors import MAX_ROW_ID, BadInput, Forbidden, NotFound, Unauthorized
 
 from ..auth import check_access, tokens_exist
 from .deps import get_archive, get_settings, session_hash

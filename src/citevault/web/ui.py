@@ -19,9 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from citevault.storage.errors import BadInput, CitevaultError
+from citevault.storage.errors import MAX_ROW_ID, BadInput, CitevaultError
 from citevault.storage.index import history
-from citevault.storage.models import MAX_ROW_ID, Snapshot, Source
+from citevault.storage.models import Snapshot, Source
 
 from ..auth import tokens_exist
 from ..serializers import source_summary
