@@ -43,7 +43,7 @@ PRELOAD = (
 
 # Run in a fork server that serves many jobs, after its imports ("module:function"): work every
 # child would repeat, done once for all of them. `add`'s server serves one job: not there.
-MANY_JOBS = ("citevault.crawler.metadata:warm_up",)
+MANY_JOBS = ("citevault.crawler.metadata:warm_up", "citevault.crawler.seal:warm_up")
 
 _DIALECTS = {"sqlalchemy.dialects.sqlite": "sqlite", "sqlalchemy.dialects.postgresql.psycopg": "postgresql"}
 

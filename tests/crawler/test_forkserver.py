@@ -31,7 +31,7 @@ def echo_entry(parent: int) -> None:
                       "reactor": "twisted.internet.reactor" in sys.modules,
                       "scrapy": "scrapy.crawler" in sys.modules,
                       "drivers": [m for m in ("psycopg", "sqlite3") if m in sys.modules],
-                      "stoplists": _stoplists()}), flush=True)
+                      "stoplists": _stoplists(), "versions": _versions_found()}), flush=True)
     if job.get("wait_for_eof"):
         while os.read(0, 1024):
             pass
@@ -43,6 +43,12 @@ def _stoplists() -> list[bool]:
     external, core = sys.modules.get("trafilatura.external"), sys.modules.get("justext.core")
     return [external is not None and external.JT_STOPLIST is not None,
             core is not None and core.define_stoplist.cache_info().currsize > 0]
+
+
+def _versions_found() -> bool:
+    """Whether the provenance record's software versions were looked up in this process."""
+    seal = sys.modules.get("citevault.crawler.seal")
+    return seal is not None and seal._versions.cache_info().currsize > 0
 
 
 def failing_warm_up() -> None:
@@ -121,15 +127,18 @@ def test_children_find_the_database_drivers_loaded(db_server: forkserver.ForkSer
 def test_a_server_for_many_jobs_builds_the_stop_lists_once_for_its_children(
         server: forkserver.ForkServer) -> None:
     """MANY_JOBS' warm-up runs in the server, so each child finds trafilatura's and justext's stop
-    lists built (0.14 s of a page indexer's CPU in every job); one that fails is skipped, the
-    server serves. A server without it (`add`'s, the fixture's) leaves them to the child."""
+    lists built (0.14 s of a page indexer's CPU in every job) and the provenance record's software
+    versions found (6-12 ms of a crawl child's); one that fails is skipped, the server serves. A
+    server without it (`add`'s, the fixture's) leaves them to the child."""
     _, plain = _start(server)
     assert plain["stoplists"] == [False, False]
+    assert not plain["versions"]
     warm = forkserver.ForkServer(preload=("trafilatura", "tests.crawler.test_forkserver:failing_warm_up",
                                           *preload.MANY_JOBS))
     try:
         child, seen = _start(warm)
         assert seen["stoplists"] == [True, True]
+        assert seen["versions"]
         assert child.wait(30) == 0
     finally:
         _stop(warm)
