@@ -37,7 +37,8 @@ def write_markdown(res: dict[str, Any], path: Path, plot_name: str) -> None:
         "median taken.", "",
         f"Every section's plot on one page: [{plot_name}]({plot_name}); each section below shows its own. "
         "Earlier runs, partial runs and each branch's measurements are kept in "
-        "[history/](history/) (2026-12-07-and-before.md: this file as it stood until then).", "",
+        "[history/](history/) (2026-12-07-and-before.md, then 2026-12-07-day-run/: this file as it "
+        "stood before the next full run).", "",
         "## Targets", "", "| target | measured | |", "| --- | --- | --- |",
     ]
     L += [f"| {t} | {m} | {_ok(ok)} |" for t, m, ok in targets(res)]
