@@ -21,7 +21,10 @@ class Run:
 
     wall: float  # seconds
     cpu: float  # user + system seconds of the command and every descendant it waited for
-    maxrss_mb: float  # kernel peak RSS of the largest single process in the tree
+    # The kernel's peak RSS of the largest single process in the tree: the highest VmHWM read
+    # while sampling. Not wait4's ru_maxrss: Linux keeps a process's peak across exec, so that one
+    # includes the benchmark's own RSS at the fork (3.6 GB after the index part's 10M rows).
+    maxrss_mb: float
     tree_peak_mb: float  # sampled peak of the summed RSS of the whole tree
     child_peak_mb: float  # sampled peak RSS of the largest descendant (e.g. the crawl process)
     returncode: int
@@ -64,6 +67,18 @@ def _pss(pid: int) -> int:
     return 0
 
 
+def _hwm(pid: int) -> int:
+    """The kernel's high-water mark of a process's RSS since its last exec, in bytes (0 when
+    unreadable)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 def tree_rss(pid: int) -> dict[int, int]:
     """Resident set of a process and each of its descendants, in bytes (Linux /proc)."""
     out: dict[int, int] = {}
@@ -81,21 +96,22 @@ def tree_rss(pid: int) -> dict[int, int]:
 
 def run_measured(
     cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
-    timeout: float = 3600.0, sample_every: float = 0.05, pss_every: int = 10,
+    timeout: float = 3600.0, sample_every: float = 0.05, pss_every: int = 10, hwm_every: int = 4,
 ) -> Run:
-    """Run `cmd` to completion; CPU and peak RSS come from wait4() (the kernel's accounting of
-    the child plus the descendants it reaped), the tree peak from sampling /proc."""
+    """Run `cmd` to completion; CPU comes from wait4() (the kernel's accounting of the child plus
+    the descendants it reaped), the peaks from sampling /proc: each process's high-water mark is
+    read every `hwm_every` samples, so a process that peaks in its last such interval is missed."""
     out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{os.getpid()}-{time.monotonic_ns()}"
     with open(f"{out_path}.out", "w+b") as out, open(f"{out_path}.err", "w+b") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out, stderr=err)
-        peak = child_peak = pss_peak = 0
+        peak = child_peak = pss_peak = hwm_peak = 0
         timeline: list[tuple[float, float]] = []
         by_name: dict[str, int] = {}
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal peak, child_peak, pss_peak
+            nonlocal peak, child_peak, pss_peak, hwm_peak
             n = 0
             while not done.is_set():
                 sizes = tree_rss(proc.pid)
@@ -107,6 +123,8 @@ def run_measured(
                     by_name[name] = max(by_name.get(name, 0), rss)
                 if n % pss_every == 0:  # smaps_rollup walks every mapping: not every sample
                     pss_peak = max(pss_peak, sum(_pss(pid) for pid in sizes))
+                if n % hwm_every == 0:
+                    hwm_peak = max([hwm_peak, *(_hwm(pid) for pid in sizes)])
                 n += 1
                 timeline.append((time.perf_counter() - start, child / 2**20))
                 done.wait(sample_every)
@@ -136,7 +154,7 @@ def run_measured(
         Path(f"{out_path}{suffix}").unlink(missing_ok=True)
     assert usage is not None
     return Run(
-        wall=wall, cpu=usage.ru_utime + usage.ru_stime, maxrss_mb=usage.ru_maxrss / 1024,
+        wall=wall, cpu=usage.ru_utime + usage.ru_stime, maxrss_mb=hwm_peak / 2**20,
         tree_peak_mb=peak / 2**20, child_peak_mb=child_peak / 2**20, returncode=proc.returncode,
         stdout=stdout, stderr=stderr, timeline=timeline[:: max(1, len(timeline) // 300)],
         by_name_mb={k: v / 2**20 for k, v in sorted(by_name.items())}, tree_pss_mb=pss_peak / 2**20,

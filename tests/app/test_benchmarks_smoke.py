@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 import threading
 import urllib.request
 
 from benchmarks import run
 from benchmarks.floor import network_floor
-from benchmarks.measure import percentile, summarize
+from benchmarks.measure import percentile, run_measured, summarize
 from benchmarks.webfarm import SiteSpec, WebFarm, stats_delta
 
 
@@ -65,6 +66,21 @@ def test_harness_helpers_and_presets() -> None:
     args = run._args(["--quick", "--only", "latency,index", "--memory-sizes", "1k,2k"])
     assert args.parts == ["latency", "index"] and args.memory_sizes == [1000, 2000]
     assert args.rounds == run.PRESETS["quick"]["rounds"]
+
+
+def test_a_commands_peak_memory_is_its_own_not_the_benchmarks() -> None:
+    """Linux keeps a process's peak RSS across exec, so wait4's ru_maxrss of a command includes
+    the benchmark's own RSS at the fork (3.6 GB in a full run, after the index part): the peak is
+    each process's own high-water mark instead. The child holds its 100 MB for 3 s, where the
+    sampler reads the mark every 0.2 s."""
+    ballast = bytearray(300 * 2**20)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # resident, not only reserved
+    small = run_measured(["/bin/sleep", "0.3"])
+    grown = run_measured([sys.executable, "-c", "import time; b = bytearray(100 * 2**20); "
+                          "b[::4096] = b'y' * len(b[::4096]); time.sleep(3)"])
+    del ballast
+    assert small.returncode == 0 and small.maxrss_mb < 50
+    assert grown.returncode == 0 and 100 <= grown.maxrss_mb < 250
 
 
 def test_network_floor_follows_the_sites_structure_and_limits() -> None:
