@@ -56,27 +56,26 @@ def _comm(pid: int) -> str:
         return "?"
 
 
-def _pss(pid: int) -> int:
-    """Proportional set size in bytes (0 when unreadable)."""
+def _proc_kb(pid: int, name: str, key: str) -> int:
+    """The kB figure on line `key` of /proc/PID/`name`, in bytes (0 when unreadable)."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            if line.startswith(key):
                 return int(line.split()[1]) * 1024
     except (OSError, IndexError, ValueError):
         pass
     return 0
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size in bytes (0 when unreadable)."""
+    return _proc_kb(pid, "smaps_rollup", "Pss:")
 
 
 def _hwm(pid: int) -> int:
     """The kernel's high-water mark of a process's RSS since its last exec, in bytes (0 when
     unreadable)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, IndexError, ValueError):
-        pass
-    return 0
+    return _proc_kb(pid, "status", "VmHWM:")
 
 
 def tree_rss(pid: int) -> dict[int, int]:
