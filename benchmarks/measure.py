@@ -21,9 +21,10 @@ class Run:
 
     wall: float  # seconds
     cpu: float  # user + system seconds of the command and every descendant it waited for
-    # The kernel's peak RSS of the largest single process in the tree: the highest VmHWM read
-    # while sampling. Not wait4's ru_maxrss: Linux keeps a process's peak across exec, so that one
-    # includes the benchmark's own RSS at the fork (3.6 GB after the index part's 10M rows).
+    # The kernel's peak RSS of the largest single process in the tree: the highest VmHWM (each
+    # process's own high-water mark, never below what it held at a sample) read while sampling.
+    # Not wait4's ru_maxrss: Linux keeps a process's peak across exec, so that one includes the
+    # benchmark's own RSS at the fork (3.6 GB after the index part's 10M rows).
     maxrss_mb: float
     tree_peak_mb: float  # sampled peak of the summed RSS of the whole tree
     child_peak_mb: float  # sampled peak RSS of the largest descendant (e.g. the crawl process)
@@ -95,11 +96,11 @@ def tree_rss(pid: int) -> dict[int, int]:
 
 def run_measured(
     cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
-    timeout: float = 3600.0, sample_every: float = 0.05, pss_every: int = 10, hwm_every: int = 4,
+    timeout: float = 3600.0, sample_every: float = 0.05, pss_every: int = 10,
 ) -> Run:
     """Run `cmd` to completion; CPU comes from wait4() (the kernel's accounting of the child plus
-    the descendants it reaped), the peaks from sampling /proc: each process's high-water mark is
-    read every `hwm_every` samples, so a process that peaks in its last such interval is missed."""
+    the descendants it reaped), the peaks from sampling /proc every `sample_every` seconds (a
+    process's high-water mark at each sample: only what it grows to after its last is missed)."""
     out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{os.getpid()}-{time.monotonic_ns()}"
     with open(f"{out_path}.out", "w+b") as out, open(f"{out_path}.err", "w+b") as err:
         start = time.perf_counter()
@@ -120,10 +121,9 @@ def run_measured(
                 for pid, rss in sizes.items():
                     name = _comm(pid)
                     by_name[name] = max(by_name.get(name, 0), rss)
+                    hwm_peak = max(hwm_peak, _hwm(pid))
                 if n % pss_every == 0:  # smaps_rollup walks every mapping: not every sample
                     pss_peak = max(pss_peak, sum(_pss(pid) for pid in sizes))
-                if n % hwm_every == 0:
-                    hwm_peak = max([hwm_peak, *(_hwm(pid) for pid in sizes)])
                 n += 1
                 timeline.append((time.perf_counter() - start, child / 2**20))
                 done.wait(sample_every)

@@ -176,8 +176,8 @@ def write_markdown(res: dict[str, Any], path: Path, plot_name: str) -> None:
               "fork server, crawl child, page indexer), the tree's summed RSS (counts pages shared by "
               "forked processes once per "
               "process) and summed PSS (shared pages split among their users: the tree's real footprint, "
-              "every 0.5 s); kernel peak = the largest VmHWM read (a process's high-water mark, read every "
-              "0.2 s).", "",
+              "every 0.5 s); kernel peak = the largest VmHWM read (a process's own high-water mark, read at "
+              "each sample).", "",
               "| URLs | links on the hub | archived | wall s | CPU s | load | CLI | fork server | crawl | "
               "page indexer | kernel peak | tree RSS | tree PSS | locked |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]

@@ -72,7 +72,7 @@ def test_a_commands_peak_memory_is_its_own_not_the_benchmarks() -> None:
     """Linux keeps a process's peak RSS across exec, so wait4's ru_maxrss of a command includes
     the benchmark's own RSS at the fork (3.6 GB in a full run, after the index part): the peak is
     each process's own high-water mark instead. The child holds its 100 MB for 3 s, where the
-    sampler reads the mark every 0.2 s."""
+    sampler reads the mark every 50 ms."""
     ballast = bytearray(300 * 2**20)
     ballast[::4096] = b"x" * len(ballast[::4096])  # resident, not only reserved
     small = run_measured(["/bin/sleep", "0.3"])
