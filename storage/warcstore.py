@@ -273,7 +273,7 @@ class WarcStore:
         records = [rev]
         if request_head is not None:
             req = request_record(url, request_head, date, rev.rec_headers.get_header("WARC-Record-ID"),
-                                  digests=False)
+                                 digests=False)
             records.append(req)
         return self._write(records, block_digests=False)
 
